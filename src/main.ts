@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * The `dockgate` command. Thin on purpose: it picks a subcommand and hands
+ * over the rest of argv; each subcommand parses its own flags and returns an
+ * exit code, so commands are testable without spawning a process.
+ */
+import { runCertsCommand } from './cli/certs.js'
+import { runServeCommand } from './cli/serve.js'
+
+const USAGE = `usage: dockgate <command> [options]
+
+commands:
+  serve [--config FILE] [--listen HOST:PORT] [--upstream unix:///PATH] [--dev]
+        run the gateway (--dev: development setup with generated certificates)
+  certs init  [--dir certs] [--host NAME]... [--days N]
+  certs issue --cn NAME [--ou TEAM]... [--dir certs] [--days N]
+`
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve': return await runServeCommand(rest)
+    case 'certs': return await runCertsCommand(rest)
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE)
+      return command === undefined ? 2 : 0
+    default:
+      process.stderr.write(`dockgate: unknown command '${command}'\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code !== -1) process.exitCode = code },
+  (err: unknown) => {
+    process.stderr.write(`dockgate: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.exitCode = 1
+  })

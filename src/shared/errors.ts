@@ -1,0 +1,50 @@
+/**
+ * The one catalog of coded errors dockgate can report, in config and policy
+ * diagnostics, in refusals sent to clients, and in audit records.
+ *
+ * Invariants: codes are stable once released (operators grep for them and
+ * alert on them); every code is documented in the README's error table, which
+ * a test enforces; `status` is the HTTP status a refusal with this code is
+ * answered with, or 0 for codes that only appear in diagnostics.
+ */
+export const ERRORS = {
+  // Config and policy files (diagnostics, reported all at once at load time).
+  DG_YAML_SYNTAX: { status: 0, summary: 'the file is not valid YAML' },
+  DG_YAML_DUPLICATE_KEY: { status: 0, summary: 'a mapping repeats a key' },
+  DG_UNKNOWN_KEY: { status: 0, summary: 'a key that the format does not define' },
+  DG_MISSING_KEY: { status: 0, summary: 'a required key is absent' },
+  DG_WRONG_TYPE: { status: 0, summary: 'a value has the wrong type' },
+  DG_BAD_VALUE: { status: 0, summary: 'a value has the right type but is not acceptable' },
+  DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable' },
+  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate or key cannot be parsed, or the key does not match the certificate' },
+  DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
+  DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
+  DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
+
+  // Refusals answered to clients (Docker's error shape, `{"message": "dockgate: ..."}`).
+  DG_TLS_REJECTED: { status: 403, summary: 'the client certificate is missing, untrusted, expired, not yet valid, or lacks clientAuth usage' },
+  DG_NO_IDENTITY: { status: 403, summary: 'a verified certificate matches no identity in the policy' },
+  DG_DENIED: { status: 403, summary: 'the policy does not allow this method and path for the caller\'s teams' },
+  DG_NON_CANONICAL: { status: 400, summary: 'the request target is not in canonical form and is never forwarded' },
+  DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad URL encoding, oversized headers)' },
+  DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
+  DG_UPSTREAM_PROTOCOL: { status: 502, summary: 'the daemon answered a connection upgrade with something dockgate cannot relay' }
+} as const satisfies Record<string, { status: number; summary: string }>
+
+/** A code from {@link ERRORS}. */
+export type ErrorCode = keyof typeof ERRORS
+
+/**
+ * A refusal ready to be answered: `message` already starts with `dockgate: `
+ * so the docker CLI prints a reason a person can act on.
+ */
+export interface Refusal {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly message: string
+}
+
+/** Builds a {@link Refusal}; the status comes from the catalog so it cannot drift. */
+export function refusal (code: ErrorCode, detail: string): Refusal {
+  return { code, status: ERRORS[code].status, message: `dockgate: ${detail}` }
+}
