@@ -1,0 +1,2 @@
+// Placeholder: replaced by the real daemon setup.
+export default function setup (): void {}
