@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Starts or stops a private Docker daemon and a loopback registry for tests.
+#   scripts/test-daemon.sh start DIR   -> daemon on DIR/docker.sock, registry on 127.0.0.1:5000
+#   scripts/test-daemon.sh stop DIR
+# The daemon never creates bridge networks or touches iptables or private
+# address ranges: test containers run with --network none.
+set -euo pipefail
+cmd=${1:?start|stop}
+dir=${2:?directory}
+image=dockgate-test/busybox:latest
+registry_port=5000
+
+log() { printf 'test-daemon: %s\n' "$*" >&2; }
+
+start_daemon() {
+  mkdir -p "$dir"
+  dockerd -H "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --pidfile "$dir/docker.pid" --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
+    >"$dir/dockerd.log" 2>&1 &
+  echo $! >"$dir/dockerd.launcher"
+  for _ in $(seq 1 60); do
+    if docker -H "unix://$dir/docker.sock" version >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  log "dockerd did not answer within 30 s; last log lines:"; tail -20 "$dir/dockerd.log" >&2
+  return 1
+}
+
+build_image() {
+  local root="$dir/image-root"
+  rm -rf "$root"; mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  tar -C "$root" -c . | docker -H "unix://$dir/docker.sock" import - "$image" >/dev/null
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_registry() {
+  command -v docker-registry >/dev/null || { log "docker-registry not installed; pull/push tests need it"; return 0; }
+  port_free "$registry_port" || { log "127.0.0.1:$registry_port is taken; using what answers there"; return 0; }
+  cat >"$dir/registry.yml" <<YAML
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $dir/registry } }
+http: { addr: 127.0.0.1:$registry_port }
+YAML
+  docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
+  echo $! >"$dir/registry.pid"
+  for _ in $(seq 1 40); do port_free "$registry_port" || return 0; sleep 0.25; done
+  log "registry did not start"; return 1
+}
+
+stop_pidfile() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
+
+case "$cmd" in
+  start)
+    start_daemon
+    build_image
+    start_registry
+    log "daemon unix://$dir/docker.sock ready, image $image"
+    ;;
+  stop)
+    docker -H "unix://$dir/docker.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$dir/docker.sock" rm -f >/dev/null 2>&1 || true
+    stop_pidfile "$dir/registry.pid"
+    stop_pidfile "$dir/docker.pid"
+    stop_pidfile "$dir/dockerd.launcher"
+    umount -R "$dir/exec" "$dir/data" 2>/dev/null || true
+    ;;
+  *) log "unknown command $cmd"; exit 2 ;;
+esac

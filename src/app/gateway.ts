@@ -1,0 +1,77 @@
+/**
+ * Assembles the gateway: the TLS gate in front, fastify (ordinary requests)
+ * and the hijack handler behind it, one judging function for both, and the
+ * audit trail. Building never listens; `listen` does.
+ */
+import type { AddressInfo, Socket } from 'node:net'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Policy } from '../policy/index.js'
+import { createTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
+import { createHttpForwarder } from '../proxy/http.js'
+import { handleUpgrades } from '../proxy/upgrade.js'
+import type { Upstream } from '../proxy/exchange.js'
+import type { AuditLog } from '../audit/log.js'
+import { createAdmit, type ConnectionInfo } from './admit.js'
+import { tlsRejectedRecord } from './records.js'
+
+/** Everything a gateway runs with; all of it validated before it gets here. */
+export interface GatewayOptions {
+  readonly listen: { readonly host: string; readonly port: number }
+  readonly upstream: Upstream
+  readonly tls: TlsMaterial
+  readonly policy: Policy
+  readonly audit: AuditLog
+  readonly logger: FastifyBaseLogger
+}
+
+/** A built gateway. `close` stops accepting and drops open connections. */
+export interface Gateway {
+  listen: () => Promise<AddressInfo>
+  close: () => Promise<void>
+}
+
+/** Wires the modules together; see the module comment for the data flow. */
+export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
+  const connections = new WeakMap<object, ConnectionInfo>()
+  const open = new Set<Socket>()
+  const policy = options.policy
+  const admit = createAdmit({
+    connectionOf: (req) => connections.get(req.socket),
+    policy: () => policy,
+    audit: options.audit
+  })
+  const app = await createHttpForwarder({ upstream: options.upstream, admit, logger: options.logger })
+  handleUpgrades(app.server, options.upstream, admit)
+  await app.ready()
+  // The HTTP server never listens (the TLS gate owns the port), but Node
+  // starts enforcing headersTimeout only once a server emits 'listening'.
+  app.server.emit('listening')
+
+  const gate = createTlsGate({
+    material: options.tls,
+    onAccepted: (accepted: AcceptedConnection) => {
+      const { socket, identity, remoteAddress, remotePort } = accepted
+      connections.set(socket, { identity, remoteAddress, remotePort })
+      open.add(socket)
+      socket.once('close', () => open.delete(socket))
+      app.server.emit('connection', socket)
+    },
+    onRejected: (rejection) => { options.audit.write(tlsRejectedRecord(rejection)) }
+  })
+
+  return {
+    listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
+      gate.once('error', reject)
+      gate.listen(options.listen.port, options.listen.host, () => {
+        gate.off('error', reject)
+        resolve(gate.address() as AddressInfo)
+      })
+    }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => gate.close(() => { resolve() }))
+      for (const socket of open) socket.destroy()
+      await app.close()
+      await closed
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Builders for the parts of audit records that come from other modules'
+ * types, so the record schema is filled in one way everywhere.
+ */
+import type { IdentityMatch, RuleRef } from '../policy/types.js'
+import type { AuditIdentity, AuditRecord } from '../audit/record.js'
+import type { CertificateIdentity } from '../tls/identity.js'
+import type { TlsRejection } from '../tls/gate.js'
+import { randomUUID } from 'node:crypto'
+
+/** The identity block: certificate facts plus what the policy made of them. */
+export function auditIdentity (identity: CertificateIdentity, match: IdentityMatch | null): AuditIdentity {
+  return {
+    subject: identity.subject,
+    issuer: identity.issuer,
+    serial: identity.serial,
+    fingerprint256: identity.fingerprint256,
+    teams: match?.teams ?? [],
+    identityLine: match?.line ?? null
+  }
+}
+
+/** The deciding rule as `file:line` plus its text and team, or null for default deny. */
+export function ruleOf (rule: RuleRef | null): AuditRecord['rule'] {
+  if (rule === null) return null
+  return { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
+}
+
+/** The record for a client turned away at the TLS layer. */
+export function tlsRejectedRecord (rejection: TlsRejection): AuditRecord {
+  return {
+    schema: 1,
+    auditID: randomUUID(),
+    stage: 'TLSRejected',
+    client: { address: rejection.remoteAddress, port: rejection.remotePort },
+    identity: rejection.peer === null ? null : auditIdentity(rejection.peer, null),
+    decision: 'deny',
+    code: 'DG_TLS_REJECTED',
+    tls: { reason: rejection.reason, detail: rejection.detail }
+  }
+}

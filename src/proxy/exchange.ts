@@ -1,0 +1,54 @@
+/**
+ * The contract between the forwarding layer and whoever judges requests.
+ * The proxy knows nothing about identities, policies or audit: for every
+ * request it asks `admit` for an {@link Exchange}, forwards only when the
+ * exchange carries no refusal, and reports how it ended exactly once.
+ */
+import type { IncomingMessage } from 'node:http'
+import { refusal, type Refusal } from '../shared/errors.js'
+
+/** How one request/response (or hijacked session) ended. */
+export interface ExchangeOutcome {
+  /** Status sent to the client; 0 when the client left before any answer. */
+  readonly status: number
+  /** Request body bytes read from the client (session bytes client→daemon for hijacks). */
+  readonly bytesIn: number
+  /** Response body bytes sent to the client (session bytes daemon→client for hijacks). */
+  readonly bytesOut: number
+  /** True when the exchange ended because either side went away early. */
+  readonly aborted: boolean
+  /** Upstream failure, when the daemon could not be reached or broke off. */
+  readonly error: string | null
+}
+
+/**
+ * One judged request. `refusal` null means forward `upstreamPath` (the exact
+ * path that was judged; the raw query is appended by the proxy unchanged).
+ * `end` must be called exactly once; `sessionOpened` at most once, before it.
+ */
+export interface Exchange {
+  readonly requestId: string
+  readonly refusal: Refusal | null
+  readonly upstreamPath: string
+  /** A hijacked connection was switched to raw bytes (upstream answered 101). */
+  sessionOpened: () => void
+  end: (outcome: ExchangeOutcome) => void
+}
+
+/** Judges a request before any of it reaches the daemon. Must not throw. */
+export type Admit = (req: IncomingMessage) => Exchange
+
+/** Header that tells a client the id its request has in the audit trail; never read from clients. */
+export const REQUEST_ID_HEADER = 'x-dockgate-request-id'
+
+/** Where the daemon listens. */
+export interface Upstream {
+  readonly socketPath: string
+  /** The configured form, `unix:///path`, for messages. */
+  readonly url: string
+}
+
+/** The refusal for a daemon that cannot be reached, naming the socket and the OS reason. */
+export function upstreamUnavailable (upstream: Upstream, cause: string): Refusal {
+  return refusal('DG_UPSTREAM_UNAVAILABLE', `the Docker daemon at ${upstream.url} is not answering (${cause})`)
+}

@@ -1,0 +1,187 @@
+/**
+ * Ordinary (non-upgrade) requests: fastify with @fastify/http-proxy over
+ * undici to the daemon's Unix socket. Everything streams; nothing is
+ * buffered. The fixes for the library defaults that break the docker CLI are
+ * here and each is named where it is applied.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
+import { pipeline, type Readable } from 'node:stream'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
+import { refusal, type Refusal } from '../shared/errors.js'
+import { byteCounter, endToEndHeaders, errorBody } from './streams.js'
+import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
+
+/** What the forwarder needs; the app wiring supplies judging and logging. */
+export interface HttpForwarderOptions {
+  readonly upstream: Upstream
+  readonly admit: Admit
+  readonly logger: FastifyBaseLogger
+}
+
+/** Per-request bookkeeping, kept off the fastify request to stay typed. */
+interface Tracked {
+  readonly exchange: Exchange
+  bytesIn: number
+  bytesOut: number
+  error: string | null
+}
+
+const tracked = new WeakMap<IncomingMessage, Tracked>()
+
+/**
+ * Builds the fastify instance. It never listens: the TLS gate owns the port
+ * and emits only verified connections into `app.server`.
+ */
+export async function createHttpForwarder (options: HttpForwarderOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // Every request is in the audit trail; the operational log stays quiet.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    // No request timeout: a build context or `docker cp` upload may take
+    // longer than Node's 300 s default; headers must still arrive in 60 s.
+    serverFactory: (handler) => http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, handler),
+    frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) }
+  })
+  // Expect: 100-continue is answered only after the request is judged, so a
+  // refused upload is never invited to send its body.
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
+  app.addHook('onRequest', (request, reply, done) => { judge(options.admit, request, reply, done) })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(405).send({ message: `dockgate: method ${request.method} is not supported` })
+  })
+  await app.register(httpProxy, proxyOptions(options))
+  return app
+}
+
+function proxyOptions (options: HttpForwarderOptions): FastifyHttpProxyOptions {
+  return {
+    upstream: `unix+http://${encodeURIComponent(options.upstream.socketPath)}/`,
+    undici: {
+      // Hundreds of open `logs -f` / `events` streams each hold a connection;
+      // a capped pool would queue `/_ping` behind them.
+      connections: null,
+      pipelining: 1,
+      // undici's 300 s defaults would cut a quiet `docker logs -f` or `events`.
+      headersTimeout: 0,
+      bodyTimeout: 0
+    } as unknown as Record<string, unknown>,
+    disableRequestLogging: true,
+    handler: (request, reply, _dest, replyOptions) => forward(request, reply, replyOptions),
+    replyOptions: {
+      // reply-from retries GETs on 503 up to ten times by default; a 503 from
+      // dockerd (e.g. "not a swarm manager") is an answer, not a glitch.
+      retryDelay: () => null,
+      rewriteRequestHeaders: (_request, headers) => withoutExpect(headers),
+      rewriteHeaders: (headers) => endToEndHeaders(headers) as IncomingHttpHeaders,
+      onResponse: (request, reply, res) => { relayResponse(request.raw as IncomingMessage, reply as FastifyReply, res as unknown as UpstreamResponse) },
+      onError: (reply, { error }) => { answerUpstreamError(options.upstream, reply as FastifyReply, error) }
+    }
+  }
+}
+
+function judge (admit: Admit, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const exchange = track(admit, request, reply)
+  if (exchange.refusal !== null) {
+    sendRefusal(request, reply, exchange.refusal)
+    return
+  }
+  if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue()
+  done()
+}
+
+function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply, fallback: Refusal): void {
+  const exchange = tracked.get(request.raw)?.exchange ?? track(admit, request, reply)
+  sendRefusal(request, reply, exchange.refusal ?? fallback)
+}
+
+/** Registers the exchange and arranges for `end` to be reported exactly once. */
+function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
+  const exchange = admit(request.raw)
+  const state: Tracked = { exchange, bytesIn: 0, bytesOut: 0, error: null }
+  tracked.set(request.raw, state)
+  void reply.header(REQUEST_ID_HEADER, exchange.requestId)
+  // 'close' fires for finished, aborted and failed responses alike; fastify's
+  // onResponse hook does not fire for an aborted stream.
+  reply.raw.once('close', () => {
+    const res = reply.raw
+    exchange.end({
+      status: res.headersSent ? res.statusCode : 0,
+      bytesIn: state.bytesIn,
+      bytesOut: state.bytesOut,
+      aborted: !res.writableFinished,
+      error: state.error
+    })
+  })
+  return exchange
+}
+
+function sendRefusal (request: FastifyRequest, reply: FastifyReply, refused: Refusal): void {
+  // An unread request body would otherwise be read and discarded by Node to
+  // keep the connection alive; closing is cheaper and safer.
+  if (hasUnreadBody(request.raw)) void reply.header('connection', 'close')
+  // The docker CLI decodes `{"message"}` only when Content-Type is exactly
+  // application/json; fastify appends `; charset=utf-8` unless a serializer
+  // is set, so the (already serialised) body goes through an identity one.
+  void reply.code(refused.status).header('content-type', 'application/json')
+    .serializer((body: string) => body).send(errorBody(refused.message))
+}
+
+function hasUnreadBody (req: IncomingMessage): boolean {
+  const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
+  return declared && !req.complete
+}
+
+function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
+  const state = tracked.get(request.raw)
+  if (state === undefined) throw new Error('request reached the forwarder without being judged')
+  if (isReadable(request.body)) {
+    const counter = byteCounter((n) => { state.bytesIn += n })
+    request.body = pipeline(request.body, counter, () => {})
+  }
+  return reply.from(state.exchange.upstreamPath, replyOptions as Parameters<FastifyReply['from']>[1])
+}
+
+interface UpstreamResponse {
+  readonly statusCode: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly stream: Readable
+}
+
+/**
+ * Sends the daemon's answer ourselves instead of `reply.send(stream)`:
+ * fastify holds a streamed response's headers until the first body chunk,
+ * and `docker run` blocks on the headers of `POST /containers/{id}/wait`,
+ * whose body comes only when the container exits.
+ */
+function relayResponse (req: IncomingMessage, reply: FastifyReply, res: UpstreamResponse): void {
+  const state = tracked.get(req)
+  reply.hijack()
+  const raw = reply.raw
+  raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
+  if (res.headers['content-length'] === undefined) raw.flushHeaders()
+  const counter = byteCounter((n) => { if (state !== undefined) state.bytesOut += n })
+  pipeline(res.stream, counter, raw, (err) => {
+    if (err !== undefined && err !== null && state !== undefined && !raw.writableFinished) state.error ??= err.message
+  })
+}
+
+function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Error): void {
+  const cause = (error.cause as NodeJS.ErrnoException | undefined) ?? (error as NodeJS.ErrnoException)
+  const state = tracked.get(reply.request.raw)
+  const reason = cause.code ?? cause.message
+  if (state !== undefined) state.error = reason
+  sendRefusal(reply.request, reply, upstreamUnavailable(upstream, reason))
+}
+
+function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  // undici refuses to send `expect` (nodejs/undici#197); the client's
+  // 100-continue was already answered by dockgate.
+  const { expect: _expect, ...rest } = headers
+  return rest
+}
+
+function isReadable (value: unknown): value is Readable {
+  return typeof value === 'object' && value !== null && typeof (value as Readable).pipe === 'function'
+}

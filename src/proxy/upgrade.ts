@@ -1,0 +1,157 @@
+/**
+ * Hijacked connections: `docker attach`, `exec`, `run -i` (Upgrade: tcp),
+ * BuildKit's `/grpc` and `/session` (Upgrade: h2c) and websocket attach.
+ * @fastify/http-proxy cannot carry these, so they are handled on the HTTP
+ * server's 'upgrade' event, after the same judgement as every other request.
+ *
+ * Invariants: no byte reaches the daemon before the exchange is admitted;
+ * after a refused or non-101 answer the client gets that answer and the
+ * connection closes, so no further byte is relayed either way; half-close is
+ * passed through in both directions.
+ */
+import http, { type IncomingMessage } from 'node:http'
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { refusal, type Refusal } from '../shared/errors.js'
+import { byteCounter, endToEndHeaders, rawResponse } from './streams.js'
+import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type ExchangeOutcome, type Upstream } from './exchange.js'
+import { readRequestBody, UPGRADE_BODY_LIMIT } from './upgrade-body.js'
+
+const MAX_ERROR_BODY = 64 * 1024
+
+/** Listens for upgrade requests on the HTTP server that receives verified connections. */
+export function handleUpgrades (server: http.Server, upstream: Upstream, admit: Admit): void {
+  server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    void new HijackSession(upstream, admit(req), req, client).start(head)
+  })
+}
+
+/** One upgrade request, from judgement to the close of both sides. */
+class HijackSession {
+  private ended = false
+  private readonly counts = { in: 0, out: 0 }
+
+  constructor (
+    private readonly upstream: Upstream,
+    private readonly exchange: Exchange,
+    private readonly req: IncomingMessage,
+    private readonly client: Duplex
+  ) {
+    client.on('error', () => { client.destroy() })
+  }
+
+  async start (head: Buffer): Promise<void> {
+    if (this.exchange.refusal !== null) return this.refuse(this.exchange.refusal)
+    const framing = bodyFraming(this.req)
+    if (typeof framing !== 'number') return this.refuse(framing)
+    const body = await readRequestBody(this.client, head, framing)
+    if (body === null) return this.end({ status: 0, aborted: true, error: null })
+    // Node's TLS sockets end their write side when the peer ends its own;
+    // `docker run -i` ends stdin and must still read the container's output.
+    ;(this.client as net.Socket).allowHalfOpen = true
+    this.connect(body)
+  }
+
+  private connect (body: Buffer): void {
+    const { req, exchange, upstream } = this
+    const query = req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?')) : ''
+    const upstreamReq = http.request({
+      method: req.method,
+      path: exchange.upstreamPath + query,
+      headers: req.rawHeaders,
+      setHost: false,
+      // No agent: with one, Node ignores createConnection. A fresh socket per
+      // session is right anyway, since a hijacked connection is never reused.
+      createConnection: () => net.connect({ path: upstream.socketPath, allowHalfOpen: true })
+    })
+    upstreamReq.on('upgrade', (res, socket, upHead) => { this.splice(res, socket, upHead) })
+    upstreamReq.on('response', (res) => { this.relayNonUpgrade(res) })
+    upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.client.destroyed) return this.end({ status: 0, aborted: true, error: null })
+      this.refuse(upstreamUnavailable(upstream, err.code ?? err.message))
+    })
+    this.client.once('close', () => { upstreamReq.destroy() })
+    upstreamReq.end(body)
+  }
+
+  /** The daemon switched protocols: relay its 101, then raw bytes both ways. */
+  private splice (res: IncomingMessage, upstream: Duplex, upHead: Buffer): void {
+    const { client, counts } = this
+    client.write(statusLine(res) + headerLines(res.rawHeaders) + `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`)
+    if (upHead.length > 0) client.write(upHead)
+    this.exchange.sessionOpened()
+    client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
+    upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
+    upstream.on('error', () => { upstream.destroy(); client.destroy() })
+    let open = 2
+    const closed = (): void => {
+      open -= 1
+      if (open === 0) this.end({ status: 101, aborted: false, error: null })
+    }
+    // A side that has fully closed can neither send nor receive; the other is
+    // ended (not cut) so bytes already in flight are still delivered.
+    upstream.once('close', () => { client.end(); closed() })
+    client.once('close', () => { upstream.destroy(); closed() })
+  }
+
+  /**
+   * The daemon answered without switching (404 no such container, 409 not
+   * running). Relay that answer, bounded, and close: nothing the client
+   * sends afterwards is forwarded.
+   */
+  private relayNonUpgrade (res: IncomingMessage): void {
+    const chunks: Buffer[] = []
+    let size = 0
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_ERROR_BODY) chunks.push(chunk)
+    })
+    res.on('error', () => { this.client.destroy() })
+    res.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const headers = endToEndHeaders(res.headers)
+      delete headers['content-length']
+      const lines = Object.entries(headers)
+        .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}\r\n`)).join('')
+      const head = statusLine(res) + lines + `content-length: ${body.length}\r\nconnection: close\r\n` +
+        `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`
+      this.client.end(Buffer.concat([Buffer.from(head, 'latin1'), body]))
+      this.counts.out = body.length
+      this.end({ status: res.statusCode ?? 502, aborted: false, error: null })
+    })
+  }
+
+  private refuse (refused: Refusal): void {
+    const reason = http.STATUS_CODES[refused.status] ?? 'Error'
+    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId }))
+    const error = refused.code === 'DG_UPSTREAM_UNAVAILABLE' ? refused.message : null
+    this.end({ status: refused.status, aborted: false, error })
+  }
+
+  private end (outcome: Pick<ExchangeOutcome, 'status' | 'aborted' | 'error'>): void {
+    if (this.ended) return
+    this.ended = true
+    this.exchange.end({ ...outcome, bytesIn: this.counts.in, bytesOut: this.counts.out })
+  }
+}
+
+/** Upgrade requests must be framed by Content-Length; anything else is refused. */
+function bodyFraming (req: IncomingMessage): number | Refusal {
+  if (req.headers['transfer-encoding'] !== undefined) {
+    return refusal('DG_BAD_REQUEST', 'an upgrade request must not use Transfer-Encoding')
+  }
+  const length = Number(req.headers['content-length'] ?? '0')
+  if (!Number.isSafeInteger(length) || length < 0) return refusal('DG_BAD_REQUEST', 'invalid Content-Length')
+  if (length > UPGRADE_BODY_LIMIT) return refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`)
+  return length
+}
+
+function statusLine (res: IncomingMessage): string {
+  return `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`
+}
+
+function headerLines (rawHeaders: string[]): string {
+  let out = ''
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) out += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`
+  return out
+}

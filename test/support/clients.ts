@@ -1,0 +1,95 @@
+/**
+ * Clients for integration tests: the stock docker CLI (what users run) and a
+ * raw HTTPS request for cases the CLI never produces (odd targets, Expect).
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import https from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import tls from 'node:tls'
+
+/** What a finished docker CLI run printed. */
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const dockerConfig = mkdtempSync(join(tmpdir(), 'dockgate-cli-'))
+
+/** The environment that points the docker CLI at a gateway with one bundle. */
+export function dockerEnv (port: number, bundle: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DOCKER_HOST: `tcp://127.0.0.1:${port}`,
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: bundle,
+    DOCKER_CONFIG: dockerConfig,
+    DOCKER_BUILDKIT: '0',
+    DOCKER_CLI_HINTS: 'false'
+  }
+}
+
+/** Runs `docker ARGS` against the gateway; resolves when it exits or the timeout kills it. */
+export async function docker (port: number, bundle: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+  return await new Promise((resolve) => {
+    const child = spawn(process.env.DOCKGATE_TEST_DOCKER_CLI ?? 'docker', args, { env: dockerEnv(port, bundle) })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (c: Buffer) => out.push(c))
+    child.stderr.on('data', (c: Buffer) => err.push(c))
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 60_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    })
+    if (options.input !== undefined) child.stdin.end(options.input)
+    else child.stdin.end()
+  })
+}
+
+/** A raw HTTPS response. */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: string
+}
+
+/** TLS options presenting `bundle`'s client certificate (or none) and trusting its CA. */
+export function tlsOptions (bundle: string, withCert = true): tls.ConnectionOptions {
+  const read = (f: string): string => readFileSync(join(bundle, f), 'utf8')
+  return {
+    ca: read('ca.pem'),
+    ...(withCert ? { cert: read('cert.pem'), key: read('key.pem') } : {}),
+    servername: 'localhost'
+  }
+}
+
+/** Sends one request exactly as given (the target is not normalised). */
+export async function rawRequest (port: number, bundle: string, method: string, target: string, options: { headers?: Record<string, string>; body?: string; withCert?: boolean } = {}): Promise<RawResponse> {
+  return await new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port, method, path: target, agent: false,
+      headers: options.headers, ...tlsOptions(bundle, options.withCert ?? true)
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }) })
+    })
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+/** Opens a TLS socket and writes `bytes` verbatim; resolves with everything read until the server closes. */
+export async function rawExchange (port: number, bundle: string, bytes: string | Buffer, timeoutMs = 10_000): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) }, () => { socket.write(bytes) })
+    const chunks: Buffer[] = []
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) })
+    socket.setTimeout(timeoutMs, () => { socket.destroy() })
+  })
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts a real dockgate (the same buildGateway the CLI uses) on a random
+ * loopback port in front of a real or fake daemon socket, with a generated
+ * PKI, a policy and an audit file in a temp folder.
+ */
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { loadPolicy } from '../../src/policy/index.js'
+import { openAuditLog } from '../../src/audit/log.js'
+import { buildGateway } from '../../src/app/gateway.js'
+import type { AuditRecord } from '../../src/audit/record.js'
+import { makePki, STANDARD_CLIENTS, type ClientSpec, type TestPki } from './pki.js'
+
+/** The policy most integration tests run under; mirrors the issue's example. */
+export const TEST_POLICY = `version: 1
+identities:
+  - match: { ou: platform }
+    teams: [platform]
+  - match: { cn: "ci-runner-*" }
+    teams: [ci]
+  - match: { ou: readonly }
+    teams: [readonly]
+teams:
+  platform:
+    allow: ["* /**"]
+  ci:
+    allow:
+      - "GET,HEAD /_ping"
+      - "GET /version"
+      - "GET /containers/json"
+      - "POST /containers/{id}/start"
+    deny:
+      - "POST /containers/{id}/exec"
+  readonly:
+    allow:
+      - "GET,HEAD /_ping"
+      - "GET /version"
+      - "GET /info"
+      - "GET /containers/json"
+      - "GET /containers/{id}/json"
+      - "GET /images/json"
+`
+
+/** A running test gateway. */
+export interface TestGateway {
+  readonly port: number
+  readonly dir: string
+  readonly pki: TestPki
+  readonly auditFile: string
+  /** Every audit record written so far, parsed (throws if a line is not JSON). */
+  readonly records: () => AuditRecord[]
+  readonly close: () => Promise<void>
+}
+
+/** Options for {@link startGateway}. */
+export interface StartOptions {
+  readonly socket: string
+  readonly policy?: string
+  readonly clients?: readonly ClientSpec[]
+}
+
+/** Starts a gateway; call `close` in afterAll. */
+export async function startGateway (options: StartOptions): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'dockgate-it-'))
+  const pki = makePki(dir, options.clients ?? STANDARD_CLIENTS)
+  const loaded = loadPolicy({ file: join(dir, 'policy.yaml'), text: options.policy ?? TEST_POLICY })
+  if (!loaded.ok) throw new Error(`test policy invalid: ${JSON.stringify(loaded.diagnostics)}`)
+  const auditFile = join(dir, 'audit', 'audit.jsonl')
+  const audit = openAuditLog(auditFile)
+  const gateway = await buildGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { socketPath: options.socket, url: `unix://${options.socket}` },
+    tls: { ca: pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
+    policy: loaded.value,
+    audit,
+    logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' })
+  })
+  const address = await gateway.listen()
+  return {
+    port: address.port,
+    dir,
+    pki,
+    auditFile,
+    records: () => existsSync(auditFile)
+      ? readFileSync(auditFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+      : [],
+    close: async () => { await gateway.close(); audit.close() }
+  }
+}
