@@ -1,0 +1,174 @@
+/**
+ * Loads the gateway config: YAML (or an in-memory object for the dev setup),
+ * plus CLI overrides, into a frozen {@link GatewayConfig}. Every problem is
+ * reported at once, each at the line:col of the value concerned.
+ *
+ * An edge module: it reads files. It does not load the policy (only checks
+ * the file is readable) and imports nothing from other gateway modules.
+ */
+import { dirname, resolve } from 'node:path'
+import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
+import type { ErrorCode } from '../shared/errors.js'
+import { checkSchema } from '../shared/schema-check.js'
+import { fixedLocator, parseYaml, type Locator, type ValuePath } from '../shared/yaml-source.js'
+import { parseListen, parseUpstream, type ListenAddress, type UpstreamAddress } from './address.js'
+import { readTextFile } from './read-file.js'
+import { ConfigSchema } from './schema.js'
+import { checkTlsMaterial, type TlsPem } from './tls-material.js'
+
+export type { ListenAddress, UpstreamAddress } from './address.js'
+
+/** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
+export interface TlsConfig {
+  readonly caFile: string
+  readonly certFile: string
+  readonly keyFile: string
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
+
+/**
+ * A validated, deeply frozen gateway config. All paths are absolute; the
+ * TLS files and the policy file were readable when it was loaded.
+ */
+export interface GatewayConfig {
+  /** The config file's absolute path; null for the dev setup built in memory. */
+  readonly source: string | null
+  readonly listen: ListenAddress
+  readonly upstream: UpstreamAddress
+  readonly tls: TlsConfig
+  /** The policy file; the app wiring loads it. */
+  readonly policyFile: string
+  readonly audit: { readonly file: string }
+}
+
+/** Values from CLI flags that replace the file's; problems in them are reported against the flag. */
+export interface ConfigOverrides {
+  readonly listen?: string
+  readonly upstream?: string
+}
+
+/** The file name used in diagnostics for configs built in memory. */
+export const DEV_SOURCE = '<dev>'
+
+/** Reads, parses and checks a config file; relative paths resolve from the file's folder. */
+export async function loadConfigFile (file: string, overrides: ConfigOverrides = {}): Promise<Loaded<GatewayConfig>> {
+  const absolute = resolve(file)
+  const read = await readTextFile(absolute)
+  if (!read.ok) {
+    return fail([{ file, line: 0, col: 0, code: 'DG_FILE_UNREADABLE', message: `cannot read config file ${absolute}: ${read.reason}` }])
+  }
+  const parsed = parseYaml(file, read.text)
+  if (!parsed.ok) return parsed
+  return await buildConfig(parsed.value.value, parsed.value, dirname(absolute), absolute, overrides)
+}
+
+/**
+ * Builds a config from an in-memory value (the dev setup) with exactly the
+ * same checks as a file; diagnostics name the file `<dev>` at 0:0.
+ */
+export async function configFromObject (value: unknown, baseDir: string, overrides: ConfigOverrides = {}): Promise<Loaded<GatewayConfig>> {
+  return await buildConfig(value, fixedLocator(DEV_SOURCE), resolve(baseDir), null, overrides)
+}
+
+type Rec = Record<string, unknown>
+
+function isRecord (value: unknown): value is Rec {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function fail (diagnostics: Diagnostic[]): Loaded<GatewayConfig> {
+  return { ok: false, diagnostics: sortDiagnostics(diagnostics) }
+}
+
+async function buildConfig (value: unknown, locator: Locator, baseDir: string, source: string | null, overrides: ConfigOverrides): Promise<Loaded<GatewayConfig>> {
+  const checker = new ConfigChecker(value, locator, baseDir, overrides)
+  const listen = checker.address('listen', parseListen)
+  const upstream = checker.address('upstream', parseUpstream)
+  const tls = await checker.tls()
+  const policyFile = await checker.readableFile(['policy'])
+  const auditFile = checker.path(['audit', 'file'])
+  if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || auditFile === null) {
+    return fail(checker.problems)
+  }
+  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile } }
+  return { ok: true, value: deepFreeze(config) }
+}
+
+// Walks the raw value defensively: anything the schema check reported as the
+// wrong type is skipped here, so one mistake gives one diagnostic.
+class ConfigChecker {
+  readonly problems: Diagnostic[]
+  private readonly root: Rec
+
+  constructor (value: unknown, private readonly locator: Locator, private readonly baseDir: string, private readonly overrides: ConfigOverrides) {
+    this.problems = checkSchema(ConfigSchema, value, locator)
+    this.root = isRecord(value) ? value : {}
+  }
+
+  report (code: ErrorCode, path: ValuePath, message: string): void {
+    const { line, col } = this.locator.valueAt(path)
+    this.problems.push({ file: this.locator.file, line, col, code, message })
+  }
+
+  /** `listen` or `upstream`: the CLI flag wins over the file; absent from both is an error. */
+  address<T>(key: 'listen' | 'upstream', parse: (text: string) => T | string): T | null {
+    const flag = this.overrides[key]
+    const fromFile = this.root[key]
+    const text = flag ?? fromFile
+    if (text === undefined) {
+      this.report('DG_MISSING_KEY', [], `missing required key '${key}' at the top level (or pass --${key})`)
+      return null
+    }
+    if (typeof text !== 'string') return null
+    const parsed = parse(text)
+    if (typeof parsed !== 'string') return parsed
+    if (flag === undefined) this.report('DG_BAD_VALUE', [key], parsed)
+    else this.problems.push({ file: `--${key}`, line: 0, col: 0, code: 'DG_BAD_VALUE', message: parsed })
+    return null
+  }
+
+  /** The absolute path named at `path`, or null if the value is absent or not a usable string. */
+  path (path: ValuePath): string | null {
+    const raw = valueAt(this.root, path)
+    return typeof raw === 'string' && raw !== '' ? resolve(this.baseDir, raw) : null
+  }
+
+  /** Reads the file named at `path`, reporting DG_FILE_UNREADABLE with the resolved path and the OS reason. */
+  async readableFile (path: ValuePath): Promise<{ path: string; text: string } | null> {
+    const absolute = this.path(path)
+    if (absolute === null) return null
+    const read = await readTextFile(absolute)
+    if (read.ok) return { path: absolute, text: read.text }
+    this.report('DG_FILE_UNREADABLE', path, `cannot read ${path.join('.')} file ${absolute}: ${read.reason}`)
+    return null
+  }
+
+  /** Reads and checks the TLS files; PEM checks run only once all three were read. */
+  async tls (): Promise<TlsConfig | null> {
+    const [ca, cert, key] = await Promise.all([
+      this.readableFile(['tls', 'ca']), this.readableFile(['tls', 'cert']), this.readableFile(['tls', 'key'])
+    ])
+    if (ca === null || cert === null || key === null) return null
+    const pem: TlsPem = { ca: ca.text, cert: cert.text, key: key.text }
+    const problems = checkTlsMaterial(pem)
+    for (const problem of problems) this.report('DG_TLS_MATERIAL', ['tls', problem.key], problem.message)
+    if (problems.length > 0) return null
+    return { caFile: ca.path, certFile: cert.path, keyFile: key.path, ...pem }
+  }
+}
+
+function valueAt (root: unknown, path: ValuePath): unknown {
+  let current = root
+  for (const segment of path) current = isRecord(current) ? current[segment] : undefined
+  return current
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,25 @@
+/**
+ * The shape of the gateway config file. Structure only; addresses, files and
+ * TLS material are checked in load.ts. Closed objects: a typo is an error.
+ * `listen` and `upstream` are optional here because CLI flags may supply
+ * them; load.ts reports them missing when neither does.
+ */
+import { Type } from '@sinclair/typebox'
+
+const path = (what: string): ReturnType<typeof Type.String> =>
+  Type.String({ minLength: 1, description: `a non-empty path to ${what} (relative to the config file's folder)` })
+
+/** The whole config file. */
+export const ConfigSchema = Type.Object({
+  listen: Type.Optional(Type.String({ description: 'a string like 0.0.0.0:2376' })),
+  upstream: Type.Optional(Type.String({ description: 'a string like unix:///var/run/docker.sock' })),
+  tls: Type.Object({
+    ca: path('the PEM file of the CA that signs client certificates'),
+    cert: path("the gateway's PEM certificate file"),
+    key: path("the gateway's PEM private key file")
+  }, { additionalProperties: false, description: 'a mapping with ca, cert and key' }),
+  policy: path('the policy YAML file'),
+  audit: Type.Object({
+    file: path('the audit log file (JSON lines)')
+  }, { additionalProperties: false, description: 'a mapping with file' })
+}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy and audit' })

@@ -1,0 +1,82 @@
+/**
+ * Checks the gateway's TLS material at load time, so a wrong file is a
+ * config diagnostic naming the key instead of a handshake failure later.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
+
+/** The three PEM texts named by `tls:` in the config. */
+export interface TlsPem {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
+
+/** One problem with the TLS material: which key it concerns, and a message. */
+export interface TlsProblem {
+  readonly key: 'ca' | 'cert' | 'key'
+  readonly message: string
+}
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
+
+/**
+ * Every problem with the material: unparsable PEM, a CA file holding a
+ * non-CA certificate, a key that does not belong to the certificate.
+ * Empty when the material is usable. Never throws.
+ */
+export function checkTlsMaterial (pem: TlsPem): TlsProblem[] {
+  const problems: TlsProblem[] = [...checkCaBundle(pem.ca)]
+  const cert = parseCertificate('cert', pem.cert, problems)
+  const key = parseKey(pem.key, problems)
+  if (cert !== null && key !== null && !cert.checkPrivateKey(key)) {
+    problems.push({ key: 'key', message: 'tls.key does not match tls.cert (they are not a key pair; was one of them regenerated?)' })
+  }
+  return problems
+}
+
+function checkCaBundle (text: string): TlsProblem[] {
+  const blocks = text.match(CERT_BLOCK) ?? []
+  if (blocks.length === 0) return [{ key: 'ca', message: 'tls.ca holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)' }]
+  const problems: TlsProblem[] = []
+  blocks.forEach((block, index) => {
+    const cert = parseCertificate('ca', block, problems, index)
+    if (cert !== null && !cert.ca) {
+      problems.push({
+        key: 'ca',
+        message: `tls.ca holds a certificate that is not a CA (${cert.subject.replaceAll('\n', ', ')}); ` +
+          'point tls.ca at the CA that signs client certificates, not at a server or client certificate'
+      })
+    }
+  })
+  return problems
+}
+
+function parseCertificate (key: 'ca' | 'cert', text: string, problems: TlsProblem[], index = 0): X509Certificate | null {
+  const which = index === 0 ? `tls.${key}` : `certificate ${index + 1} in tls.${key}`
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push({ key, message: `${which} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)` })
+    return null
+  }
+  try {
+    return new X509Certificate(text)
+  } catch (err) {
+    problems.push({ key, message: `${which} cannot be parsed as a certificate: ${reason(err)}` })
+    return null
+  }
+}
+
+function parseKey (text: string, problems: TlsProblem[]): KeyObject | null {
+  try {
+    return createPrivateKey(text)
+  } catch (err) {
+    const hint = /passphrase|encrypted/i.test(reason(err)) || text.includes('ENCRYPTED')
+      ? ' (encrypted keys are not supported; store it unencrypted with mode 0600)'
+      : ''
+    problems.push({ key: 'key', message: `tls.key cannot be parsed as a private key: ${reason(err)}${hint}` })
+    return null
+  }
+}
+
+function reason (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

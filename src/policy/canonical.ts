@@ -1,0 +1,140 @@
+/**
+ * The one canonical form of a request target that rules are matched against.
+ *
+ * Security-critical. The gateway judges a request by its target and then
+ * forwards that same target to dockerd, whose router decodes percent-escapes
+ * (Go turns %2F into /), treats any first segment like `v1.41` as an API
+ * version, and cleans paths. Any target where the gateway and dockerd could
+ * read a different path is refused here instead of being normalised: we never
+ * normalise-then-forward, we forward exactly what we judged.
+ *
+ * Invariant (tested): for every accepted target,
+ * `(apiVersion ? '/v' + apiVersion : '') + path + (query ? '?' + query : '')`
+ * equals the raw target exactly.
+ */
+import { refusal, type Refusal } from '../shared/errors.js'
+import type { CanonicalTarget } from './types.js'
+
+/** Either the canonical target, or a short human phrase saying why there is none. */
+export type CanonicalResult =
+  | { readonly ok: true; readonly target: CanonicalTarget }
+  | { readonly ok: false; readonly reason: string }
+
+/** Anything dockerd's router would take as a version prefix (`/v{version:[0-9.]+}`). */
+const LOOKS_LIKE_VERSION = /^v[0-9.]+$/
+/** The only version prefix we accept: `v` MAJOR `.` MINOR, as every Docker client sends. */
+const STRICT_VERSION = /^v(\d{1,3}\.\d{1,3})$/
+
+/** RFC 3986 pchar without `%` (no escapes at all) and without `;` (no matrix parameters). */
+const PATH_CHARS = asciiTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@")
+
+/**
+ * Judges a raw request target (`req.url`, exactly as received). Cheap: one
+ * pass over the characters, no regex compilation, no decoding.
+ */
+export function canonicalize (rawTarget: string): CanonicalResult {
+  const formProblem = targetFormProblem(rawTarget)
+  if (formProblem !== null) return refused(formProblem)
+  const queryStart = rawTarget.indexOf('?')
+  const rawPath = queryStart === -1 ? rawTarget : rawTarget.slice(0, queryStart)
+  const query = queryStart === -1 ? '' : rawTarget.slice(queryStart + 1)
+  const segments = rawPath.slice(1).split('/')
+  const pathProblem = segmentsProblem(segments)
+  if (pathProblem !== null) return refused(pathProblem)
+  const queryProblem = queryStart === -1 ? null : queryTextProblem(query)
+  if (queryProblem !== null) return refused(queryProblem)
+  return splitVersion(rawPath, segments, query)
+}
+
+/** The refusal answered for a non-canonical target: DG_NON_CANONICAL with the reason. */
+export function nonCanonicalRefusal (reason: string): Refusal {
+  return refusal('DG_NON_CANONICAL', `request target is not canonical: ${reason}`)
+}
+
+/** Rebuilds the raw target from its canonical parts; the inverse of {@link canonicalize}. */
+export function renderTarget (target: CanonicalTarget): string {
+  const version = target.apiVersion === null ? '' : `/v${target.apiVersion}`
+  return `${version}${target.path}${target.query === '' ? '' : `?${target.query}`}`
+}
+
+function refused (reason: string): CanonicalResult {
+  return { ok: false, reason }
+}
+
+function targetFormProblem (raw: string): string | null {
+  if (raw === '') return 'empty request target'
+  if (raw === '*') return 'asterisk-form target (*) is not an API path'
+  if (!raw.startsWith('/')) {
+    return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(raw)
+      ? 'absolute-form target (a full URL); send only the path'
+      : 'target does not start with /'
+  }
+  if (raw.includes('#')) return 'fragment (#) in request target'
+  if (raw.endsWith('?')) return "empty query after '?'"
+  return null
+}
+
+function segmentsProblem (segments: readonly string[]): string | null {
+  if (segments.length === 1 && segments[0] === '') return 'empty path (/)'
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] ?? ''
+    if (segment === '') return i === segments.length - 1 ? 'trailing slash in path' : 'doubled slash in path'
+    if (segment === '.' || segment === '..') return `dot segment '${segment}' in path`
+    const characterProblem = pathCharacterProblem(segment)
+    if (characterProblem !== null) return characterProblem
+  }
+  return null
+}
+
+function pathCharacterProblem (segment: string): string | null {
+  for (let i = 0; i < segment.length; i++) {
+    const code = segment.charCodeAt(i)
+    if (code < 128 && PATH_CHARS[code] === 1) continue
+    return describeBadPathCharacter(code)
+  }
+  return null
+}
+
+function describeBadPathCharacter (code: number): string {
+  if (code === 0x25) return 'percent-encoding (%) in path'
+  if (code === 0x5c) return 'backslash in path'
+  if (code === 0x3b) return 'semicolon in path'
+  if (code < 0x20 || code === 0x7f) return 'control character in path'
+  if (code === 0x20) return 'space in path'
+  if (code >= 0x80) return 'non-ASCII character in path'
+  return `character '${String.fromCharCode(code)}' not allowed in path`
+}
+
+// The query is forwarded untouched (escaped JSON filters are normal), so
+// only characters no HTTP client sends raw are refused.
+function queryTextProblem (query: string): string | null {
+  for (let i = 0; i < query.length; i++) {
+    const code = query.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return 'control character in query'
+    if (code === 0x20) return 'space in query'
+    if (code >= 0x80) return 'non-ASCII character in query'
+  }
+  return null
+}
+
+function splitVersion (rawPath: string, segments: readonly string[], query: string): CanonicalResult {
+  const first = segments[0] ?? ''
+  if (!LOOKS_LIKE_VERSION.test(first)) return accepted(rawPath, segments, null, query)
+  const version = STRICT_VERSION.exec(first)?.[1]
+  if (version === undefined) return refused(`malformed API version prefix '${first}'`)
+  const rest = segments.slice(1)
+  if (rest.length === 0) return refused('API version prefix with no path after it')
+  if (LOOKS_LIKE_VERSION.test(rest[0] ?? '')) return refused('doubled API version prefix')
+  return accepted(rawPath.slice(first.length + 1), rest, version, query)
+}
+
+function accepted (path: string, segments: readonly string[], apiVersion: string | null, query: string): CanonicalResult {
+  const target: CanonicalTarget = Object.freeze({ path, segments: Object.freeze(segments), apiVersion, query })
+  return { ok: true, target }
+}
+
+function asciiTable (allowed: string): Uint8Array {
+  const table = new Uint8Array(128)
+  for (const ch of allowed) table[ch.charCodeAt(0)] = 1
+  return table
+}

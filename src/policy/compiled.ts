@@ -1,0 +1,59 @@
+/**
+ * The compiled, frozen form of a policy: everything per-request matching
+ * needs, resolved at load time (team references are object links, rules are
+ * segment matchers, globs are split), plus what `policy explain` shows.
+ */
+import type { FieldMatcher } from './identity.js'
+import type { CompiledRule } from './rules.js'
+import type { IdentityMatch, RuleRef } from './types.js'
+
+/** A team with its compiled rules, in the order written. */
+export interface CompiledTeam {
+  readonly name: string
+  readonly allow: readonly CompiledRule[]
+  readonly deny: readonly CompiledRule[]
+}
+
+/**
+ * One `identities:` entry. `matchers` is never empty (an empty match is a
+ * load error); `teams` are the entry's teams in the order written;
+ * `match` is the precomputed, frozen result handed to callers.
+ */
+export interface CompiledIdentity {
+  readonly match: IdentityMatch
+  readonly matchers: readonly FieldMatcher[]
+  readonly teams: readonly CompiledTeam[]
+  /** Team names for refusal messages, e.g. `ci, readonly`. */
+  readonly who: string
+}
+
+/**
+ * A loaded policy. Opaque to callers except for the read-only views below;
+ * deeply frozen, so it can be shared by concurrent requests and swapped
+ * atomically on reload.
+ */
+export interface Policy {
+  /** The file it was loaded from, as given to loadPolicy. */
+  readonly file: string
+  /** Team names in the order written. */
+  readonly teams: readonly string[]
+  /** Every rule, teams in order, allow before deny, for `policy explain`. */
+  readonly rules: readonly RuleRef[]
+  /** Identity entries in order; the first whose matchers all match wins. */
+  readonly identities: readonly CompiledIdentity[]
+  /** Teams with their compiled rules, in the order written. */
+  readonly compiledTeams: readonly CompiledTeam[]
+}
+
+/**
+ * Deep-freezes plain data (objects and arrays) and returns it. Descends into
+ * already-frozen objects too, since a shallow freeze elsewhere must not leave
+ * mutable children; shared references are visited once.
+ */
+export function deepFreeze<T> (value: T, seen = new WeakSet<object>()): T {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return value
+  seen.add(value)
+  Object.freeze(value)
+  for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key], seen)
+  return value
+}

@@ -1,0 +1,175 @@
+/**
+ * Loads a policy file: parse, check, compile, freeze, all once.
+ *
+ * Every problem is reported at once, each at the line:col of the offending
+ * node. The semantic checks below walk the raw value defensively (skipping
+ * anything the schema check already reported as the wrong type), so one
+ * mistake produces one diagnostic, not a cascade.
+ */
+import { closeMatch, checkSchema } from '../shared/schema-check.js'
+import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
+import type { ErrorCode } from '../shared/errors.js'
+import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-source.js'
+import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy } from './compiled.js'
+import { compileFieldMatcher, isMatchKey, type FieldMatcher } from './identity.js'
+import { compileRule, type CompiledRule } from './rules.js'
+import { PolicySchema } from './schema.js'
+import type { RuleRef } from './types.js'
+
+/** A policy file's name (used in diagnostics and RuleRefs) and its text. */
+export interface PolicySource {
+  readonly file: string
+  readonly text: string
+}
+
+/** The only policy format version this build reads. */
+export const POLICY_VERSION = 1
+
+const TEAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/**
+ * Parses and compiles a policy. On success the value is a deeply frozen
+ * {@link Policy}; on failure, every problem found, sorted by position.
+ * Pure: reads nothing but its argument.
+ */
+export function loadPolicy (source: PolicySource): Loaded<Policy> {
+  const parsed = parseYaml(source.file, source.text)
+  if (!parsed.ok) return parsed
+  const checker = new PolicyChecker(parsed.value)
+  const policy = checker.compile()
+  if (checker.problems.length > 0) return { ok: false, diagnostics: sortDiagnostics(checker.problems) }
+  return { ok: true, value: deepFreeze(policy) }
+}
+
+type Rec = Record<string, unknown>
+
+function isRecord (value: unknown): value is Rec {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+// Holds the source and the problem list so the compile steps stay short.
+class PolicyChecker {
+  readonly problems: Diagnostic[]
+  private readonly root: Rec
+
+  constructor (private readonly source: YamlSource) {
+    this.problems = checkSchema(PolicySchema, source.value, source)
+    this.root = isRecord(source.value) ? source.value : {}
+  }
+
+  compile (): Policy {
+    this.checkVersion()
+    const teams = this.compileTeams()
+    const identities = this.compileIdentities(teams)
+    const compiledTeams = [...teams.values()]
+    return {
+      file: this.source.file,
+      teams: compiledTeams.map((t) => t.name),
+      rules: compiledTeams.flatMap((t) => [...t.allow, ...t.deny].map((r) => r.ref)),
+      identities,
+      compiledTeams
+    }
+  }
+
+  private report (code: ErrorCode, path: ValuePath, message: string, at: 'key' | 'value' = 'value'): void {
+    const { line, col } = at === 'key' ? this.source.keyAt(path) : this.source.valueAt(path)
+    this.problems.push({ file: this.source.file, line, col, code, message })
+  }
+
+  private checkVersion (): void {
+    const version = this.root.version
+    if (typeof version === 'number' && Number.isInteger(version) && version !== POLICY_VERSION) {
+      this.report('DG_BAD_VALUE', ['version'], `unsupported policy version ${version}; this dockgate reads version: ${POLICY_VERSION}`)
+    }
+  }
+
+  private compileTeams (): Map<string, CompiledTeam> {
+    const teams = new Map<string, CompiledTeam>()
+    const raw = this.root.teams
+    if (!isRecord(raw)) return teams
+    for (const [name, body] of Object.entries(raw)) {
+      if (!TEAM_NAME.test(name)) {
+        this.report('DG_BAD_VALUE', ['teams', name], `team name '${name}' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'`, 'key')
+      }
+      const rules = isRecord(body) ? body : {}
+      teams.set(name, {
+        name,
+        allow: this.compileRules(name, 'allow', rules.allow),
+        deny: this.compileRules(name, 'deny', rules.deny)
+      })
+    }
+    return teams
+  }
+
+  private compileRules (team: string, effect: 'allow' | 'deny', list: unknown): CompiledRule[] {
+    if (!Array.isArray(list)) return []
+    const compiled: CompiledRule[] = []
+    list.forEach((text: unknown, index) => {
+      if (typeof text !== 'string') return
+      const path = ['teams', team, effect, index]
+      const { line, col } = this.source.valueAt(path)
+      const ref: RuleRef = { file: this.source.file, line, col, text, team, effect }
+      const rule = compileRule(ref)
+      if (typeof rule === 'string') this.report('DG_POLICY_BAD_RULE', path, `bad rule "${text}": ${rule}`)
+      else compiled.push(rule)
+    })
+    return compiled
+  }
+
+  private compileIdentities (teams: ReadonlyMap<string, CompiledTeam>): CompiledIdentity[] {
+    const raw = this.root.identities
+    if (!Array.isArray(raw)) return []
+    const identities: CompiledIdentity[] = []
+    raw.forEach((entry: unknown, index) => {
+      if (!isRecord(entry)) return
+      const matchers = this.compileMatch(entry.match, ['identities', index, 'match'])
+      const entryTeams = this.resolveTeams(entry.teams, ['identities', index, 'teams'], teams)
+      const names = entryTeams.map((t) => t.name)
+      identities.push({
+        match: { index, line: this.source.valueAt(['identities', index]).line, teams: names },
+        matchers,
+        teams: entryTeams,
+        who: names.length === 0 ? 'a certificate with no teams' : names.join(', ')
+      })
+    })
+    return identities
+  }
+
+  private compileMatch (match: unknown, path: ValuePath): FieldMatcher[] {
+    if (!isRecord(match)) return []
+    const entries = Object.entries(match)
+    if (entries.length === 0) {
+      this.report('DG_POLICY_BAD_MATCH', path, 'match names no field; use cn: "*" to match every certificate on purpose')
+    }
+    const matchers: FieldMatcher[] = []
+    for (const [key, pattern] of entries) {
+      if (!isMatchKey(key) || typeof pattern !== 'string') continue
+      if (pattern === '') {
+        this.report('DG_POLICY_BAD_MATCH', [...path, key], `${key}: "" matches no certificate; use "*" to match any ${key}`)
+        continue
+      }
+      matchers.push(compileFieldMatcher(key, pattern))
+    }
+    return matchers
+  }
+
+  private resolveTeams (list: unknown, path: ValuePath, teams: ReadonlyMap<string, CompiledTeam>): CompiledTeam[] {
+    // Unknown references are only meaningful if `teams:` itself is a mapping.
+    if (!Array.isArray(list) || !isRecord(this.root.teams)) return []
+    const resolved: CompiledTeam[] = []
+    list.forEach((name: unknown, index) => {
+      if (typeof name !== 'string') return
+      const team = teams.get(name)
+      if (team === undefined) this.report('DG_POLICY_UNKNOWN_TEAM', [...path, index], unknownTeamMessage(name, [...teams.keys()]))
+      else resolved.push(team)
+    })
+    return resolved
+  }
+}
+
+function unknownTeamMessage (name: string, defined: readonly string[]): string {
+  if (defined.length === 0) return `unknown team '${name}'; the policy defines no teams (add it under teams:)`
+  const suggestion = closeMatch(name, defined)
+  const hint = suggestion === null ? '' : ` (did you mean '${suggestion}'?)`
+  return `unknown team '${name}'; defined teams: ${defined.join(', ')}${hint}`
+}
