@@ -66,7 +66,7 @@ function proxyOptions (options: HttpForwarderOptions): FastifyHttpProxyOptions {
       // undici's 300 s defaults would cut a quiet `docker logs -f` or `events`.
       headersTimeout: 0,
       bodyTimeout: 0
-    } as unknown as Record<string, unknown>,
+    },
     disableRequestLogging: true,
     handler: (request, reply, _dest, replyOptions) => forward(request, reply, replyOptions),
     replyOptions: {
@@ -168,7 +168,7 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
 }
 
 function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Error): void {
-  const cause = (error.cause as NodeJS.ErrnoException | undefined) ?? (error as NodeJS.ErrnoException)
+  const cause = (error.cause ?? error) as NodeJS.ErrnoException
   const state = tracked.get(reply.request.raw)
   const reason = cause.code ?? cause.message
   if (state !== undefined) state.error = reason
@@ -178,7 +178,8 @@ function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Er
 function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
   // undici refuses to send `expect` (nodejs/undici#197); the client's
   // 100-continue was already answered by dockgate.
-  const { expect: _expect, ...rest } = headers
+  const rest = { ...headers }
+  delete rest.expect
   return rest
 }
 

@@ -58,7 +58,7 @@ class HijackSession {
     const upstreamReq = http.request({
       method: req.method,
       path: exchange.upstreamPath + query,
-      headers: req.rawHeaders,
+      headers: withExplicitLength(req),
       setHost: false,
       // No agent: with one, Node ignores createConnection. A fresh socket per
       // session is right anyway, since a hijacked connection is never reused.
@@ -79,6 +79,7 @@ class HijackSession {
     const { client, counts } = this
     client.write(statusLine(res) + headerLines(res.rawHeaders) + `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`)
     if (upHead.length > 0) client.write(upHead)
+    counts.out += upHead.length
     this.exchange.sessionOpened()
     client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
     upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
@@ -144,6 +145,15 @@ function bodyFraming (req: IncomingMessage): number | Refusal {
   if (!Number.isSafeInteger(length) || length < 0) return refusal('DG_BAD_REQUEST', 'invalid Content-Length')
   if (length > UPGRADE_BODY_LIMIT) return refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`)
   return length
+}
+
+/**
+ * A request with neither Content-Length nor Transfer-Encoding has no body
+ * (RFC 9112 6.3). Saying so explicitly stops Node from sending a POST without
+ * a length (h2c /session) chunked, with a terminator the client never sent.
+ */
+function withExplicitLength (req: IncomingMessage): string[] {
+  return req.headers['content-length'] === undefined ? [...req.rawHeaders, 'Content-Length', '0'] : req.rawHeaders
 }
 
 function statusLine (res: IncomingMessage): string {

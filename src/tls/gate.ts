@@ -130,7 +130,9 @@ function reasonForVerifyError (code: string): RejectReason {
 }
 
 const REASON_TEXT: Readonly<Record<RejectReason, string>> = {
-  'no-certificate': 'no client certificate was presented',
+  // Go clients (the docker CLI) send no certificate at all when theirs is not
+  // issued by a CA the server accepts, so this is also what a wrong-CA user sees.
+  'no-certificate': 'no client certificate was presented (the docker CLI sends none when its cert.pem is not issued by this gateway\'s CA)',
   'unknown-ca': 'the client certificate is not issued by this gateway\'s CA',
   expired: 'the client certificate has expired',
   'not-yet-valid': 'the client certificate is not valid yet',

@@ -1,0 +1,64 @@
+/**
+ * Certificates that must fail: none, another CA, expired, not yet valid,
+ * serverAuth only. Each is refused before any request is parsed or
+ * forwarded, told why in Docker's error shape, and audited as TLSRejected.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { startGateway, type TestGateway } from '../support/gateway.js'
+import { docker, rawRequest } from '../support/clients.js'
+
+const socket = inject('dockerSocket')
+
+describe.skipIf(socket === '')('TLS rejections', () => {
+  let gw: TestGateway
+  beforeAll(async () => { gw = await startGateway({ socket }) })
+  afterAll(async () => { await gw?.close() })
+
+  const cases: Array<[string, string, string]> = [
+    ['an expired certificate', 'expired', 'expired'],
+    ['a certificate that is not valid yet', 'future', 'not-yet-valid'],
+    ['a certificate with serverAuth usage only', 'server-only', 'wrong-usage']
+  ]
+  for (const [what, client, reason] of cases) {
+    it(`refuses ${what}: the docker CLI prints why, the audit says ${reason}`, async () => {
+      const before = gw.records().length
+      const result = await docker(gw.port, gw.pki.bundle(client), ['ps'])
+      expect(result.code).not.toBe(0)
+      expect(result.stderr).toMatch(/Error response from daemon: dockgate: the client certificate /)
+      const added = gw.records().slice(before)
+      expect(added.length).toBeGreaterThan(0)
+      for (const record of added) {
+        expect(record).toMatchObject({ stage: 'TLSRejected', code: 'DG_TLS_REJECTED', tls: { reason } })
+        expect(record.request).toBeUndefined()
+      }
+      expect(added[0]?.identity?.subject).toContain(`CN=${client}`)
+    })
+  }
+
+  it('refuses a client that presents no certificate', async () => {
+    const before = gw.records().length
+    const res = await rawRequest(gw.port, gw.pki.bundle('alice'), 'GET', '/v1.41/containers/json', { withCert: false })
+    expect(res.status).toBe(403)
+    expect((JSON.parse(res.body) as { message: string }).message).toMatch(/^dockgate: no client certificate was presented .*\(NO_CERTIFICATE\)$/)
+    expect(gw.records().slice(before)).toMatchObject([{ stage: 'TLSRejected', identity: null, tls: { reason: 'no-certificate' } }])
+  })
+
+  it('refuses a certificate from another CA presented by a raw TLS client, audited as unknown-ca', async () => {
+    const before = gw.records().length
+    const res = await rawRequest(gw.port, gw.pki.bundle('mallory'), 'GET', '/v1.41/containers/json')
+    expect(res.status).toBe(403)
+    expect((JSON.parse(res.body) as { message: string }).message).toContain('not issued by this gateway\'s CA')
+    expect(gw.records().slice(before)).toMatchObject([{ stage: 'TLSRejected', identity: { subject: 'CN=mallory,OU=platform' }, tls: { reason: 'unknown-ca' } }])
+  })
+
+  it('refuses the docker CLI holding another CA\'s certificate (Go sends none) and says why', async () => {
+    const result = await docker(gw.port, gw.pki.bundle('mallory'), ['ps'])
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toContain('dockgate: no client certificate was presented (the docker CLI sends none when its cert.pem is not issued by this gateway\'s CA)')
+  })
+
+  it('the server presents a certificate the docker CLI verifies for 127.0.0.1', async () => {
+    const result = await docker(gw.port, gw.pki.bundle('alice'), ['version', '--format', '{{.Server.Os}}'])
+    expect(result.stdout).toBe('linux\n')
+  })
+})
