@@ -4,7 +4,7 @@
  * and many open streams. Each test fails without the fix it names.
  */
 import https from 'node:https'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
 import { startFakeDaemon, type FakeDaemon } from '../support/fake-daemon.js'
@@ -61,7 +61,7 @@ describe('streaming through dockgate (fake daemon)', () => {
   let daemon: FakeDaemon
   let gw: TestGateway
   const alice = (): string => gw.pki.bundle('alice')
-  const open = (method: string, path: string, headers: Record<string, string> = {}, bundle = alice()): https.ClientRequest =>
+  const open = (method: string, path: string, headers: Record<string, string> = {}, bundle = alice()): ClientRequest =>
     https.request({ host: '127.0.0.1', port: gw.port, method, path, headers, agent: false, ...tlsOptions(bundle) })
 
   beforeAll(async () => {
