@@ -12,8 +12,10 @@ const USAGE = `usage: dockgate <command> [options]
 commands:
   serve [--config FILE] [--listen HOST:PORT] [--upstream unix:///PATH] [--dev]
         run the gateway (--dev: development setup with generated certificates)
-  certs init  [--dir certs] [--host NAME]... [--days N]
+  certs init  [--dir certs] [--host NAME]... [--days N] [--ca-days N] [--force]
+        a CA and a server certificate (SANs: every --host, localhost, 127.0.0.1)
   certs issue --cn NAME [--ou TEAM]... [--dir certs] [--days N]
+        a client bundle in DIR/clients/NAME, the layout DOCKER_CERT_PATH expects
 `
 
 async function main (argv: string[]): Promise<number> {

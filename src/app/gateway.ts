@@ -12,7 +12,7 @@ import { handleUpgrades } from '../proxy/upgrade.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
-import { tlsRejectedRecord } from './records.js'
+import { malformedRecord, tlsRejectedRecord } from './records.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
@@ -22,6 +22,8 @@ export interface GatewayOptions {
   readonly policy: Policy
   readonly audit: AuditLog
   readonly logger: FastifyBaseLogger
+  /** Time allowed for a client's request headers; 60 s unless set. */
+  readonly headersTimeoutMs?: number
 }
 
 /** A built gateway. `close` stops accepting and drops open connections. */
@@ -40,7 +42,16 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     policy: () => policy,
     audit: options.audit
   })
-  const app = await createHttpForwarder({ upstream: options.upstream, admit, logger: options.logger })
+  const app = await createHttpForwarder({
+    upstream: options.upstream,
+    admit,
+    logger: options.logger,
+    headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
+    onMalformed: (socket, refused) => {
+      const connection = connections.get(socket)
+      if (connection !== undefined) options.audit.write(malformedRecord(connection, refused))
+    }
+  })
   handleUpgrades(app.server, options.upstream, admit)
   await app.ready()
   // The HTTP server never listens (the TLS gate owns the port), but Node

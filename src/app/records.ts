@@ -6,6 +6,7 @@ import type { IdentityMatch, RuleRef } from '../policy/types.js'
 import type { AuditIdentity, AuditRecord } from '../audit/record.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { TlsRejection } from '../tls/gate.js'
+import type { Refusal } from '../shared/errors.js'
 import { randomUUID } from 'node:crypto'
 
 /** The identity block: certificate facts plus what the policy made of them. */
@@ -37,5 +38,20 @@ export function tlsRejectedRecord (rejection: TlsRejection): AuditRecord {
     decision: 'deny',
     code: 'DG_TLS_REJECTED',
     tls: { reason: rejection.reason, detail: rejection.detail }
+  }
+}
+
+/** The record for a verified connection that sent bytes that are not HTTP. */
+export function malformedRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, refused: Refusal): AuditRecord {
+  return {
+    schema: 1,
+    auditID: randomUUID(),
+    stage: 'Refused',
+    client: { address: connection.remoteAddress, port: connection.remotePort },
+    identity: auditIdentity(connection.identity, null),
+    decision: 'deny',
+    code: refused.code,
+    status: refused.status,
+    error: refused.message
   }
 }

@@ -5,11 +5,11 @@
  * here and each is named where it is applied.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
-import { pipeline, type Readable } from 'node:stream'
+import { pipeline, type Duplex, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { byteCounter, endToEndHeaders, errorBody } from './streams.js'
+import { byteCounter, endToEndHeaders, errorBody, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
@@ -17,6 +17,10 @@ export interface HttpForwarderOptions {
   readonly upstream: Upstream
   readonly admit: Admit
   readonly logger: FastifyBaseLogger
+  /** How long a client may take to send its request headers (slowloris guard). */
+  readonly headersTimeoutMs: number
+  /** Called for a connection whose bytes are not valid HTTP, before it is answered and closed. */
+  readonly onMalformed: (socket: Duplex, refused: Refusal) => void
 }
 
 /** Per-request bookkeeping, kept off the fastify request to stay typed. */
@@ -40,16 +44,24 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     // No request timeout: a build context or `docker cp` upload may take
-    // longer than Node's 300 s default; headers must still arrive in 60 s.
-    serverFactory: (handler) => http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, handler),
-    frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) }
+    // longer than Node's 300 s default; headers must still arrive in time,
+    // checked every second rather than Node's default 30 s.
+    serverFactory: (handler) => http.createServer({
+      requestTimeout: 0,
+      headersTimeout: options.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs)
+    }, handler),
+    frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) },
+    clientErrorHandler: (error, socket) => { answerMalformed(options, error, socket) }
   })
   // Expect: 100-continue is answered only after the request is judged, so a
   // refused upload is never invited to send its body.
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
   app.addHook('onRequest', (request, reply, done) => { judge(options.admit, request, reply, done) })
+  // Unreachable through a valid policy (rules only name the methods Docker
+  // uses), kept so an unknown method can never fall through to a default.
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(405).send({ message: `dockgate: method ${request.method} is not supported` })
+    sendRefusal(request, reply, refusal('DG_METHOD_NOT_SUPPORTED', `method ${request.method} is not part of the Docker API`))
   })
   await app.register(httpProxy, proxyOptions(options))
   return app
@@ -173,6 +185,28 @@ function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Er
   const reason = cause.code ?? cause.message
   if (state !== undefined) state.error = reason
   sendRefusal(reply.request, reply, upstreamUnavailable(upstream, reason))
+}
+
+/** Statuses for Node's HTTP parser errors; anything else is a plain 400. */
+const MALFORMED_STATUS: Readonly<Record<string, [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request headers did not arrive in time']
+}
+
+/**
+ * Bytes that are not HTTP never reach the proxy. The client still gets an
+ * answer in Docker's error shape (when its socket can take one), and the
+ * attempt is reported for the audit trail.
+ */
+function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, what] = MALFORMED_STATUS[error.code ?? ''] ?? [400, `malformed HTTP request (${error.code ?? 'parse error'})`]
+  const refused: Refusal = { ...refusal('DG_BAD_REQUEST', what), status }
+  options.onMalformed(socket, refused)
+  socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Bad Request', refused.message))
 }
 
 function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {

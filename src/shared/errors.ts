@@ -26,9 +26,9 @@ export const ERRORS = {
   DG_NO_IDENTITY: { status: 403, summary: 'a verified certificate matches no identity in the policy' },
   DG_DENIED: { status: 403, summary: 'the policy does not allow this method and path for the caller\'s teams' },
   DG_NON_CANONICAL: { status: 400, summary: 'the request target is not in canonical form and is never forwarded' },
-  DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad URL encoding, oversized headers)' },
-  DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
-  DG_UPSTREAM_PROTOCOL: { status: 502, summary: 'the daemon answered a connection upgrade with something dockgate cannot relay' }
+  DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad HTTP framing or URL encoding); 431 for oversized headers, 408 for headers that never finish' },
+  DG_METHOD_NOT_SUPPORTED: { status: 405, summary: 'the HTTP method is one the Docker API does not use' },
+  DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' }
 } as const satisfies Record<string, { status: number; summary: string }>
 
 /** A code from {@link ERRORS}. */

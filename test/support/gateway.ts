@@ -59,6 +59,7 @@ export interface StartOptions {
   readonly socket: string
   readonly policy?: string
   readonly clients?: readonly ClientSpec[]
+  readonly headersTimeoutMs?: number
 }
 
 /** Starts a gateway; call `close` in afterAll. */
@@ -75,7 +76,8 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     tls: { ca: pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
     policy: loaded.value,
     audit,
-    logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' })
+    logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
+    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs })
   })
   const address = await gateway.listen()
   return {

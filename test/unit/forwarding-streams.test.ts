@@ -3,6 +3,7 @@
  * silent streams, clients that leave, readers that stop reading, Expect,
  * and many open streams. Each test fails without the fix it names.
  */
+import { readFileSync } from 'node:fs'
 import https from 'node:https'
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -152,6 +153,26 @@ describe('streaming through dockgate (fake daemon)', () => {
     expect(ping.body).toBe('OK')
     expect(Date.now() - started).toBeLessThan(2000)
     for (const s of streams) s.destroy()
+  })
+
+  it('forwards X-Registry-Auth and Authorization to the daemon but never writes their values to the audit trail', async () => {
+    const res = await rawRequest(gw.port, alice(), 'POST', '/v1.41/images/create?fromImage=x', {
+      headers: { 'x-registry-auth': 'eyJwYXNzd29yZCI6Imh1bnRlcjIifQ==', authorization: 'Bearer s3cr3t-token-value' }
+    })
+    expect(res.status).toBe(200)
+    expect(state.lastHeaders['x-registry-auth']).toBe('eyJwYXNzd29yZCI6Imh1bnRlcjIifQ==')
+    const trail = readFileSync(gw.auditFile, 'utf8')
+    expect(trail).toContain('/images/create')
+    expect(trail).not.toContain('eyJwYXNzd29yZCI6Imh1bnRlcjIifQ')
+    expect(trail).not.toContain('s3cr3t-token-value')
+  })
+
+  it('generates the request id itself, ignores one sent by the client, and returns it for quoting', async () => {
+    const res = await rawRequest(gw.port, alice(), 'GET', '/_ping', { headers: { 'x-dockgate-request-id': 'client-chosen', 'x-request-id': 'client-chosen' } })
+    const id = res.headers['x-dockgate-request-id']
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(gw.records().filter((r) => r.auditID === id)).toHaveLength(1)
+    expect(gw.records().some((r) => r.auditID === 'client-chosen')).toBe(false)
   })
 
   it('answers 502 with the socket and the reason when the daemon is not running', async () => {

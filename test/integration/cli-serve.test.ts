@@ -1,0 +1,109 @@
+/**
+ * `dockgate serve` as a user runs it: the built CLI in a child process.
+ * Dev mode on a fresh folder, every config problem reported at once, and a
+ * config file in front of the real daemon.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { docker, rawRequest } from '../support/clients.js'
+import { makePki } from '../support/pki.js'
+import { TEST_POLICY } from '../support/gateway.js'
+
+const socket = inject('dockerSocket')
+const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js')
+const running: ChildProcess[] = []
+
+interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
+
+function startCli (args: string[], cwd: string): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'info' } })
+  running.push(child)
+  let output = ''
+  child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  return { child, output: () => output, exited }
+}
+
+async function portOf (started: Started): Promise<number> {
+  await expect.poll(() => /"address":"127\.0\.0\.1:(\d+)"/.test(started.output()), { timeout: 20_000 }).toBe(true)
+  return Number(/"address":"127\.0\.0\.1:(\d+)"/.exec(started.output())?.[1])
+}
+
+afterEach(() => { for (const child of running.splice(0)) child.kill('SIGKILL') })
+
+describe('dockgate serve --dev (what npm start runs)', () => {
+  it('creates dev certificates, prints the export line, warns once without a daemon and answers 502', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'dg-dev-'))
+    const started = startCli(['serve', '--dev', '--listen', '127.0.0.1:0', '--upstream', 'unix:///nonexistent/docker.sock'], cwd)
+    const port = await portOf(started)
+    await expect.poll(() => started.output(), { timeout: 5000 }).toContain(`export DOCKER_HOST=tcp://127.0.0.1:${port} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=${join(cwd, 'certs', 'clients', 'admin')}`)
+    const bundle = join(cwd, 'certs', 'clients', 'admin')
+    const res = await rawRequest(port, bundle, 'GET', '/v1.41/containers/json')
+    expect(res.status).toBe(502)
+    expect(JSON.parse(res.body)).toEqual({ message: 'dockgate: the Docker daemon at unix:///nonexistent/docker.sock is not answering (ENOENT)' })
+    await rawRequest(port, bundle, 'GET', '/_ping')
+    expect(started.output().match(/is not answering/g)?.length).toBe(1)
+    started.child.kill('SIGTERM')
+    expect(await started.exited).toBe(0)
+  })
+
+  it('refuses to start without --config or --dev, saying what to pass', async () => {
+    const started = startCli(['serve'], tmpdir())
+    expect(await started.exited).toBe(2)
+    expect(started.output()).toContain('no config: pass --config FILE, or --dev for a development setup')
+  })
+})
+
+describe('dockgate serve --config with problems', () => {
+  it('reports every problem, one line each, as file:line:col CODE message, and does not start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-badcfg-'))
+    writeFileSync(join(dir, 'config.yaml'), [
+      'listen: 0.0.0.0:99999',
+      'upstream: tcp://127.0.0.1:2375',
+      'tls:',
+      '  ca: missing/ca.pem',
+      '  cert: missing/cert.pem',
+      '  key: missing/key.pem',
+      '  verify: yes',
+      'policy: missing/policy.yaml',
+      'audit:',
+      '  file: audit.jsonl',
+      ''
+    ].join('\n'))
+    const started = startCli(['serve', '--config', 'config.yaml'], dir)
+    expect(await started.exited).toBe(1)
+    const lines = started.output().trim().split('\n')
+    const diagnostics = lines.filter((l) => /^config\.yaml:\d+:\d+ DG_[A-Z_]+ /.test(l))
+    expect(diagnostics.length).toBeGreaterThanOrEqual(7)
+    expect(diagnostics.some((l) => l.startsWith('config.yaml:1:9 ') && l.includes('listen'))).toBe(true)
+    expect(diagnostics.some((l) => l.startsWith('config.yaml:2:11 ') && l.includes('upstream'))).toBe(true)
+    expect(diagnostics.some((l) => l.startsWith('config.yaml:7:3 DG_UNKNOWN_KEY') && l.includes("'verify'"))).toBe(true)
+    expect(diagnostics.filter((l) => l.includes('DG_FILE_UNREADABLE')).length).toBe(4)
+    expect(lines.at(-1)).toMatch(/^dockgate: not started: \d+ problem\(s\)$/)
+  })
+})
+
+describe.skipIf(socket === '')('dockgate serve --config in front of the real daemon', () => {
+  it('serves the docker CLI with the configured policy and audit file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-cfg-'))
+    const pki = makePki(dir, [{ name: 'alice', ous: ['platform'] }, { name: 'ci-runner-1', ous: ['ci'] }])
+    mkdirSync(join(dir, 'tls'))
+    writeFileSync(join(dir, 'tls', 'ca.pem'), pki.ca.certPem)
+    writeFileSync(join(dir, 'tls', 'cert.pem'), pki.server.cert)
+    writeFileSync(join(dir, 'tls', 'key.pem'), pki.server.key)
+    writeFileSync(join(dir, 'policy.yaml'), TEST_POLICY)
+    writeFileSync(join(dir, 'config.yaml'), `listen: 127.0.0.1:0\nupstream: unix://${socket}\ntls:\n  ca: tls/ca.pem\n  cert: tls/cert.pem\n  key: tls/key.pem\npolicy: policy.yaml\naudit:\n  file: audit/audit.jsonl\n`)
+    const started = startCli(['serve', '--config', 'config.yaml'], dir)
+    const port = await portOf(started)
+    const ok = await docker(port, pki.bundle('alice'), ['run', '--rm', '--network', 'none', 'dockgate-test/busybox:latest', 'echo', 'via the CLI'])
+    expect(ok.stdout).toBe('via the CLI\n')
+    const refused = await docker(port, pki.bundle('ci-runner-1'), ['images'])
+    expect(refused.stderr).toContain('dockgate: ci may not GET /images/json')
+    started.child.kill('SIGTERM')
+    expect(await started.exited).toBe(0)
+  })
+})

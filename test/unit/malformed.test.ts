@@ -1,0 +1,51 @@
+/**
+ * A verified client that sends something other than well-formed HTTP gets a
+ * Docker-shaped answer, the attempt is audited, and nothing is forwarded.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGateway, type TestGateway } from '../support/gateway.js'
+import { startFakeDaemon, type FakeDaemon } from '../support/fake-daemon.js'
+import { rawExchange } from '../support/clients.js'
+
+describe('malformed requests', () => {
+  let daemon: FakeDaemon
+  let gw: TestGateway
+  let forwarded = 0
+  beforeAll(async () => {
+    daemon = await startFakeDaemon((_req, res) => { forwarded += 1; res.end('OK') })
+    gw = await startGateway({ socket: daemon.socketPath, headersTimeoutMs: 1500 })
+  })
+  afterAll(async () => {
+    await gw?.close()
+    await daemon?.close()
+  })
+
+  it('answers bytes that are not HTTP with 400 in Docker\'s error shape and audits them', async () => {
+    const answer = await rawExchange(gw.port, gw.pki.bundle('alice'), 'HELLO THERE\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(answer).toMatch(/\{"message":"dockgate: malformed HTTP request \(HPE_[A-Z_]+\)"\}$/)
+    expect(gw.records().at(-1)).toMatchObject({ stage: 'Refused', code: 'DG_BAD_REQUEST', status: 400, identity: { subject: 'CN=alice,OU=platform' } })
+    expect(forwarded).toBe(0)
+  })
+
+  it('refuses a request smuggling a second length (Content-Length with Transfer-Encoding)', async () => {
+    const answer = await rawExchange(gw.port, gw.pki.bundle('alice'),
+      'POST /v1.41/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(forwarded).toBe(0)
+  })
+
+  it('answers oversized headers with 431', async () => {
+    const answer = await rawExchange(gw.port, gw.pki.bundle('alice'), `GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /)
+    expect(forwarded).toBe(0)
+  })
+
+  it('cuts a client whose headers never finish (slowloris) with 408', async () => {
+    const started = Date.now()
+    const answer = await rawExchange(gw.port, gw.pki.bundle('alice'), 'GET /_ping HTTP/1.1\r\nHost: d\r\n', 10_000)
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(forwarded).toBe(0)
+  })
+})
