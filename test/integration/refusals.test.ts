@@ -77,6 +77,17 @@ describe.skipIf(socket === '')('refusals through the docker CLI', () => {
     expect(answer.split('HTTP/1.1').length).toBe(2)
   })
 
+  it('websocket attach passes the same decision: 101 from the daemon for platform, 403 for readonly', async () => {
+    const handshake = `GET /v1.41/containers/dg-${tag}-target/attach/ws?stream=1&stdout=1 HTTP/1.1\r\nHost: docker\r\n` +
+      'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+    const granted = await rawExchange(gw.port, gw.pki.bundle('alice'), handshake, 1500)
+    expect(granted).toMatch(/^HTTP\/1\.1 101 /)
+    expect(granted).toContain('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=')
+    const refused = await rawExchange(gw.port, gw.pki.bundle('viewer'), handshake)
+    expect(refused).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/)
+    expect(refused).toContain(`dockgate: readonly may not GET /containers/dg-${tag}-target/attach/ws`)
+  })
+
   it('an upgrade the daemon does not grant (no such container) is relayed as that answer and closed', async () => {
     const bytes = 'POST /v1.41/containers/no-such-container-xyz/attach?stream=1&stdout=1 HTTP/1.1\r\n' +
       'Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n'
