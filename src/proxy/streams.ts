@@ -1,7 +1,7 @@
 /**
  * Small stream and header helpers shared by the HTTP and hijack paths.
  */
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import type { OutgoingHttpHeaders } from 'node:http'
 
 /**
@@ -16,6 +16,19 @@ export function byteCounter (onBytes: (n: number) => void): Transform {
       callback(null, chunk)
     }
   })
+}
+
+/**
+ * The request body as undici should read it, counted on the way. The
+ * client's stream errors or early close destroy the counted stream, so undici
+ * aborts the upstream request instead of waiting for bytes that never come.
+ */
+export function countedBody (source: Readable, onBytes: (n: number) => void): Readable {
+  const counted = byteCounter(onBytes)
+  source.pipe(counted)
+  source.once('error', (err) => { counted.destroy(err) })
+  source.once('close', () => { if (!source.readableEnded) counted.destroy(new Error('client closed the request body')) })
+  return counted
 }
 
 /**
