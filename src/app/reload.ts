@@ -14,18 +14,12 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { GatewayConfig } from '../config/load.js'
-import type { Policy } from '../policy/index.js'
 import { formatDiagnostic, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
 import type { GatewayUpdate } from './gateway.js'
+import type { Settings } from './settings.js'
 import { describeExpiry, expiryLevel, expiryOf, type ExpiryItem, type ExpiryLevel } from './expiry.js'
 import { crlRollbacks, liveTls } from './tls-state.js'
 import { watchFiles, type FileWatch } from './watch.js'
-
-/** Everything a gateway is configured with, validated. */
-export interface Settings {
-  readonly config: GatewayConfig
-  readonly policy: Policy
-}
 
 /** What started a reload, for the log. */
 export type ReloadTrigger = 'SIGHUP' | 'file-change' | 'request'
