@@ -67,7 +67,6 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     ...secureContextOptions(options.material),
     requestCert: true,
     rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
     ALPNProtocols: ['http/1.1'],
     handshakeTimeout: 10_000,
     // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
@@ -89,7 +88,10 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
  */
 export function secureContextOptions (material: TlsMaterial): tls.SecureContextOptions {
   const crl = material.crl ?? []
-  return { ca: [material.ca], cert: material.cert, key: material.key, ...(crl.length > 0 ? { crl: [...crl] } : {}) }
+  // minVersion belongs here, not to the server: setSecureContext resets
+  // every context option it is not given. Never pass ticketKeys: they would
+  // carry over and resumed sessions would bypass a newly loaded CRL.
+  return { ca: [material.ca], cert: material.cert, key: material.key, minVersion: 'TLSv1.2', ...(crl.length > 0 ? { crl: [...crl] } : {}) }
 }
 
 /**
