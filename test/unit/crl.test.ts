@@ -119,7 +119,7 @@ describe('Node TLS with a dockgate CRL', () => {
     const crl = issueCrl(ca, { revoked: [{ serialHex: revoked.serialHex, revokedAt: new Date(), reason: 'keyCompromise' }], number: 1, nextUpdate: new Date(Date.now() + HOUR) })
     const seen: string[] = []
     const gate = tls.createServer({ ca: [ca.certPem], cert: server.certPem, key: server.keyPem, crl: [crl], requestCert: true, rejectUnauthorized: false }, (socket) => {
-      seen.push(`${socket.getPeerCertificate().subject.CN}:${String(socket.authorizationError ?? 'ok')}`)
+      seen.push(`${String(socket.getPeerCertificate().subject.CN)}:${String(socket.authorizationError ?? 'ok')}`)
       socket.end()
     })
     await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
