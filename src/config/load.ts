@@ -185,13 +185,16 @@ class ConfigChecker {
     if (this.problems.length === before) {
       for (const problem of uncoveredCas(cas, crls)) this.report('DG_TLS_MATERIAL', ['tls', 'crl'], problem)
     }
-    return this.problems.length > before ? null : { crlFiles: files.map((file) => file?.path ?? ''), crls }
+    const read = files.filter((file) => file !== null)
+    return this.problems.length > before || read.length < files.length ? null : { crlFiles: read.map((file) => file.path), crls }
   }
 }
 
 function valueAt (root: unknown, path: ValuePath): unknown {
   let current = root
-  for (const segment of path) current = isRecord(current) ? current[segment] : undefined
+  for (const segment of path) {
+    current = Array.isArray(current) && typeof segment === 'number' ? current[segment] as unknown : isRecord(current) ? current[segment] : undefined
+  }
   return current
 }
 
