@@ -52,7 +52,8 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
         ['--cn', 'paul', '--ou', 'platform'],
         ['--cn', 'quinn', '--ou', 'platform'],
         ['--cn', 'rita', '--ou', 'platform'],
-        ['--cn', 'sam', '--ou', 'platform']
+        ['--cn', 'sam', '--ou', 'platform'],
+        ['--cn', 'tina', '--ou', 'platform']
       ]
     })
   })
@@ -91,6 +92,10 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
     expect(gw.records()).toContainEqual(expect.objectContaining({
       stage: 'ConnectionClosed', code: 'DG_CONNECTION_REVOKED', identity: expect.objectContaining({ serial }) as unknown
     }))
+    // The stream itself is on record as cut short.
+    expect(gw.records()).toContainEqual(expect.objectContaining({
+      stage: 'ResponseComplete', aborted: true, request: expect.objectContaining({ path: '/events' }) as unknown, identity: expect.objectContaining({ serial }) as unknown
+    }))
     const next = await docker(gw.port, gw.bundle('paul'), ['ps'])
     expect(next.code).not.toBe(0)
     expect(next.stderr).toContain('Error response from daemon: dockgate: the client certificate has been revoked (CERT_REVOKED)')
@@ -117,6 +122,29 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
     // Well before Node's 5 s keep-alive timeout would have closed it anyway.
     await within(1500, closed)
     expect(kept.destroyed).toBe(true)
+  })
+
+  it('cuts an open `docker exec -i` session of a certificate revoked while it runs', async () => {
+    const name = `dg5-revexec-${process.pid}-${Date.now()}`
+    expect((await docker(gw.port, gw.bundle('quinn'), ['run', '-d', '--name', name, '--network', 'none', 'dockgate-test/busybox:latest', 'sleep', '120'])).code).toBe(0)
+    try {
+      const exec = spawn('docker', ['exec', '-i', name, 'cat'], { env: dockerEnv(gw.port, gw.bundle('tina')) })
+      let echoed = ''
+      exec.stdout.on('data', (c: Buffer) => { echoed += c.toString() })
+      const exited = new Promise<number | null>((resolve) => exec.on('close', resolve))
+      exec.stdin.write('still here\n')
+      await waitFor(() => echoed.includes('still here'), 15_000, 'the exec session to echo')
+      const applied = gw.reloader.stats().applied
+      await gw.certsCli('revoke', '--cn', 'tina')
+      await gw.reloaded(applied)
+      await within(5000, exited)
+      expect(gw.records()).toContainEqual(expect.objectContaining({
+        stage: 'ResponseComplete', status: 101, request: expect.objectContaining({ upgrade: 'tcp' }) as unknown,
+        identity: expect.objectContaining({ subject: 'CN=tina,OU=platform' }) as unknown
+      }))
+    } finally {
+      await docker(gw.port, gw.bundle('quinn'), ['rm', '-f', name])
+    }
   })
 
   it('a revoked client cannot resume a TLS session saved before the revocation', async () => {
