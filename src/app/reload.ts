@@ -22,7 +22,7 @@ import { crlRollbacks, liveTls } from './tls-state.js'
 import { watchFiles, type FileWatch } from './watch.js'
 
 /** What started a reload, for the log. */
-export type ReloadTrigger = 'SIGHUP' | 'file-change' | 'request'
+export type ReloadTrigger = 'SIGHUP' | 'file-change'
 
 /** The outcome of one reload. `applied` false with no diagnostics: nothing had changed. */
 export interface ReloadResult {
@@ -79,6 +79,7 @@ class LiveReloader implements Reloader {
   private watcher: FileWatch | null = null
   private watched = ''
   private clock: NodeJS.Timeout | null = null
+  private closed = false
   private handshakeChecksCrl: boolean
   private readonly expiryLogged = new Map<string, { level: ExpiryLevel; at: number }>()
   private counts = { applied: 0, failed: 0, lastAppliedAt: null as string | null, lastFailedAt: null as string | null }
@@ -118,11 +119,13 @@ class LiveReloader implements Reloader {
   }
 
   close (): void {
+    this.closed = true
     this.watcher?.close()
     if (this.clock !== null) clearTimeout(this.clock)
   }
 
   private async reloadNow (trigger: ReloadTrigger): Promise<ReloadResult> {
+    if (this.closed) return { applied: false, diagnostics: [], closedRevoked: 0 }
     const files = watchedFiles(this.current.config)
     const print = await fingerprint(files)
     if (trigger === 'file-change' && print === this.appliedFingerprint) {
@@ -211,6 +214,7 @@ class LiveReloader implements Reloader {
   }
 
   private tick (): void {
+    if (this.closed) return
     const live = liveTls(this.current.config.tls, this.now())
     if (live.handshakeChecksCrl !== this.handshakeChecksCrl) {
       this.options.gateway.update({ tls: live.material })
