@@ -14,8 +14,11 @@ commands:
         run the gateway (--dev: development setup with generated certificates)
   certs init  [--dir certs] [--host NAME]... [--days N] [--ca-days N] [--force]
         a CA and a server certificate (SANs: every --host, localhost, 127.0.0.1)
-  certs issue --cn NAME [--ou TEAM]... [--dir certs] [--days N]
+  certs issue --cn NAME [--ou TEAM]... [--san-dns|--san-uri|--san-email V]... [--days N|--hours N] [--dir certs]
         a client bundle in DIR/clients/NAME, the layout DOCKER_CERT_PATH expects
+  certs revoke (--cn NAME | --serial HEX) [--reason R]    certs list [--expiring 7d]
+  certs crl [--days N | --hours N]    certs renew (--cn NAME | --server [--host NAME]...)
+        revoke (republishes DIR/ca/crl.pem), list, refresh the CRL, reissue with the same names
 `
 
 async function main (argv: string[]): Promise<number> {

@@ -6,19 +6,22 @@
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Policy } from '../policy/index.js'
-import { createTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
+import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
+import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
-import { malformedRecord, tlsRejectedRecord } from './records.js'
+import { malformedRecord, revokedConnectionRecord, tlsRejectedRecord } from './records.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
   readonly listen: { readonly host: string; readonly port: number }
   readonly upstream: Upstream
   readonly tls: TlsMaterial
+  /** Certificates refused even when the TLS layer would let them through (resumed sessions); none unless set. */
+  readonly revocation?: RevocationList
   readonly policy: Policy
   readonly audit: AuditLog
   readonly logger: FastifyBaseLogger
@@ -26,17 +29,36 @@ export interface GatewayOptions {
   readonly headersTimeoutMs?: number
 }
 
-/** A built gateway. `close` stops accepting and drops open connections. */
+/**
+ * New material for a running gateway; parts left out stay as they are.
+ * Everything given must already be validated: `update` cannot fail.
+ */
+export interface GatewayUpdate {
+  readonly tls?: TlsMaterial
+  readonly policy?: Policy
+  readonly revocation?: RevocationList
+}
+
+/**
+ * A built gateway. `close` stops accepting and drops open connections.
+ * `update` swaps material in one synchronous step: new handshakes use the
+ * new TLS material, new requests (also on kept-alive connections) the new
+ * policy, while streams and hijacked sessions already admitted run on. With
+ * a new revocation list, open connections whose certificate it revokes are
+ * closed and audited; the count is returned.
+ */
 export interface Gateway {
   listen: () => Promise<AddressInfo>
   close: () => Promise<void>
+  update: (next: GatewayUpdate) => { closedRevoked: number }
 }
 
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const connections = new WeakMap<object, ConnectionInfo>()
   const open = new Set<Socket>()
-  const policy = options.policy
+  let policy = options.policy
+  let revocation = options.revocation ?? NO_REVOCATIONS
   const admit = createAdmit({
     connectionOf: (req) => connections.get(req.socket),
     policy: () => policy,
@@ -60,6 +82,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
 
   const gate = createTlsGate({
     material: options.tls,
+    revocation: () => revocation,
     onAccepted: (accepted: AcceptedConnection) => {
       const { socket, identity, remoteAddress, remotePort } = accepted
       connections.set(socket, { identity, remoteAddress, remotePort })
@@ -83,6 +106,27 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       for (const socket of open) socket.destroy()
       await app.close()
       await closed
+    },
+    update: (next) => {
+      if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
+      if (next.policy !== undefined) policy = next.policy
+      if (next.revocation === undefined) return { closedRevoked: 0 }
+      revocation = next.revocation
+      return { closedRevoked: closeRevoked(open, connections, revocation, options.audit) }
     }
   }
+}
+
+// Connections that finish their handshake after this point are vetted
+// against the new list by the gate; this catches the ones already open.
+function closeRevoked (open: ReadonlySet<Socket>, connections: WeakMap<object, ConnectionInfo>, revocation: RevocationList, audit: AuditLog): number {
+  let closed = 0
+  for (const socket of open) {
+    const connection = connections.get(socket)
+    if (connection === undefined || !revocation.isRevoked(connection.identity)) continue
+    audit.write(revokedConnectionRecord(connection))
+    socket.destroy()
+    closed += 1
+  }
+  return closed
 }

@@ -55,3 +55,22 @@ export function malformedRecord (connection: { identity: CertificateIdentity; re
     error: refused.message
   }
 }
+
+/**
+ * The record for an open connection dockgate closed because a reloaded CRL
+ * revokes its certificate. Whatever was in flight on it gets its own
+ * (aborted) record as usual; this one says why it ended.
+ */
+export function revokedConnectionRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }): AuditRecord {
+  return {
+    schema: 1,
+    auditID: randomUUID(),
+    stage: 'ConnectionClosed',
+    client: { address: connection.remoteAddress, port: connection.remotePort },
+    identity: auditIdentity(connection.identity, null),
+    decision: 'deny',
+    code: 'DG_CONNECTION_REVOKED',
+    tls: { reason: 'revoked', detail: 'CERT_REVOKED' },
+    error: 'dockgate: the client certificate has been revoked; the connection was closed when the CRL was reloaded'
+  }
+}

@@ -8,8 +8,12 @@
  * subject stays on one line.
  */
 
-/** Kubernetes-style stages: when in a request's life the record was written. */
-export type AuditStage = 'RequestReceived' | 'ResponseComplete' | 'Refused' | 'TLSRejected'
+/**
+ * Kubernetes-style stages: when in a request's life the record was written.
+ * `ConnectionClosed`: dockgate closed an open connection itself (its
+ * certificate was revoked by a CRL reload).
+ */
+export type AuditStage = 'RequestReceived' | 'ResponseComplete' | 'Refused' | 'TLSRejected' | 'ConnectionClosed'
 
 /** The identity behind a request, from its verified certificate and the policy. */
 export interface AuditIdentity {
@@ -57,6 +61,6 @@ export interface AuditRecord {
   readonly sessionMs?: number
   readonly aborted?: boolean
   readonly error?: string | null
-  /** For TLSRejected: why, and OpenSSL's or Node's code. */
+  /** For TLSRejected and ConnectionClosed: why, and OpenSSL's or Node's code. */
   readonly tls?: { readonly reason: string; readonly detail: string }
 }

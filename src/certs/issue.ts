@@ -9,6 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import forge from 'node-forge'
 import { CertInputError } from './errors.js'
 import { serverHostNames, type HostName } from './hosts.js'
+import { checkClientAltNames, type ClientAltNames } from './names.js'
 
 /** A CA able to issue: its certificate and its (unencrypted PKCS#8 or PKCS#1) RSA key, both PEM. */
 export interface Ca {
@@ -59,6 +60,10 @@ export interface ClientCertificateOptions {
   readonly cn: string
   readonly ous: readonly string[]
   readonly days: number
+  /** Short-lived certificates: when set, the validity is this many hours and `days` is ignored. */
+  readonly hours?: number
+  /** subjectAltName entries (policies can match san_dns, san_uri, san_email); none unless set. */
+  readonly altNames?: ClientAltNames
   readonly now?: Date
   readonly notBefore?: Date
   readonly notAfter?: Date
@@ -70,6 +75,9 @@ export const CLOCK_SKEW_MS = 5 * 60 * 1000
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Upper bound on `days`, so a typo cannot produce dates JavaScript cannot represent. */
 export const MAX_DAYS = 36_500
+/** Upper bound on `hours`: the same span as {@link MAX_DAYS}. */
+export const MAX_HOURS = MAX_DAYS * 24
+const HOUR_MS = 60 * 60 * 1000
 // X.520 upper bound for CN and OU values.
 const MAX_NAME_ATTRIBUTE_LENGTH = 64
 
@@ -128,12 +136,16 @@ export function issueServerCertificate (ca: Ca, opts: ServerCertificateOptions):
 /**
  * Issues a TLS client certificate from `ca`: clientAuth only (unless the
  * `extKeyUsage` knob says otherwise), subject: one `OU=` per entry of
- * `ous` in order, then `CN=<cn>` (least specific first). Throws {@link CertInputError} for an
- * empty or over-long CN/OU, or a validity window that ends before it starts.
+ * `ous` in order, then `CN=<cn>` (least specific first), plus the given
+ * subjectAltNames. Throws {@link CertInputError} for an empty or over-long
+ * CN/OU, a malformed alternative name, or a validity window that ends
+ * before it starts.
  */
 export function issueClientCertificate (ca: Ca, opts: ClientCertificateOptions): IssuedCertificate {
   const { cn, ous } = checkClientIdentity(opts.cn, opts.ous)
-  const computed = validityFor(opts.now ?? new Date(), opts.days)
+  const altNames = checkClientAltNames(opts.altNames ?? { dns: [], uri: [], email: [] })
+  const now = opts.now ?? new Date()
+  const computed = opts.hours === undefined ? validityFor(now, opts.days) : validityForHours(now, opts.hours)
   const validity = { notBefore: opts.notBefore ?? computed.notBefore, notAfter: opts.notAfter ?? computed.notAfter }
   if (validity.notAfter.getTime() <= validity.notBefore.getTime()) {
     throw new CertInputError('notAfter must be later than notBefore')
@@ -142,7 +154,11 @@ export function issueClientCertificate (ca: Ca, opts: ClientCertificateOptions):
   return issueLeaf(generateRsaKeyPair(), issuer, {
     subject: [...ous.map((ou) => utf8Attribute('OU', ou)), utf8Attribute('CN', cn)],
     validity,
-    extensions: leafExtensions(issuer, opts.extKeyUsage ?? ['clientAuth'])
+    extensions: [
+      ...leafExtensions(issuer, opts.extKeyUsage ?? ['clientAuth']),
+      // An empty subjectAltName is invalid DER; no names means no extension.
+      ...(altNames.length === 0 ? [] : [{ name: 'subjectAltName', altNames }])
+    ]
   })
 }
 
@@ -235,6 +251,13 @@ function validityFor (now: Date, days: number): Validity {
     throw new CertInputError(`validity must be a whole number of days between 1 and ${MAX_DAYS}, got ${days}`)
   }
   return { notBefore: new Date(now.getTime() - CLOCK_SKEW_MS), notAfter: new Date(now.getTime() + days * DAY_MS) }
+}
+
+function validityForHours (now: Date, hours: number): Validity {
+  if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) {
+    throw new CertInputError(`validity must be a whole number of hours between 1 and ${MAX_HOURS}, got ${hours}`)
+  }
+  return { notBefore: new Date(now.getTime() - CLOCK_SKEW_MS), notAfter: new Date(now.getTime() + hours * HOUR_MS) }
 }
 
 function checkNameAttribute (what: string, value: string): string {

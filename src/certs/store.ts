@@ -2,6 +2,7 @@
  * The on-disk layout of dockgate's key material and the operations on it:
  *
  *   DIR/ca/ca.pem, DIR/ca/key.pem                       the CA (key never leaves here)
+ *   DIR/ca/index.json, DIR/ca/crl.pem                   what it issued, and its revocation list
  *   DIR/server/cert.pem, DIR/server/key.pem, DIR/server/ca.pem
  *   DIR/clients/NAME/ca.pem, cert.pem, key.pem          what DOCKER_CERT_PATH expects
  *
@@ -15,6 +16,9 @@ import { CertInputError, CertStoreError } from './errors.js'
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, ensurePrivateDir, pathExists, writeFileAtomic } from './files.js'
 import { checkClientIdentity, createCa, issueClientCertificate, issueServerCertificate, type Ca, type IssuedCertificate } from './issue.js'
 import { serverHostNames } from './hosts.js'
+import { indexPath } from './index-file.js'
+import { crlPath, DEFAULT_CRL_HOURS, entryFor, recordIssued, republishCrl, startLedger } from './ledger.js'
+import type { ClientAltNames } from './names.js'
 import { shellQuote } from './shell.js'
 
 /** Where `dockgate certs` and `npm start` keep material unless told otherwise. */
@@ -28,6 +32,8 @@ export interface CertLayout {
   readonly caDir: string
   readonly caCert: string
   readonly caKey: string
+  readonly caIndex: string
+  readonly caCrl: string
   readonly serverDir: string
   readonly serverCert: string
   readonly serverKey: string
@@ -50,6 +56,8 @@ export function certLayout (dir: string): CertLayout {
     caDir,
     caCert: join(caDir, 'ca.pem'),
     caKey: join(caDir, 'key.pem'),
+    caIndex: indexPath(caDir),
+    caCrl: crlPath(caDir),
     serverDir,
     serverCert: join(serverDir, 'cert.pem'),
     serverKey: join(serverDir, 'key.pem'),
@@ -137,7 +145,7 @@ export async function initCertificates (dir: string, opts: InitOptions): Promise
   const now = opts.now ?? new Date()
   const ca = createCa({ commonName: `dockgate CA ${now.toISOString().slice(0, 10)}`, days: opts.caDays, now })
   const server = issueServerCertificate(ca, { hosts: opts.hosts, days: opts.days, now })
-  const written = [...await writeCa(layout, ca), ...await writeServer(layout, ca, server)]
+  const written = [...await writeCa(layout, ca), ...await writeServer(layout, ca, server), ...await startLedger(layout.caDir, ca, server.certPem, now)]
   return {
     replacedCa: caExists,
     serverNames,
@@ -147,11 +155,13 @@ export async function initCertificates (dir: string, opts: InitOptions): Promise
   }
 }
 
-/** Who a client bundle is for; `cn` is also the bundle's folder name. */
+/** Who a client bundle is for; `cn` is also the bundle's folder name. `hours` (short-lived) wins over `days`. */
 export interface ClientBundleOptions {
   readonly cn: string
   readonly ous: readonly string[]
   readonly days: number
+  readonly hours?: number
+  readonly altNames?: ClientAltNames
   readonly now?: Date
 }
 
@@ -161,11 +171,14 @@ export interface ClientBundleResult {
   readonly replaced: boolean
   readonly serialHex: string
   readonly validTo: string
+  /** The certificate's subjectAltName entries as Node prints them (`URI:spiffe://...`). */
+  readonly altNames: readonly string[]
 }
 
 /**
- * Issues a client certificate from the CA under `dir` and writes the bundle
- * to `DIR/clients/<cn>/`, replacing an existing bundle of that name.
+ * Issues a client certificate from the CA under `dir`, writes the bundle
+ * to `DIR/clients/<cn>/` (replacing an existing bundle of that name) and
+ * records it in the CA's index.
  * Throws {@link CertInputError} for an unsafe name or a bad CN/OU (checked
  * before the CA is read) and {@link CertStoreError} when there is no usable CA.
  */
@@ -173,10 +186,12 @@ export async function issueClientBundle (dir: string, opts: ClientBundleOptions)
   const paths = clientBundlePaths(dir, opts.cn)
   checkClientIdentity(opts.cn, opts.ous)
   const ca = await readCa(dir)
-  const issued = issueClientCertificate(ca, { cn: opts.cn, ous: opts.ous, days: opts.days, now: opts.now })
+  const issued = issueClientCertificate(ca, { ...opts })
   const replaced = await pathExists(paths.cert) || await pathExists(paths.key)
   await writeClientBundle(paths, ca, issued)
-  return { paths, replaced, serialHex: issued.serialHex, validTo: new X509Certificate(issued.certPem).validTo }
+  await recordIssued(certLayout(dir).caDir, ca, [entryFor('client', issued.certPem, opts.now ?? new Date())])
+  const cert = new X509Certificate(issued.certPem)
+  return { paths, replaced, serialHex: issued.serialHex, validTo: cert.validTo, altNames: (cert.subjectAltName ?? '').split(', ').filter((n) => n !== '') }
 }
 
 /** The CA name, hosts and client `npm start` sets up for local development. */
@@ -200,14 +215,20 @@ export async function ensureDevMaterial (dir: string): Promise<{ created: string
     created.push(layout.caDir)
   }
   const ca = await readCa(dir)
+  // The dev config turns on revocation checking, so there must be a CRL.
+  if (caIsNew) await startLedger(layout.caDir, ca, null, new Date())
+  else if (!await pathExists(layout.caCrl)) await republishCrl(layout.caDir, ca, DEFAULT_CRL_HOURS, new Date())
   if (caIsNew || !await isWorkingLeaf(layout.serverCert, layout.serverKey, ca)) {
-    await writeServer(layout, ca, issueServerCertificate(ca, { hosts: [], days: DEV_MATERIAL.days }))
+    const server = issueServerCertificate(ca, { hosts: [], days: DEV_MATERIAL.days })
+    await writeServer(layout, ca, server)
+    await recordIssued(layout.caDir, ca, [entryFor('server', server.certPem, new Date())])
     created.push(layout.serverDir)
   }
   const bundle = clientBundlePaths(dir, DEV_MATERIAL.clientName)
   if (caIsNew || !await isWorkingLeaf(bundle.cert, bundle.key, ca)) {
     const issued = issueClientCertificate(ca, { cn: DEV_MATERIAL.clientName, ous: DEV_MATERIAL.clientOus, days: DEV_MATERIAL.days })
     await writeClientBundle(bundle, ca, issued)
+    await recordIssued(layout.caDir, ca, [entryFor('client', issued.certPem, new Date())])
     created.push(bundle.dir)
   }
   return { created }
@@ -232,7 +253,8 @@ async function writeCa (layout: CertLayout, ca: Ca): Promise<string[]> {
   return [layout.caCert, layout.caKey]
 }
 
-async function writeServer (layout: CertLayout, ca: Ca, server: IssuedCertificate): Promise<string[]> {
+/** Writes the server key, certificate and CA copy, key first; returns the paths. */
+export async function writeServer (layout: CertLayout, ca: Ca, server: IssuedCertificate): Promise<string[]> {
   await ensurePrivateDir(layout.serverDir)
   await writeFileAtomic(layout.serverKey, server.keyPem, PRIVATE_FILE_MODE)
   await writeFileAtomic(layout.serverCert, server.certPem, PUBLIC_FILE_MODE)
@@ -240,7 +262,8 @@ async function writeServer (layout: CertLayout, ca: Ca, server: IssuedCertificat
   return [layout.serverCert, layout.serverKey, layout.serverCa]
 }
 
-async function writeClientBundle (paths: ClientBundlePaths, ca: Ca, issued: IssuedCertificate): Promise<void> {
+/** Writes a client bundle (key first, so a reader never finds a certificate without its key). */
+export async function writeClientBundle (paths: ClientBundlePaths, ca: Ca, issued: IssuedCertificate): Promise<void> {
   await ensurePrivateDir(paths.dir)
   await writeFileAtomic(paths.key, issued.keyPem, PRIVATE_FILE_MODE)
   await writeFileAtomic(paths.cert, issued.certPem, PUBLIC_FILE_MODE)

@@ -1,22 +1,27 @@
 /**
- * `dockgate certs init|issue`: the command-line face of src/certs. Parses
- * flags strictly (an unknown or misspelt flag is an error, never ignored),
- * prints what was written and how to use it, and maps failures to exit
- * codes: 2 for usage and bad values, 1 for everything else.
+ * `dockgate certs init|issue|revoke|list|crl|renew`: the command-line face
+ * of src/certs, a small CA for teams. Parses flags strictly (an unknown or
+ * misspelt flag is an error, never ignored), prints what was written and
+ * how to use it, and maps failures to exit codes: 2 for usage and bad
+ * values, 1 for everything else. Never prints a private key.
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CertInputError } from '../certs/errors.js'
-import { MAX_DAYS } from '../certs/issue.js'
 import { shellQuote } from '../certs/shell.js'
 import { DEFAULT_CERTS_DIR, DEFAULT_DAYS, initCertificates, issueClientBundle } from '../certs/store.js'
+import { asUsageError, dirFlag, parseDays, UsageError, validityHours } from './certs-args.js'
+import { runCrl, runList, runRenew, runRevoke } from './certs-manage.js'
 
-const USAGE = `usage: dockgate certs init  [--dir ${DEFAULT_CERTS_DIR}] [--host NAME]... [--days N] [--ca-days N] [--force]
-       dockgate certs issue --cn NAME [--ou TEAM]... [--dir ${DEFAULT_CERTS_DIR}] [--days N]
+const USAGE = `usage: dockgate certs init   [--dir ${DEFAULT_CERTS_DIR}] [--host NAME]... [--days N] [--ca-days N] [--force]
+       dockgate certs issue  --cn NAME [--ou TEAM]... [--san-dns NAME]... [--san-uri URI]... [--san-email ADDR]...
+                             [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs revoke (--cn NAME | --serial HEX) [--reason REASON] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs list   [--expiring 7d] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs crl    [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs renew  --cn NAME [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs renew  --server [--host NAME]... [--days N] [--dir ${DEFAULT_CERTS_DIR}]
 `
-
-/** Bad command-line usage; reported with the usage text and exit code 2. */
-class UsageError extends Error {}
 
 const INIT_OPTIONS = {
   'dir': { type: 'string', default: DEFAULT_CERTS_DIR },
@@ -27,11 +32,20 @@ const INIT_OPTIONS = {
 } as const
 
 const ISSUE_OPTIONS = {
-  dir: { type: 'string', default: DEFAULT_CERTS_DIR },
-  cn: { type: 'string' },
-  ou: { type: 'string', multiple: true, default: [] as string[] },
-  days: { type: 'string' }
+  'dir': { type: 'string', default: DEFAULT_CERTS_DIR },
+  'cn': { type: 'string' },
+  'ou': { type: 'string', multiple: true, default: [] as string[] },
+  'san-dns': { type: 'string', multiple: true, default: [] as string[] },
+  'san-uri': { type: 'string', multiple: true, default: [] as string[] },
+  'san-email': { type: 'string', multiple: true, default: [] as string[] },
+  'days': { type: 'string' },
+  'hours': { type: 'string' }
 } as const
+
+type Subcommand = (args: string[]) => Promise<number>
+const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  init: runInit, issue: runIssue, revoke: runRevoke, list: runList, crl: runCrl, renew: runRenew
+}
 
 /**
  * Runs `dockgate certs ...` with the arguments after `certs`. Never throws:
@@ -42,17 +56,13 @@ const ISSUE_OPTIONS = {
 export async function runCertsCommand (argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv
   try {
-    switch (subcommand) {
-      case 'init': return await runInit(rest)
-      case 'issue': return await runIssue(rest)
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE)
-        return 0
-      default:
-        throw new UsageError(subcommand === undefined ? 'certs needs a subcommand' : `unknown certs subcommand '${subcommand}'`)
+    if (subcommand === 'help' || subcommand === '--help' || subcommand === '-h') {
+      process.stdout.write(USAGE)
+      return 0
     }
+    const run = subcommand === undefined ? undefined : SUBCOMMANDS[subcommand]
+    if (run === undefined) throw new UsageError(subcommand === undefined ? 'certs needs a subcommand' : `unknown certs subcommand '${subcommand}'`)
+    return await run(rest)
   } catch (err) {
     return reportFailure(err)
   }
@@ -82,37 +92,24 @@ async function runInit (args: string[]): Promise<number> {
 async function runIssue (args: string[]): Promise<number> {
   const { values } = asUsageError(() => parseArgs({ args, options: ISSUE_OPTIONS, strict: true, allowPositionals: false }))
   if (values.cn === undefined) throw new UsageError('certs issue needs --cn NAME')
+  const hours = validityHours(values)
   const result = await issueClientBundle(values.dir, {
     cn: values.cn,
     ous: values.ou,
-    days: parseDays('--days', values.days, DEFAULT_DAYS.client)
+    days: DEFAULT_DAYS.client,
+    ...(hours === undefined ? {} : { hours }),
+    altNames: { dns: values['san-dns'], uri: values['san-uri'], email: values['san-email'] }
   })
   const subject = [`CN=${values.cn}`, ...values.ou.map((ou) => `OU=${ou}`)].join(', ')
   process.stdout.write([
     `${result.replaced ? 'replaced' : 'wrote'} client bundle ${result.paths.dir} (ca.pem, cert.pem, key.pem)`,
     `subject ${subject}, serial ${result.serialHex}, valid until ${result.validTo}`,
+    ...(result.altNames.length > 0 ? [`subjectAltName ${result.altNames.join(', ')}`] : []),
     'to use it with the docker CLI:',
     `  export DOCKER_CERT_PATH=${shellQuote(resolve(result.paths.dir))}`,
     '  export DOCKER_TLS_VERIFY=1'
   ].join('\n') + '\n')
   return 0
-}
-
-// parseArgs throws TypeErrors for unknown flags, missing values and stray
-// positionals; all of those are the caller's typing, so usage errors.
-function asUsageError<T> (parse: () => T): T {
-  try {
-    return parse()
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err))
-  }
-}
-
-function parseDays (flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback
-  const days = /^[1-9][0-9]*$/.test(raw) ? Number(raw) : Number.NaN
-  if (!(days <= MAX_DAYS)) throw new UsageError(`${flag} must be a positive integer of at most ${MAX_DAYS}, got '${raw}'`)
-  return days
 }
 
 function reportFailure (err: unknown): number {
@@ -122,8 +119,4 @@ function reportFailure (err: unknown): number {
   }
   process.stderr.write(`dockgate: ${err instanceof Error ? err.message : String(err)}\n`)
   return 1
-}
-
-function dirFlag (dir: string): string {
-  return dir === DEFAULT_CERTS_DIR ? '' : ` --dir ${shellQuote(dir)}`
 }

@@ -23,7 +23,7 @@ export async function prepareDevSetup (cwd: string): Promise<{ config: unknown; 
   const config = {
     listen: DEV_LISTEN,
     upstream: DEV_UPSTREAM,
-    tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey },
+    tls: { ca: layout.caCert, cert: layout.serverCert, key: layout.serverKey, crl: layout.caCrl },
     policy: join(PACKAGE_ROOT, 'policies', 'default.yaml'),
     audit: { file: resolve(cwd, 'audit', 'audit.jsonl') }
   }

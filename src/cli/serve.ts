@@ -1,16 +1,16 @@
 /**
  * `dockgate serve`: load and check everything, then listen. Any config or
  * policy problem stops startup with one line per problem; the gateway never
- * runs on partial or unchecked settings.
+ * runs on partial or unchecked settings. Once listening, SIGHUP and changes
+ * to the files it loaded reload them (src/app/reload.ts).
  */
-import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { configFromObject, loadConfigFile, type ConfigOverrides, type GatewayConfig } from '../config/load.js'
-import { loadPolicy, type Policy } from '../policy/index.js'
-import { formatDiagnostic, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
+import type { ConfigOverrides } from '../config/load.js'
+import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
 import { openAuditLog, type AuditLog } from '../audit/log.js'
-import { buildGateway } from '../app/gateway.js'
+import { buildLiveGateway } from '../app/live.js'
+import { loadSettings, type Settings, type SettingsSource } from '../app/settings.js'
 import { probeUpstream } from '../proxy/probe.js'
 import { exportLine, prepareDevSetup } from './dev.js'
 
@@ -33,31 +33,22 @@ export async function runServeCommand (argv: string[]): Promise<number> {
   const overrides: ConfigOverrides = { listen: args.listen, upstream: args.upstream }
   const dev = args.dev === true ? await prepareDevSetup(process.cwd()) : null
   for (const path of dev?.created ?? []) process.stdout.write(`dockgate: created ${path}\n`)
-  const loaded = dev === null
-    ? await loadConfigFile(args.config ?? '', overrides)
-    : await configFromObject(dev.config, process.cwd(), overrides)
-  const settings = await loadSettings(loaded)
+  // The same loading runs again on every reload, with the same overrides.
+  const source: SettingsSource = dev === null
+    ? { file: args.config ?? '', overrides }
+    : { object: dev.config, baseDir: process.cwd(), overrides }
+  const loadAll = async (): Promise<Loaded<Settings>> => await loadSettings(source)
+  const settings = await loadAll()
   if (!settings.ok) {
     for (const d of settings.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
     process.stderr.write(`dockgate: not started: ${settings.diagnostics.length} problem(s)\n`)
     return 1
   }
-  return await serve(settings.value.config, settings.value.policy, dev?.clientDir ?? null)
+  return await serve(settings.value, loadAll, dev?.clientDir ?? null)
 }
 
-async function loadSettings (loaded: Loaded<GatewayConfig>): Promise<Loaded<{ config: GatewayConfig; policy: Policy }>> {
-  if (!loaded.ok) return loaded
-  const config = loaded.value
-  const text = await readFile(config.policyFile, 'utf8').catch((err: Error) => err)
-  if (text instanceof Error) {
-    const d: Diagnostic = { file: config.policyFile, line: 0, col: 0, code: 'DG_FILE_UNREADABLE', message: `cannot read policy: ${text.message}` }
-    return { ok: false, diagnostics: [d] }
-  }
-  const policy = loadPolicy({ file: config.policyFile, text })
-  return policy.ok ? { ok: true, value: { config, policy: policy.value } } : policy
-}
-
-async function serve (config: GatewayConfig, policy: Policy, devClientDir: string | null): Promise<number> {
+async function serve (settings: Settings, loadAll: () => Promise<Loaded<Settings>>, devClientDir: string | null): Promise<number> {
+  const { config } = settings
   const logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } })
   let audit: AuditLog
   try {
@@ -66,7 +57,7 @@ async function serve (config: GatewayConfig, policy: Policy, devClientDir: strin
     process.stderr.write(`dockgate: not started: cannot open audit file ${config.audit.file}: ${(err as Error).message}\n`)
     return 1
   }
-  const gateway = await buildGateway({ listen: config.listen, upstream: config.upstream, tls: config.tls, policy, audit, logger })
+  const { gateway, reloader } = await buildLiveGateway({ settings, load: loadAll, audit, logger })
   try {
     const address = await gateway.listen()
     logger.info({ address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: config.audit.file }, 'dockgate listening')
@@ -81,8 +72,13 @@ async function serve (config: GatewayConfig, policy: Policy, devClientDir: strin
   }
   const problem = await probeUpstream(config.upstream)
   if (problem !== null) logger.warn(`${problem}; requests will be answered 502 until it is up`)
+  reloader.start()
+  const onHangup = (): void => { void reloader.reload('SIGHUP') }
+  process.on('SIGHUP', onHangup)
   await untilSignalled()
   logger.info('dockgate stopping')
+  process.off('SIGHUP', onHangup)
+  reloader.close()
   await gateway.close()
   audit.close()
   return 0

@@ -14,9 +14,11 @@ import { fixedLocator, parseYaml, type Locator, type ValuePath } from '../shared
 import { parseListen, parseUpstream, type ListenAddress, type UpstreamAddress } from './address.js'
 import { readTextFile } from './read-file.js'
 import { ConfigSchema } from './schema.js'
-import { checkTlsMaterial, type TlsPem } from './tls-material.js'
+import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js'
+import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
+export type { CrlFacts } from './crl.js'
 
 /** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
 export interface TlsConfig {
@@ -26,6 +28,10 @@ export interface TlsConfig {
   readonly ca: string
   readonly cert: string
   readonly key: string
+  /** The CRL files from `tls.crl` (absolute), empty when revocation checking is off. */
+  readonly crlFiles: readonly string[]
+  /** Every CRL in them, signature-checked against `ca`; every CA in `ca` has one when `crlFiles` is not empty. */
+  readonly crls: readonly CrlFacts[]
 }
 
 /**
@@ -155,13 +161,40 @@ class ConfigChecker {
     const problems = checkTlsMaterial(pem)
     for (const problem of problems) this.report('DG_TLS_MATERIAL', ['tls', problem.key], problem.message)
     if (problems.length > 0) return null
-    return { caFile: ca.path, certFile: cert.path, keyFile: key.path, ...pem }
+    const crl = await this.crl(pem.ca)
+    if (crl === null) return null
+    return { caFile: ca.path, certFile: cert.path, keyFile: key.path, ...pem, ...crl }
+  }
+
+  /** Reads `tls.crl` (a path or a list), checks each CRL against the CAs, and that every CA has one. */
+  async crl (caText: string): Promise<{ crlFiles: string[]; crls: CrlFacts[] } | null> {
+    const raw = valueAt(this.root, ['tls', 'crl'])
+    const paths: ValuePath[] = typeof raw === 'string' ? [['tls', 'crl']] : Array.isArray(raw) ? raw.map((_, i) => ['tls', 'crl', i]) : []
+    if (paths.length === 0) return { crlFiles: [], crls: [] }
+    const before = this.problems.length
+    const files = await Promise.all(paths.map(async (path) => await this.readableFile(path)))
+    const cas = caCertificates(caText)
+    const crls: CrlFacts[] = []
+    files.forEach((file, i) => {
+      if (file === null) return
+      const read = readCrlFile(file.path, file.text, cas)
+      for (const problem of read.problems) this.report('DG_TLS_MATERIAL', paths[i] ?? [], problem)
+      crls.push(...read.crls)
+    })
+    // Coverage is only meaningful once every file was read and understood.
+    if (this.problems.length === before) {
+      for (const problem of uncoveredCas(cas, crls)) this.report('DG_TLS_MATERIAL', ['tls', 'crl'], problem)
+    }
+    const read = files.filter((file) => file !== null)
+    return this.problems.length > before || read.length < files.length ? null : { crlFiles: read.map((file) => file.path), crls }
   }
 }
 
 function valueAt (root: unknown, path: ValuePath): unknown {
   let current = root
-  for (const segment of path) current = isRecord(current) ? current[segment] : undefined
+  for (const segment of path) {
+    current = Array.isArray(current) && typeof segment === 'number' ? current[segment] as unknown : isRecord(current) ? current[segment] : undefined
+  }
   return current
 }
 

@@ -16,8 +16,12 @@ export const ConfigSchema = Type.Object({
   tls: Type.Object({
     ca: path('the PEM file of the CA that signs client certificates'),
     cert: path("the gateway's PEM certificate file"),
-    key: path("the gateway's PEM private key file")
-  }, { additionalProperties: false, description: 'a mapping with ca, cert and key' }),
+    key: path("the gateway's PEM private key file"),
+    crl: Type.Optional(Type.Union([
+      path('a PEM CRL file'),
+      Type.Array(path('a PEM CRL file'), { minItems: 1, description: 'a non-empty list of PEM CRL files' })
+    ], { description: 'a path to a PEM CRL file or a non-empty list of them (relative to the config file\'s folder)' }))
+  }, { additionalProperties: false, description: 'a mapping with ca, cert, key and optionally crl' }),
   policy: path('the policy YAML file'),
   audit: Type.Object({
     file: path('the audit log file (JSON lines)')

@@ -34,6 +34,22 @@ export function checkTlsMaterial (pem: TlsPem): TlsProblem[] {
   return problems
 }
 
+/**
+ * The certificates in a `tls.ca` bundle that parse, in file order. Used
+ * after {@link checkTlsMaterial} found no problem, so nothing is dropped.
+ */
+export function caCertificates (text: string): X509Certificate[] {
+  const parsed: X509Certificate[] = []
+  for (const block of text.match(CERT_BLOCK) ?? []) {
+    try {
+      parsed.push(new X509Certificate(block))
+    } catch {
+      // reported by checkTlsMaterial
+    }
+  }
+  return parsed
+}
+
 function checkCaBundle (text: string): TlsProblem[] {
   const blocks = text.match(CERT_BLOCK) ?? []
   if (blocks.length === 0) return [{ key: 'ca', message: 'tls.ca holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)' }]

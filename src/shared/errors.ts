@@ -16,19 +16,22 @@ export const ERRORS = {
   DG_WRONG_TYPE: { status: 0, summary: 'a value has the wrong type' },
   DG_BAD_VALUE: { status: 0, summary: 'a value has the right type but is not acceptable' },
   DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable' },
-  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate or key cannot be parsed, or the key does not match the certificate' },
+  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
   DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
 
   // Refusals answered to clients (Docker's error shape, `{"message": "dockgate: ..."}`).
-  DG_TLS_REJECTED: { status: 403, summary: 'the client certificate is missing, untrusted, expired, not yet valid, or lacks clientAuth usage' },
+  DG_TLS_REJECTED: { status: 403, summary: 'the client certificate is missing, untrusted, expired, not yet valid, revoked, or lacks clientAuth usage, or revocation cannot be checked' },
   DG_NO_IDENTITY: { status: 403, summary: 'a verified certificate matches no identity in the policy' },
   DG_DENIED: { status: 403, summary: 'the policy does not allow this method and path for the caller\'s teams' },
   DG_NON_CANONICAL: { status: 400, summary: 'the request target is not in canonical form and is never forwarded' },
   DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad HTTP framing or URL encoding); 431 for oversized headers, 408 for headers that never finish' },
   DG_METHOD_NOT_SUPPORTED: { status: 405, summary: 'the HTTP method is one the Docker API does not use' },
-  DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' }
+  DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
+
+  // Actions dockgate takes on its own (audit records).
+  DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' }
 } as const satisfies Record<string, { status: number; summary: string }>
 
 /** A code from {@link ERRORS}. */

@@ -7,21 +7,28 @@
  */
 import tls, { type TLSSocket } from 'node:tls'
 import { identityFromPeerCertificate, type CertificateIdentity } from './identity.js'
+import type { RevocationList } from './revocation.js'
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2'
 const REJECTED_CLIENT_GRACE_MS = 10_000
 
-/** PEM material the gate serves with and verifies against. */
+/**
+ * PEM material the gate serves with and verifies against. `crl`, when not
+ * empty, turns on Node's revocation checking for every chain, so it must
+ * hold a current CRL for each CA in `ca` (one CRL per entry).
+ */
 export interface TlsMaterial {
   readonly ca: string
   readonly cert: string
   readonly key: string
+  readonly crl?: readonly string[]
 }
 
 /** Why a client was turned away at the TLS layer; stable strings for audit and metrics. */
 export type RejectReason =
   | 'no-certificate' | 'unknown-ca' | 'expired' | 'not-yet-valid'
   | 'wrong-usage' | 'revoked' | 'invalid-certificate' | 'handshake-failed'
+  | 'crl-expired' | 'crl-not-yet-valid' | 'crl-missing'
 
 /** A refused TLS client, as reported to the audit trail. */
 export interface TlsRejection {
@@ -44,6 +51,8 @@ export interface AcceptedConnection {
 /** Callbacks through which the gate reports; the gate itself never logs. */
 export interface TlsGateOptions {
   readonly material: TlsMaterial
+  /** Read for every connection, so a reload takes effect at the next handshake. */
+  readonly revocation: () => RevocationList
   readonly onAccepted: (connection: AcceptedConnection) => void
   readonly onRejected: (rejection: TlsRejection) => void
 }
@@ -58,7 +67,6 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     ...secureContextOptions(options.material),
     requestCert: true,
     rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
     ALPNProtocols: ['http/1.1'],
     handshakeTimeout: 10_000,
     // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
@@ -72,13 +80,31 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
   return server
 }
 
-/** The options that make up a secure context, shared by creation and reload. */
+/**
+ * The options that make up a secure context, shared by creation and reload.
+ * Passed to `setSecureContext`, they also give the server fresh session
+ * ticket keys: sessions resumed from tickets skip certificate verification,
+ * so tickets issued before a reload must not be honoured after it.
+ */
 export function secureContextOptions (material: TlsMaterial): tls.SecureContextOptions {
-  return { ca: [material.ca], cert: material.cert, key: material.key }
+  const crl = material.crl ?? []
+  // minVersion belongs here, not to the server: setSecureContext resets
+  // every context option it is not given. Never pass ticketKeys: they would
+  // carry over and resumed sessions would bypass a newly loaded CRL.
+  return { ca: [material.ca], cert: material.cert, key: material.key, minVersion: 'TLSv1.2', ...(crl.length > 0 ? { crl: [...crl] } : {}) }
+}
+
+/**
+ * Serves new handshakes with `material` from now on. Connections already
+ * open keep the context they were made with, so streams and hijacked
+ * sessions run on undisturbed.
+ */
+export function reloadTlsGate (server: tls.Server, material: TlsMaterial): void {
+  server.setSecureContext(secureContextOptions(material))
 }
 
 function admitOrReject (socket: TLSSocket, options: TlsGateOptions): void {
-  const verdict = vetClient(socket)
+  const verdict = vetClient(socket, options.revocation())
   const remote = remoteOf(socket)
   if (verdict.ok) {
     options.onAccepted({ socket, identity: verdict.identity, ...remote })
@@ -92,17 +118,26 @@ type Vetting =
   | { ok: true; identity: CertificateIdentity }
   | { ok: false; reason: RejectReason; detail: string; peer: CertificateIdentity | null }
 
-/** Decides whether a finished handshake produced a usable client identity. */
-export function vetClient (socket: TLSSocket): Vetting {
-  const peer = socket.getPeerCertificate()
+// Verification failures about the CRL, not the certificate: the revocation
+// list can still tell whether this certificate is revoked.
+const CRL_ERRORS: ReadonlySet<string> = new Set(['CRL_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'UNABLE_TO_GET_CRL'])
+
+/**
+ * Decides whether a finished handshake produced a usable client identity.
+ * Revocation is checked against `revocation` on every connection, resumed
+ * ones included: a resumed session carries the verification result of the
+ * handshake it came from, however long ago that was.
+ */
+export function vetClient (socket: TLSSocket, revocation: RevocationList): Vetting {
+  const peer = socket.getPeerCertificate(true)
   if (peer === null || Object.keys(peer).length === 0) {
     return { ok: false, reason: 'no-certificate', detail: 'NO_CERTIFICATE', peer: null }
   }
   const identity = identityFromPeerCertificate(peer)
-  if (!socket.authorized) {
-    const code = String(socket.authorizationError)
-    return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
-  }
+  const code = socket.authorized ? null : String(socket.authorizationError)
+  if (code !== null && !CRL_ERRORS.has(code)) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
+  if (revocation.isRevoked(identity)) return { ok: false, reason: 'revoked', detail: 'CERT_REVOKED', peer: identity }
+  if (code !== null) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
   // OpenSSL accepts a certificate with no extendedKeyUsage for any purpose;
   // dockgate requires clientAuth to be stated, so a server certificate or a
   // bare key pair can never act as a client.
@@ -122,7 +157,10 @@ const VERIFY_ERROR_REASONS: Readonly<Record<string, RejectReason>> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unknown-ca',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'unknown-ca',
   SELF_SIGNED_CERT_IN_CHAIN: 'unknown-ca',
-  CERT_SIGNATURE_FAILURE: 'unknown-ca'
+  CERT_SIGNATURE_FAILURE: 'unknown-ca',
+  CRL_HAS_EXPIRED: 'crl-expired',
+  CRL_NOT_YET_VALID: 'crl-not-yet-valid',
+  UNABLE_TO_GET_CRL: 'crl-missing'
 }
 
 function reasonForVerifyError (code: string): RejectReason {
@@ -139,7 +177,14 @@ const REASON_TEXT: Readonly<Record<RejectReason, string>> = {
   'wrong-usage': 'the client certificate is not issued for client authentication (extendedKeyUsage clientAuth)',
   revoked: 'the client certificate has been revoked',
   'invalid-certificate': 'the client certificate could not be verified',
-  'handshake-failed': 'the TLS handshake failed'
+  'handshake-failed': 'the TLS handshake failed',
+  // The client is not at fault in these three; the message tells them what to ask of the operator.
+  'crl-expired': 'the gateway\'s certificate revocation list has expired, so no certificate can be checked; ' +
+    'the gateway operator must run `dockgate certs crl` (dockgate picks the new list up without a restart)',
+  'crl-not-yet-valid': 'the gateway\'s certificate revocation list is not valid yet; ' +
+    'the gateway operator must check the clocks of the CA host and the gateway',
+  'crl-missing': 'the gateway has no certificate revocation list for the CA that issued this certificate; ' +
+    'the gateway operator must add that CA\'s CRL to tls.crl'
 }
 
 /** The message a rejected client is shown. */

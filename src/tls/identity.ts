@@ -22,13 +22,22 @@ export interface CertificateIdentity {
   readonly sanEmail: readonly string[]
   readonly serial: string
   readonly fingerprint256: string
+  /**
+   * SHA-256 fingerprint of the CA certificate Node's verification chained
+   * this certificate to, or null when Node found none (an unverified chain).
+   * Revocation is looked up per issuing CA with it.
+   */
+  readonly issuerFingerprint256: string | null
   readonly notAfter: string
 }
 
 type NameObject = Record<string, string | string[] | undefined>
 
-/** Builds the identity from Node's parsed peer certificate. */
-export function identityFromPeerCertificate (peer: PeerCertificate): CertificateIdentity {
+/**
+ * Builds the identity from Node's parsed peer certificate; pass the detailed
+ * form (`getPeerCertificate(true)`) so the issuing CA is known.
+ */
+export function identityFromPeerCertificate (peer: PeerCertificate & { issuerCertificate?: PeerCertificate }): CertificateIdentity {
   const subject = peer.subject as unknown as NameObject
   const sans = parseSubjectAltNames(peer.subjectaltname ?? '')
   return Object.freeze({
@@ -42,8 +51,16 @@ export function identityFromPeerCertificate (peer: PeerCertificate): Certificate
     sanEmail: sans.email ?? [],
     serial: peer.serialNumber.toUpperCase(),
     fingerprint256: peer.fingerprint256,
+    issuerFingerprint256: issuerFingerprint(peer),
     notAfter: new Date(peer.valid_to).toISOString()
   })
+}
+
+function issuerFingerprint (peer: PeerCertificate & { issuerCertificate?: PeerCertificate }): string | null {
+  const issuer = peer.issuerCertificate
+  // Node links a self-signed certificate to itself; that is no CA of ours.
+  if (issuer === undefined || issuer === peer || typeof issuer.fingerprint256 !== 'string') return null
+  return issuer.fingerprint256
 }
 
 function values (name: NameObject, key: string): string[] {

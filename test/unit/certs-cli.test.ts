@@ -135,6 +135,7 @@ describe('usage errors exit 2 with the usage text and write nothing', () => {
 
   it('prints usage to stdout and exits 0 for --help', async () => {
     expect(await certs('--help')).toBe(0)
-    expect(stdout).toContain('dockgate certs issue --cn NAME')
+    expect(stdout).toContain('dockgate certs issue  --cn NAME')
+    for (const command of ['revoke', 'list', 'crl', 'renew']) expect(stdout).toContain(`dockgate certs ${command} `)
   })
 })

@@ -29,7 +29,7 @@ function keyMatches (certPath: string[], keyPath: string[]): boolean {
 describe('initCertificates', () => {
   it('writes the CA and a server certificate for the given hosts, keys private', async () => {
     const result = await initCertificates(dir, INIT)
-    expect(readdirSync(join(dir, 'ca')).sort()).toEqual(['ca.pem', 'key.pem'])
+    expect(readdirSync(join(dir, 'ca')).sort()).toEqual(['ca.pem', 'crl.pem', 'index.json', 'key.pem'])
     expect(readdirSync(join(dir, 'server')).sort()).toEqual(['ca.pem', 'cert.pem', 'key.pem'])
     expect(result.serverNames).toEqual(['docker.example.com', 'localhost', '127.0.0.1'])
     expect(certAt('server', 'cert.pem').checkIssued(certAt('ca', 'ca.pem'))).toBe(true)

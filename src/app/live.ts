@@ -1,0 +1,49 @@
+/**
+ * A gateway that reloads: built from validated settings with the TLS
+ * material of this moment (tls-state.ts), and a reloader bound to it. What
+ * `dockgate serve` runs, and what the reload tests run, so both exercise
+ * the same wiring.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { AuditLog } from '../audit/log.js'
+import type { Loaded } from '../shared/diagnostics.js'
+import { buildGateway, type Gateway } from './gateway.js'
+import { createReloader, type Reloader } from './reload.js'
+import type { Settings } from './settings.js'
+import { liveTls } from './tls-state.js'
+
+/** What a live gateway needs; `load` reads everything from disk again on each reload. */
+export interface LiveGatewayOptions {
+  readonly settings: Settings
+  readonly load: () => Promise<Loaded<Settings>>
+  readonly audit: AuditLog
+  readonly logger: FastifyBaseLogger
+  readonly debounceMs?: number
+}
+
+/**
+ * Builds the gateway and its reloader. Neither listens nor watches yet:
+ * call `gateway.listen()`, then `reloader.start()`; on shutdown
+ * `reloader.close()` before `gateway.close()`.
+ */
+export async function buildLiveGateway (options: LiveGatewayOptions): Promise<{ gateway: Gateway; reloader: Reloader }> {
+  const { config, policy } = options.settings
+  const tls = liveTls(config.tls, new Date())
+  const gateway = await buildGateway({
+    listen: config.listen,
+    upstream: config.upstream,
+    tls: tls.material,
+    revocation: tls.revocation,
+    policy,
+    audit: options.audit,
+    logger: options.logger
+  })
+  const reloader = createReloader({
+    gateway,
+    initial: options.settings,
+    load: options.load,
+    logger: options.logger,
+    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs })
+  })
+  return { gateway, reloader }
+}

@@ -1,0 +1,41 @@
+/**
+ * Loading everything a gateway runs with, the same way at startup and on
+ * every reload: the config (with its TLS material and CRLs checked), then
+ * the policy it names. Either all of it loads or the caller gets every
+ * problem as a diagnostic.
+ */
+import { readFile } from 'node:fs/promises'
+import { configFromObject, loadConfigFile, type ConfigOverrides, type GatewayConfig } from '../config/load.js'
+import { loadPolicy, type Policy } from '../policy/index.js'
+import type { Diagnostic, Loaded } from '../shared/diagnostics.js'
+
+/** Everything a gateway is configured with, validated. */
+export interface Settings {
+  readonly config: GatewayConfig
+  readonly policy: Policy
+}
+
+/** Where settings come from: a config file, or (dev setup) an object with a base folder. */
+export type SettingsSource =
+  | { readonly file: string; readonly overrides: ConfigOverrides }
+  | { readonly object: unknown; readonly baseDir: string; readonly overrides: ConfigOverrides }
+
+/** Loads the config from `source`, then its policy. Never throws. */
+export async function loadSettings (source: SettingsSource): Promise<Loaded<Settings>> {
+  const loaded = 'file' in source
+    ? await loadConfigFile(source.file, source.overrides)
+    : await configFromObject(source.object, source.baseDir, source.overrides)
+  return await withPolicy(loaded)
+}
+
+async function withPolicy (loaded: Loaded<GatewayConfig>): Promise<Loaded<Settings>> {
+  if (!loaded.ok) return loaded
+  const config = loaded.value
+  const text = await readFile(config.policyFile, 'utf8').catch((err: Error) => err)
+  if (text instanceof Error) {
+    const d: Diagnostic = { file: config.policyFile, line: 0, col: 0, code: 'DG_FILE_UNREADABLE', message: `cannot read policy: ${text.message}` }
+    return { ok: false, diagnostics: [d] }
+  }
+  const policy = loadPolicy({ file: config.policyFile, text })
+  return policy.ok ? { ok: true, value: { config, policy: policy.value } } : policy
+}

@@ -1,0 +1,52 @@
+/**
+ * Watches the files a gateway loads and calls back, debounced, when any may
+ * have changed. Directories are watched rather than files: editors and
+ * `dockgate certs` replace files by renaming a new one over the old, which
+ * leaves a watch on the old inode silent forever.
+ */
+import { watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
+
+/** A running watch; `close` stops it and cancels a pending callback. */
+export interface FileWatch {
+  close: () => void
+}
+
+/**
+ * Calls `onChange` once `debounceMs` after the last event concerning any of
+ * `files` (several writes in a burst give one call). Events for other files
+ * in the same folders are ignored, except Kubernetes' `..data`-style
+ * symlink swaps, which replace every mounted file at once. `onError` hears
+ * about folders that cannot be watched; the rest are still watched.
+ */
+export function watchFiles (files: readonly string[], onChange: () => void, debounceMs: number, onError: (dir: string, err: Error) => void): FileWatch {
+  const namesByDir = new Map<string, Set<string>>()
+  for (const file of files) {
+    const names = namesByDir.get(dirname(file)) ?? new Set<string>()
+    names.add(basename(file))
+    namesByDir.set(dirname(file), names)
+  }
+  let timer: NodeJS.Timeout | null = null
+  const schedule = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = setTimeout(() => { timer = null; onChange() }, debounceMs)
+  }
+  const watchers: FSWatcher[] = []
+  for (const [dir, names] of namesByDir) {
+    try {
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (name === null || names.has(name) || name.startsWith('..')) schedule()
+      })
+      watcher.on('error', (err) => { onError(dir, err) })
+      watchers.push(watcher)
+    } catch (err) {
+      onError(dir, err as Error)
+    }
+  }
+  return {
+    close: () => {
+      if (timer !== null) clearTimeout(timer)
+      for (const watcher of watchers) watcher.close()
+    }
+  }
+}
