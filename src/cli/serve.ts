@@ -66,7 +66,8 @@ async function serve (config: GatewayConfig, policy: Policy, devClientDir: strin
     process.stderr.write(`dockgate: not started: cannot open audit file ${config.audit.file}: ${(err as Error).message}\n`)
     return 1
   }
-  const gateway = await buildGateway({ listen: config.listen, upstream: config.upstream, tls: config.tls, policy, audit, logger })
+  for (const warning of policy.warnings) logger.warn(formatDiagnostic(warning))
+  const gateway = await buildGateway({ listen: config.listen, upstream: config.upstream, tls: config.tls, policy, audit, logger, bodyBytes: config.limits.bodyBytes })
   try {
     const address = await gateway.listen()
     logger.info({ address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: config.audit.file }, 'dockgate listening')

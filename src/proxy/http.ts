@@ -1,8 +1,10 @@
 /**
  * Ordinary (non-upgrade) requests: fastify with @fastify/http-proxy over
- * undici to the daemon's Unix socket. Everything streams; nothing is
- * buffered. The fixes for the library defaults that break the docker CLI are
- * here and each is named where it is applied.
+ * undici to the daemon's Unix socket. Everything streams, except the body
+ * of a request whose exchange has a body phase: that body is read whole
+ * (bounded), judged, and exactly those bytes are forwarded with a
+ * Content-Length. The fixes for the library defaults that break the docker
+ * CLI are here and each is named where it is applied.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
 import { pipeline, type Duplex, type Readable } from 'node:stream'
@@ -10,7 +12,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { byteCounter, endToEndHeaders, errorBody, rawResponse } from './streams.js'
-import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
+import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type BodyJudge, type Exchange, type Upstream } from './exchange.js'
+import { readWholeBody } from './read-body.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
 export interface HttpForwarderOptions {
@@ -26,6 +29,8 @@ export interface HttpForwarderOptions {
 /** Per-request bookkeeping, kept off the fastify request to stay typed. */
 interface Tracked {
   readonly exchange: Exchange
+  /** The judged body, once the body phase allowed it; forwarded instead of the stream. */
+  judgedBody: Buffer | null
   bytesIn: number
   bytesOut: number
   error: string | null
@@ -58,6 +63,7 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   // refused upload is never invited to send its body.
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
   app.addHook('onRequest', (request, reply, done) => { judge(options.admit, request, reply, done) })
+  app.addHook('preHandler', async (request, reply) => await bodyPhase(request, reply))
   // Unreachable through a valid policy (rules only name the methods Docker
   // uses), kept so an unknown method can never fall through to a default.
   app.setNotFoundHandler((request, reply) => {
@@ -99,8 +105,43 @@ function judge (admit: Admit, request: FastifyRequest, reply: FastifyReply, done
     sendRefusal(request, reply, exchange.refusal)
     return
   }
+  // A body known to be too large is refused before it is invited or read.
+  const bodyJudge = exchange.bodyJudge
+  if (bodyJudge !== null && Number(request.headers['content-length'] ?? '0') > bodyJudge.limit) {
+    sendRefusal(request, reply, tooLarge(bodyJudge))
+    return
+  }
   if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue()
   done()
+}
+
+/**
+ * The body phase: read the whole body (at most the judge's limit), judge
+ * it, and keep it for forwarding. Nothing has been sent upstream yet.
+ */
+async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const state = tracked.get(request.raw)
+  const bodyJudge = state?.exchange.bodyJudge ?? null
+  if (state === undefined || bodyJudge === null) return undefined
+  const read = await readWholeBody(request.raw, bodyJudge.limit)
+  if (read.kind === 'aborted') {
+    // The client left mid-body: nothing to answer and nothing to forward.
+    reply.hijack()
+    reply.raw.destroy()
+    return reply
+  }
+  const refused = read.kind === 'too-large' ? tooLarge(bodyJudge) : bodyJudge.judge(read.body)
+  if (refused !== null || read.kind === 'too-large') {
+    sendRefusal(request, reply, refused ?? tooLarge(bodyJudge))
+    return reply
+  }
+  state.judgedBody = read.body
+  return undefined
+}
+
+/** The judge's refusal for a body too large to read (a judge always refuses one; the fallback only satisfies the type). */
+function tooLarge (bodyJudge: BodyJudge): Refusal {
+  return bodyJudge.judge(null) ?? refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${bodyJudge.limit} bytes`)
 }
 
 function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply, fallback: Refusal): void {
@@ -111,7 +152,7 @@ function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply
 /** Registers the exchange and arranges for `end` to be reported exactly once. */
 function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
   const exchange = admit(request.raw)
-  const state: Tracked = { exchange, bytesIn: 0, bytesOut: 0, error: null }
+  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
   // 'close' fires for finished, aborted and failed responses alike; fastify's
@@ -148,11 +189,37 @@ function hasUnreadBody (req: IncomingMessage): boolean {
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
   const state = tracked.get(request.raw)
   if (state === undefined) throw new Error('request reached the forwarder without being judged')
+  if (state.judgedBody !== null) return forwardJudged(request, reply, state.judgedBody, replyOptions)
+  if (state.exchange.bodyJudge !== null) throw new Error('a judged body reached the forwarder without its body phase')
   if (isReadable(request.body)) {
     const counter = byteCounter((n) => { state.bytesIn += n })
     request.body = pipeline(request.body, counter, () => {})
   }
   return reply.from(state.exchange.upstreamPath, replyOptions as Parameters<FastifyReply['from']>[1])
+}
+
+/**
+ * Forwards exactly the judged bytes: a fixed Content-Length, no
+ * Transfer-Encoding, and the client's Content-Type as sent (reply-from would
+ * otherwise re-encode a JSON body or drop its parameters).
+ */
+function forwardJudged (request: FastifyRequest, reply: FastifyReply, body: Buffer, replyOptions: unknown): FastifyReply {
+  const state = tracked.get(request.raw)
+  if (state !== undefined) state.bytesIn = body.length
+  const contentType = request.raw.headers['content-type']
+  return reply.from(state?.exchange.upstreamPath, {
+    ...(replyOptions as Parameters<FastifyReply['from']>[1]),
+    body,
+    contentType: 'application/octet-stream',
+    rewriteRequestHeaders: (_request, headers) => {
+      const out = withoutExpect(headers)
+      delete out['transfer-encoding']
+      out['content-length'] = String(body.length)
+      if (contentType === undefined) delete out['content-type']
+      else out['content-type'] = contentType
+      return out
+    }
+  })
 }
 
 interface UpstreamResponse {
