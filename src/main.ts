@@ -5,6 +5,7 @@
  * exit code, so commands are testable without spawning a process.
  */
 import { runCertsCommand } from './cli/certs.js'
+import { runPolicyCommand } from './cli/policy.js'
 import { runServeCommand } from './cli/serve.js'
 
 const USAGE = `usage: dockgate <command> [options]
@@ -16,6 +17,10 @@ commands:
         a CA and a server certificate (SANs: every --host, localhost, 127.0.0.1)
   certs issue --cn NAME [--ou TEAM]... [--dir certs] [--days N]
         a client bundle in DIR/clients/NAME, the layout DOCKER_CERT_PATH expects
+  policy check FILE...
+        validate policies: every problem as FILE:LINE:COL CODE message; exit 1 on errors
+  policy explain --policy FILE --subject "CN=NAME,OU=TEAM" [--body FILE.json] METHOD PATH
+        how the policy judges one request; exit 0 allow, 3 deny
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -23,6 +28,7 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': return await runServeCommand(rest)
     case 'certs': return await runCertsCommand(rest)
+    case 'policy': return await runPolicyCommand(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -32,6 +32,8 @@ export interface GroupExplanation {
 /** Everything `policy explain` prints. */
 export interface Explanation {
   readonly identity: IdentityMatch | null
+  /** The matched entry's `match:` fields, e.g. `cn: ci-runner-*`. */
+  readonly matchedOn: readonly string[]
   readonly policyMode: PolicyMode
   readonly teams: readonly TeamExplanation[]
   readonly groups: readonly GroupExplanation[]
@@ -60,6 +62,7 @@ export function explain (policy: Policy, request: RequestFacts, body: Uint8Array
   const endpoint = findJudgedEndpoint(request.method, segments)
   return {
     identity: verdict.identity,
+    matchedOn: (identity?.matchers ?? []).map((m) => `${m.key}: ${m.glob.text}`),
     policyMode: policy.mode,
     teams,
     groups: groupsOf(teams.map((t) => t.rule)),
