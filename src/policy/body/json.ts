@@ -206,7 +206,10 @@ class Reader {
   }
 
   private literal<T> (word: string, value: T): T {
-    if (!this.text.startsWith(word, this.at)) this.fail(`unexpected character at character ${this.at}`)
+    if (!this.text.startsWith(word, this.at)) {
+      if (word.startsWith(this.text.slice(this.at))) this.fail('request body ends before the JSON value does (truncated)')
+      this.fail(`unexpected character at character ${this.at}`)
+    }
     this.at += word.length
     return value
   }
