@@ -69,6 +69,10 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   app.setNotFoundHandler((request, reply) => {
     sendRefusal(request, reply, refusal('DG_METHOD_NOT_SUPPORTED', `method ${request.method} is not part of the Docker API`))
   })
+  // fastify's own text/plain and JSON parsers would buffer (and limit) a
+  // body before the proxy sees it; @fastify/http-proxy registers pass-through
+  // parsers, so every body reaches the forwarder or the body phase unread.
+  app.removeAllContentTypeParsers()
   await app.register(httpProxy, proxyOptions(options))
   return app
 }
@@ -123,6 +127,11 @@ async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise
   const state = tracked.get(request.raw)
   const bodyJudge = state?.exchange.bodyJudge ?? null
   if (state === undefined || bodyJudge === null) return undefined
+  // Fail closed if anything consumed the body before the judge could.
+  if (request.raw.readableEnded && request.raw.readableLength === 0 && hasDeclaredBody(request.raw)) {
+    sendRefusal(request, reply, refusal('DG_BODY_INVALID', 'the request body could not be read for judging'))
+    return reply
+  }
   const read = await readWholeBody(request.raw, bodyJudge.limit)
   if (read.kind === 'aborted') {
     // The client left mid-body: nothing to answer and nothing to forward.
@@ -182,8 +191,11 @@ function sendRefusal (request: FastifyRequest, reply: FastifyReply, refused: Ref
 }
 
 function hasUnreadBody (req: IncomingMessage): boolean {
-  const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
-  return declared && !req.complete
+  return hasDeclaredBody(req) && !req.complete
+}
+
+function hasDeclaredBody (req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
 }
 
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
