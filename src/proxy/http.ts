@@ -11,9 +11,9 @@ import { pipeline, type Duplex, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { byteCounter, endToEndHeaders, errorBody, rawResponse } from './streams.js'
-import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type BodyJudge, type Exchange, type Upstream } from './exchange.js'
-import { readWholeBody } from './read-body.js'
+import { byteCounter, endToEndHeaders, rawResponse } from './streams.js'
+import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
+import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
 export interface HttpForwarderOptions {
@@ -119,38 +119,13 @@ function judge (admit: Admit, request: FastifyRequest, reply: FastifyReply, done
   done()
 }
 
-/**
- * The body phase: read the whole body (at most the judge's limit), judge
- * it, and keep it for forwarding. Nothing has been sent upstream yet.
- */
+/** The body phase of a judged request, before the forwarder runs; see http-body.ts. */
 async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const state = tracked.get(request.raw)
   const bodyJudge = state?.exchange.bodyJudge ?? null
   if (state === undefined || bodyJudge === null) return undefined
-  // Fail closed if anything consumed the body before the judge could.
-  if (request.raw.readableEnded && request.raw.readableLength === 0 && hasDeclaredBody(request.raw)) {
-    sendRefusal(request, reply, refusal('DG_BODY_INVALID', 'the request body could not be read for judging'))
-    return reply
-  }
-  const read = await readWholeBody(request.raw, bodyJudge.limit)
-  if (read.kind === 'aborted') {
-    // The client left mid-body: nothing to answer and nothing to forward.
-    reply.hijack()
-    reply.raw.destroy()
-    return reply
-  }
-  const refused = read.kind === 'too-large' ? tooLarge(bodyJudge) : bodyJudge.judge(read.body)
-  if (refused !== null || read.kind === 'too-large') {
-    sendRefusal(request, reply, refused ?? tooLarge(bodyJudge))
-    return reply
-  }
-  state.judgedBody = read.body
-  return undefined
-}
-
-/** The judge's refusal for a body too large to read (a judge always refuses one; the fallback only satisfies the type). */
-function tooLarge (bodyJudge: BodyJudge): Refusal {
-  return bodyJudge.judge(null) ?? refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${bodyJudge.limit} bytes`)
+  state.judgedBody = await judgeWholeBody(request, reply, bodyJudge)
+  return state.judgedBody === null ? reply : undefined
 }
 
 function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply, fallback: Refusal): void {
@@ -179,59 +154,19 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
   return exchange
 }
 
-function sendRefusal (request: FastifyRequest, reply: FastifyReply, refused: Refusal): void {
-  // An unread request body would otherwise be read and discarded by Node to
-  // keep the connection alive; closing is cheaper and safer.
-  if (hasUnreadBody(request.raw)) void reply.header('connection', 'close')
-  // The docker CLI decodes `{"message"}` only when Content-Type is exactly
-  // application/json; fastify appends `; charset=utf-8` unless a serializer
-  // is set, so the (already serialised) body goes through an identity one.
-  void reply.code(refused.status).header('content-type', 'application/json')
-    .serializer((body: string) => body).send(errorBody(refused.message))
-}
-
-function hasUnreadBody (req: IncomingMessage): boolean {
-  return hasDeclaredBody(req) && !req.complete
-}
-
-function hasDeclaredBody (req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
-}
-
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
   const state = tracked.get(request.raw)
   if (state === undefined) throw new Error('request reached the forwarder without being judged')
-  if (state.judgedBody !== null) return forwardJudged(request, reply, state.judgedBody, replyOptions)
+  if (state.judgedBody !== null) {
+    state.bytesIn = state.judgedBody.length
+    return forwardJudged(request, reply, state.exchange.upstreamPath, state.judgedBody, replyOptions)
+  }
   if (state.exchange.bodyJudge !== null) throw new Error('a judged body reached the forwarder without its body phase')
   if (isReadable(request.body)) {
     const counter = byteCounter((n) => { state.bytesIn += n })
     request.body = pipeline(request.body, counter, () => {})
   }
   return reply.from(state.exchange.upstreamPath, replyOptions as Parameters<FastifyReply['from']>[1])
-}
-
-/**
- * Forwards exactly the judged bytes: a fixed Content-Length, no
- * Transfer-Encoding, and the client's Content-Type as sent (reply-from would
- * otherwise re-encode a JSON body or drop its parameters).
- */
-function forwardJudged (request: FastifyRequest, reply: FastifyReply, body: Buffer, replyOptions: unknown): FastifyReply {
-  const state = tracked.get(request.raw)
-  if (state !== undefined) state.bytesIn = body.length
-  const contentType = request.raw.headers['content-type']
-  return reply.from(state?.exchange.upstreamPath, {
-    ...(replyOptions as Parameters<FastifyReply['from']>[1]),
-    body,
-    contentType: 'application/octet-stream',
-    rewriteRequestHeaders: (_request, headers) => {
-      const out = withoutExpect(headers)
-      delete out['transfer-encoding']
-      out['content-length'] = String(body.length)
-      if (contentType === undefined) delete out['content-type']
-      else out['content-type'] = contentType
-      return out
-    }
-  })
 }
 
 interface UpstreamResponse {
@@ -286,14 +221,6 @@ function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoExce
   const refused: Refusal = { ...refusal('DG_BAD_REQUEST', what), status }
   options.onMalformed(socket, refused)
   socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Bad Request', refused.message))
-}
-
-function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  // undici refuses to send `expect` (nodejs/undici#197); the client's
-  // 100-continue was already answered by dockgate.
-  const rest = { ...headers }
-  delete rest.expect
-  return rest
 }
 
 function isReadable (value: unknown): value is Readable {
