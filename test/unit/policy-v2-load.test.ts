@@ -82,6 +82,16 @@ describe('groups', () => {
     }
   })
 
+  it('the README documents every group with its exact expansion', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
+    for (const [name, group] of Object.entries(GROUPS)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`))
+      expect(row, `README lacks a row for ${name}`).toBeDefined()
+      const documented = [...(row?.split('|')[2] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1])
+      expect(documented, name).toEqual(group.rules)
+    }
+  })
+
   it('@read-only reads no file or stream contents and changes nothing', () => {
     const rules = GROUPS['@read-only']?.rules ?? []
     expect(rules.every((r) => /^(GET|GET,HEAD) /.test(r))).toBe(true)
