@@ -12,7 +12,7 @@
 import { DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js'
 import { sharesNamespace, type Action, type FactList } from './facts.js'
 import type { StructView } from './fields.js'
-import { readBinds, readMounts } from './mounts.js'
+import { isLocalDriver, readBinds, readMounts } from './mounts.js'
 
 /** Namespace modes whose value `host` (or `container:ID`) shares a namespace. */
 const NAMESPACE_FIELDS = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode', 'Cgroup']
@@ -28,6 +28,9 @@ export function readHostConfig (host: StructView, action: Action, facts: FactLis
     if (host.has(field)) facts.unconfined(at(host, field), 'replaces the default masked and read-only /proc and /sys paths')
   }
   const volumeDriver = host.string('VolumeDriver')
+  if (!isLocalDriver(volumeDriver)) {
+    facts.opaque(at(host, 'VolumeDriver'), `use volume driver ${JSON.stringify(volumeDriver)} (${at(host, 'VolumeDriver')}), which dockgate cannot judge`)
+  }
   readBinds(host.strings('Binds'), at(host, 'Binds'), facts)
   readMounts(host.structs('Mounts'), at(host, 'Mounts'), volumeDriver, facts)
   if (host.strings('VolumesFrom').length > 0) {

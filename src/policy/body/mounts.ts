@@ -11,8 +11,9 @@
  *   `type`. With `bind`/`rbind` in `o` it is a bind mount of `device`
  *   (judged like any bind); `type=tmpfs` is harmless; any other mount
  *   (block devices, overlay with host lowerdirs, NFS) cannot be judged.
- * - Options for any other volume driver cannot be judged (a plugin such as
- *   local-persist binds whatever path its options name).
+ * - Any other volume driver cannot be judged, with or without options (a
+ *   plugin such as local-persist binds whatever host path it is told or
+ *   defaults to).
  * All bind sources are cleaned like Go's path.Clean before matching.
  */
 import { cleanPath } from './host-paths.js'
@@ -51,6 +52,8 @@ export function readMounts (mounts: readonly StructView[], field: string, volume
   })
 }
 
+// A mount's driver is its own, else the container's VolumeDriver (already
+// judged by the caller), else local.
 function readMountVolumeOptions (mount: StructView, where: string, volumeDriver: string, facts: FactList): void {
   const config = mount.struct('VolumeOptions')?.struct('DriverConfig') ?? null
   if (config === null) return
@@ -58,16 +61,21 @@ function readMountVolumeOptions (mount: StructView, where: string, volumeDriver:
   readVolumeDriverOptions(driver, config.stringMap('Options'), `${where}.VolumeOptions.DriverConfig`, facts)
 }
 
+/** True for the local volume driver ('' means the default, which is local). */
+export function isLocalDriver (driver: string): boolean {
+  return driver === '' || driver === LOCAL_DRIVER
+}
+
 /**
  * Judges a volume driver and its options (`driver` '' means the local
  * driver). `where` names the object holding them, for messages.
  */
 export function readVolumeDriverOptions (driver: string, options: ReadonlyMap<string, string>, where: string, facts: FactList): void {
-  if (options.size === 0) return
-  if (driver !== '' && driver !== LOCAL_DRIVER) {
-    facts.opaque(where, `pass options to volume driver ${JSON.stringify(driver)} (${where}), which dockgate cannot judge`)
+  if (!isLocalDriver(driver)) {
+    facts.opaque(where, `use volume driver ${JSON.stringify(driver)} (${where}), which dockgate cannot judge`)
     return
   }
+  if (options.size === 0) return
   const type = options.get('type') ?? ''
   const device = options.get('device') ?? ''
   const mountOptions = (options.get('o') ?? '').split(',')
