@@ -129,6 +129,10 @@ describe.skipIf(socket === '')('body rules with the real daemon and the docker C
     })
     expect(start.status).toBe(403)
     expect(JSON.parse(start.body)).toEqual({ message: 'dockgate: ci may not start a container as privileged (a HostConfig in the start body)' })
+    const nested = await rawRequest(gw.port, gw.pki.bundle('ci-runner-7'), 'POST', `/v1.23/containers/${name}/start`, {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ HostConfig: { Privileged: true } })
+    })
+    expect(nested.status).toBe(403)
     const inspect = async (): Promise<string> => (await as('alice', ['inspect', '--format', '{{.HostConfig.Privileged}} {{.HostConfig.Binds}}', name])).stdout
     expect(await inspect()).toBe('false []\n')
     // The same request from an unrestricted team shows the daemon really stores it.

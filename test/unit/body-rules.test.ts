@@ -61,6 +61,9 @@ describe('privileged', () => {
     const start = (body: unknown): string => show(judgeAll(policy, ci, 'POST', '/v1.23/containers/abc/start', body))
     expect(start({ Privileged: true, Binds: ['/:/host'] })).toBe(denied('ci may not start a container as privileged (a HostConfig in the start body)'))
     expect(start({ Binds: ['/:/host'] })).toBe(denied(`ci may not bind-mount / (Binds[0]) ${NO_BINDS}`))
+    // dockerd decodes the start body like a create body, so a nested HostConfig counts too.
+    expect(start({ HostConfig: { Privileged: true } })).toBe(denied('ci may not start a container as privileged (a HostConfig in the start body)'))
+    expect(start({ hostconfig: { Binds: ['/:/host'] } })).toBe(denied(`ci may not bind-mount / (HostConfig.Binds[0]) ${NO_BINDS}`))
     expect(show(judgeAll(policy, ci, 'POST', '/v1.41/containers/abc/start'))).toBe('allow')
     expect(start({})).toBe('allow')
   })

@@ -41,8 +41,9 @@ const opaqueEndpoint = (name: string, phrase: string): JudgedEndpoint =>
   ({ name, reads: 'request', fromRequest: () => collect((facts) => { facts.opaque(name, phrase) }) })
 
 const ENDPOINTS = {
-  create: bodyEndpoint('POST /containers/create', readCreateBody),
-  start: bodyEndpoint('POST /containers/{id}/start', (value, facts) => { withStruct(value, (body) => { readHostConfig(body, START, facts) }) }),
+  create: bodyEndpoint('POST /containers/create', (value, facts) => { readContainerConfig(value, CREATE, facts) }),
+  // dockerd decodes an old-API start body as a create body (ContainerConfigWrapper), so both places count.
+  start: bodyEndpoint('POST /containers/{id}/start', (value, facts) => { readContainerConfig(value, START, facts) }),
   update: bodyEndpoint('POST /containers/{id}/update', (value, facts) => { withStruct(value, (body) => { readResources(body, facts) }) }),
   exec: bodyEndpoint('POST /containers/{id}/exec', (value, facts) => {
     withStruct(value, (body) => { if (body.bool('Privileged')) facts.privileged({ privileged: 'run a privileged exec' }, 'Privileged') })
@@ -112,16 +113,17 @@ export function checkJsonContentType (contentTypes: readonly string[]): void {
 }
 
 /**
- * A create body: a Config with HostConfig inside, and HostConfig's fields
- * at the top level too (dockerd embeds a second HostConfig there and uses
- * it when `HostConfig` is absent); both are judged. A network endpoint named
- * `host` counts as the host network.
+ * A create body (and an old-API start body, which dockerd decodes the same
+ * way): a Config with HostConfig inside, and HostConfig's fields at the top
+ * level too (dockerd embeds a second HostConfig there and uses it when
+ * `HostConfig` is absent); both are judged. A network endpoint named `host`
+ * counts as the host network.
  */
-function readCreateBody (value: JsonValue | undefined, facts: FactList): void {
+function readContainerConfig (value: JsonValue | undefined, action: Action, facts: FactList): void {
   withStruct(value, (body) => {
-    readHostConfig(body, CREATE, facts)
+    readHostConfig(body, action, facts)
     const inner = body.struct('HostConfig')
-    if (inner !== null) readHostConfig(inner, CREATE, facts)
+    if (inner !== null) readHostConfig(inner, action, facts)
     for (const name of body.struct('NetworkingConfig')?.mapKeys('EndpointsConfig') ?? []) {
       if (name.toLowerCase() === 'host') facts.namespace('NetworkingConfig.EndpointsConfig', name)
     }
