@@ -146,6 +146,12 @@ describe('judged bodies through the gateway (fake daemon)', () => {
     expect(received).toHaveLength(0)
   })
 
+  it('judges a body sent without any Content-Type as JSON, as dockerd reads it', async () => {
+    expect((await post(PRIVILEGED, {})).status).toBe(403)
+    expect((await post(PLAIN, {})).status).toBe(201)
+    expect(received.map((r) => [r.body, r.headers['content-type']])).toEqual([[PLAIN, undefined]])
+  })
+
   it('refuses a body with a non-JSON content type (415), ambiguous keys or bad JSON (400)', async () => {
     expect((await post(PLAIN, { 'content-type': 'text/plain' })).status).toBe(415)
     expect((await post('{"HostConfig":{"Binds":[],"binds":["/:/h"]}}')).status).toBe(400)
