@@ -29,10 +29,12 @@ export interface Action {
 export class FactList {
   readonly facts: HostFact[] = []
 
+  /** Asks for a privileged container or exec. */
   privileged (action: Action, field: string): void {
     this.facts.push({ rule: 'privileged', phrase: action.privileged, field })
   }
 
+  /** Shares a host namespace (`host`) or joins another container's (`container:ID`). */
   namespace (field: string, value: string): void {
     const phrase = isJoin(value)
       ? `join another container's namespace (${field}=${value}): dockgate cannot see whether that container shares the host's`
@@ -45,18 +47,22 @@ export class FactList {
     this.facts.push({ rule: 'hostNamespaces', phrase, field })
   }
 
+  /** Adds a (normalised) capability beyond the default set. */
   capability (capability: string, field: string): void {
     this.facts.push({ rule: 'capAdd', capability, phrase: `add capability ${capability} (${field})`, field })
   }
 
+  /** Gives the container host devices. */
   device (field: string): void {
     this.facts.push({ rule: 'devices', phrase: `give a container host devices (${field})`, field })
   }
 
+  /** Weakens seccomp, AppArmor, SELinux or the masked /proc and /sys paths. */
   unconfined (field: string, what: string): void {
     this.facts.push({ rule: 'unconfined', phrase: `run unconfined (${field} ${what})`, field })
   }
 
+  /** Binds host `path` (already cleaned when absolute) into a container or plugin. */
   bind (path: string, field: string): void {
     this.facts.push({ rule: 'bindMounts', path, phrase: `bind-mount ${path} (${field})`, field })
   }
