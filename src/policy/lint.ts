@@ -90,13 +90,12 @@ function lintDenyWarnings (team: CompiledTeam, entry: Entry, result: LintResult,
     add(result.warnings, 'DG_POLICY_DENY_UNUSED', entry.line, entry.col,
       `deny ${entry.label} removes nothing: team '${team.name}' allows none of it (a deny only narrows its own team's allow rules; it never affects other teams)`, 'warning')
   }
-  for (const rule of entry.rules) {
-    const hijack = HIJACK_SHAPES.find((shape) => covers(shape.rule, rule))
-    if (hijack === undefined) continue
-    add(result.warnings, 'DG_POLICY_HIJACK_DENY', entry.line, entry.col,
-      `deny ${entry.label} refuses a hijacked (upgraded) request: the docker CLI prints only "unable to upgrade to tcp, received 403", not the reason; ${hijack.advice}`, 'warning')
-    return
-  }
+  // Only an entry that refuses nothing but hijacked requests leaves users without a reason.
+  const shapes = entry.rules.map((rule) => HIJACK_SHAPES.find((shape) => covers(shape.rule, rule)))
+  const first = shapes[0]
+  if (first === undefined || shapes.some((shape) => shape === undefined)) return
+  add(result.warnings, 'DG_POLICY_HIJACK_DENY', entry.line, entry.col,
+    `deny ${entry.label} refuses a hijacked (upgraded) request: the docker CLI prints only "unable to upgrade to tcp, received 403", not the reason; ${first.advice}`, 'warning')
 }
 
 /** Why an allow entry can never decide, or null. */

@@ -73,6 +73,10 @@ describe('warnings', () => {
     ])
   })
 
+  it('no hijack warning for an entry that also refuses ordinary requests', () => {
+    expect(report(oneTeam('    allow: ["* /**"]\n    deny: ["@exec"]\n'))).toEqual([])
+  })
+
   it('a deny rule that removes nothing its team allows', () => {
     expect(report(oneTeam('    allow: ["GET /_ping"]\n    deny: ["POST /containers/{id}/exec"]\n'))[0]).toMatch(/^8:12 DG_POLICY_DENY_UNUSED \(warning\) deny rule "POST \/containers\/\{id\}\/exec" removes nothing: team 't' allows none of it/)
   })
