@@ -5,6 +5,7 @@
  * exit code, so commands are testable without spawning a process.
  */
 import { runCertsCommand } from './cli/certs.js'
+import { runPolicyCommand } from './cli/policy.js'
 import { runServeCommand } from './cli/serve.js'
 
 const USAGE = `usage: dockgate <command> [options]
@@ -19,6 +20,10 @@ commands:
   certs revoke (--cn NAME | --serial HEX) [--reason R]    certs list [--expiring 7d]
   certs crl [--days N | --hours N]    certs renew (--cn NAME | --server [--host NAME]...)
         revoke (republishes DIR/ca/crl.pem), list, refresh the CRL, reissue with the same names
+  policy check FILE...
+        validate policies: every problem as FILE:LINE:COL CODE message; exit 1 on errors
+  policy explain --policy FILE --subject "CN=NAME,OU=TEAM" [--body FILE.json] METHOD PATH
+        how the policy judges one request; exit 0 allow, 3 deny
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -26,6 +31,7 @@ async function main (argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': return await runServeCommand(rest)
     case 'certs': return await runCertsCommand(rest)
+    case 'policy': return await runPolicyCommand(rest)
     case undefined:
     case 'help':
     case '--help':

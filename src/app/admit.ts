@@ -1,18 +1,21 @@
 /**
- * Judging one request: connection → identity → canonical request → decision,
- * and the audit records that describe it. This is the only place where the
- * TLS identity, the policy core, the proxy contract and the audit trail meet.
+ * Judging one request: connection → identity → canonical request →
+ * judgement (method and path, then the query or body where the endpoint
+ * can reach the host), and the audit records that describe it. This is the
+ * only place where the TLS identity, the policy core, the proxy contract
+ * and the audit trail meet.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, decide, matchIdentity, nonCanonicalRefusal, type Policy } from '../policy/index.js'
-import type { Admit, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type Judgement, type Policy } from '../policy/index.js'
+import type { Admit, Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import type { AuditRecord, AuditRequest } from '../audit/record.js'
+import type { AuditRequest } from '../audit/record.js'
 import type { CertificateIdentity } from '../tls/identity.js'
-import { refusal, type Refusal } from '../shared/errors.js'
-import { auditIdentity, ruleOf } from './records.js'
+import { refusal } from '../shared/errors.js'
+import { auditIdentity } from './records.js'
+import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchanges.js'
 
 /** What the TLS gate learned about a connection, kept for its lifetime. */
 export interface ConnectionInfo {
@@ -26,7 +29,12 @@ export interface AdmitDeps {
   readonly connectionOf: (req: IncomingMessage) => ConnectionInfo | undefined
   readonly policy: () => Policy
   readonly audit: AuditLog
+  /** Largest request body read for judging (`limits.bodyBytes`); 1 MiB unless set. */
+  readonly bodyLimit?: number
 }
+
+/** The default for `limits.bodyBytes`: far above any real create or service body. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024
 
 /** Builds the function the proxy calls for every request before forwarding anything. */
 export function createAdmit (deps: AdmitDeps): Admit {
@@ -43,7 +51,7 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   if (connection === undefined) {
     // Only verified connections are emitted into the HTTP server; reaching
     // here would be a wiring bug, and the safe answer is to refuse.
-    return refused(requestId, refusal('DG_TLS_REJECTED', 'connection has no verified client certificate'))
+    return refusedExchange(requestId, refusal('DG_TLS_REJECTED', 'connection has no verified client certificate'))
   }
   const policy = deps.policy()
   const base = {
@@ -58,61 +66,42 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
     const denial = nonCanonicalRefusal(canonical.reason)
     deps.audit.write({
       ...base, stage: 'Refused', identity: auditIdentity(connection.identity, teams), request,
-      decision: 'deny', code: denial.code, rule: null, status: denial.status, durationMs: elapsed(started)
+      decision: 'deny', code: denial.code, reason: denial.message, rule: null, status: denial.status, durationMs: elapsed(started)
     })
-    return refused(requestId, denial)
+    return refusedExchange(requestId, denial)
   }
   const { path, apiVersion } = canonical.target
   const request: AuditRequest = { method, target, path, apiVersion, upgrade }
-  const decision = decide(policy, connection.identity, method, canonical.target)
-  const identity = auditIdentity(connection.identity, decision.identity)
-  const judged = { ...base, identity, request, rule: ruleOf(decision.rule) }
-  if (!decision.allowed) {
-    deps.audit.write({
-      ...judged, stage: 'Refused', decision: 'deny', code: decision.refusal.code,
-      status: decision.refusal.status, durationMs: elapsed(started)
-    })
-    return refused(requestId, decision.refusal)
-  }
-  const upstreamPath = (apiVersion === null ? '' : `/v${apiVersion}`) + path
-  return allowed(deps.audit, requestId, upstreamPath, judged, started)
-}
-
-function allowed (
-  audit: AuditLog, requestId: string, upstreamPath: string,
-  judged: Omit<AuditRecord, 'stage'>, started: number
-): Exchange {
-  let sessionStarted: number | null = null
-  return {
+  const judgement = judgeSafely(policy, { principal: connection.identity, method, target: canonical.target, contentTypes: contentTypes(req) })
+  const judged: Judged = {
+    audit: deps.audit,
     requestId,
-    refusal: null,
-    upstreamPath,
-    sessionOpened () {
-      sessionStarted = performance.now()
-      audit.write({ ...judged, stage: 'RequestReceived', decision: 'allow', status: 101, durationMs: elapsed(started) })
-    },
-    end (outcome: ExchangeOutcome) {
-      audit.write({
-        ...judged,
-        stage: 'ResponseComplete',
-        decision: 'allow',
-        status: outcome.status,
-        bytesIn: outcome.bytesIn,
-        bytesOut: outcome.bytesOut,
-        durationMs: elapsed(started),
-        ...(sessionStarted === null ? {} : { sessionMs: elapsed(sessionStarted) }),
-        aborted: outcome.aborted,
-        ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' })
-      })
-    }
+    upstreamPath: (apiVersion === null ? '' : `/v${apiVersion}`) + path,
+    started,
+    base: { ...base, request },
+    identity: connection.identity
+  }
+  return judgement.kind === 'final'
+    ? finalExchange(judged, judgement.verdict)
+    : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_BODY_LIMIT)
+}
+
+// The policy core does not throw on any input; if a bug made it, the request
+// is refused rather than forwarded unjudged.
+function judgeSafely (policy: Policy, facts: Parameters<typeof judgeRequest>[1]): Judgement {
+  try {
+    return judgeRequest(policy, facts)
+  } catch (err) {
+    const denial = refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)
+    return { kind: 'final', verdict: { outcome: 'deny', identity: null, team: null, rule: null, refusal: denial } }
   }
 }
 
-/** A refused exchange: its record was written before the answer, so `end` has nothing to add. */
-function refused (requestId: string, denial: Refusal): Exchange {
-  return { requestId, refusal: denial, upstreamPath: '', sessionOpened () {}, end () {} }
-}
-
-function elapsed (since: number): number {
-  return Math.round((performance.now() - since) * 1000) / 1000
+/** Every Content-Type value as sent (Node keeps only the first in `headers`). */
+function contentTypes (req: IncomingMessage): string[] {
+  const values: string[] = []
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === 'content-type') values.push(req.rawHeaders[i + 1] ?? '')
+  }
+  return values
 }

@@ -27,6 +27,8 @@ export interface GatewayOptions {
   readonly logger: FastifyBaseLogger
   /** Time allowed for a client's request headers; 60 s unless set. */
   readonly headersTimeoutMs?: number
+  /** `limits.bodyBytes`: the largest body read for judging; 1 MiB unless set. */
+  readonly bodyBytes?: number
 }
 
 /**
@@ -62,7 +64,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const admit = createAdmit({
     connectionOf: (req) => connections.get(req.socket),
     policy: () => policy,
-    audit: options.audit
+    audit: options.audit,
+    ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes })
   })
   const app = await createHttpForwarder({
     upstream: options.upstream,

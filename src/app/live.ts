@@ -36,7 +36,8 @@ export async function buildLiveGateway (options: LiveGatewayOptions): Promise<{ 
     revocation: tls.revocation,
     policy,
     audit: options.audit,
-    logger: options.logger
+    logger: options.logger,
+    bodyBytes: config.limits.bodyBytes
   })
   const reloader = createReloader({
     gateway,

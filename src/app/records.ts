@@ -24,7 +24,8 @@ export function auditIdentity (identity: CertificateIdentity, match: IdentityMat
 /** The deciding rule as `file:line` plus its text and team, or null for default deny. */
 export function ruleOf (rule: RuleRef | null): AuditRecord['rule'] {
   if (rule === null) return null
-  return { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
+  const base = { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
+  return rule.group === undefined ? base : { ...base, group: rule.group }
 }
 
 /** The record for a client turned away at the TLS layer. */

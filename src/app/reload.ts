@@ -138,6 +138,7 @@ class LiveReloader implements Reloader {
     this.warnRestartNeeded(next.config)
     const live = liveTls(next.config.tls, this.now())
     const { closedRevoked } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation })
+    for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
     this.appliedFingerprint = watchedFiles(next.config).join('\n') === files.join('\n') ? print : ''
@@ -169,7 +170,8 @@ class LiveReloader implements Reloader {
     const changes: Array<[string, string, string]> = [
       ['listen', `${running.listen.host}:${running.listen.port}`, `${next.listen.host}:${next.listen.port}`],
       ['upstream', running.upstream.url, next.upstream.url],
-      ['audit.file', running.audit.file, next.audit.file]
+      ['audit.file', running.audit.file, next.audit.file],
+      ['limits.bodyBytes', String(running.limits.bodyBytes), String(next.limits.bodyBytes)]
     ]
     for (const [key, now, wanted] of changes) {
       if (now === wanted) continue

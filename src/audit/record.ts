@@ -47,11 +47,14 @@ export interface AuditRecord {
   readonly client: { readonly address: string; readonly port: number }
   readonly identity: AuditIdentity | null
   readonly request?: AuditRequest
-  readonly decision?: 'allow' | 'deny'
-  /** Error catalog code of a refusal or failure. */
+  /** `would-deny`: refused by the policy but forwarded, because its teams are in audit (dry-run) mode. */
+  readonly decision?: 'allow' | 'deny' | 'would-deny'
+  /** Error catalog code of a refusal (or, for would-deny, of the refusal enforce mode would answer) or failure. */
   readonly code?: string
-  /** The rule that decided, as `file:line`, with its text and team. */
-  readonly rule?: { readonly ref: string; readonly text: string; readonly team: string } | null
+  /** The refusal message answered, or for would-deny the one enforce mode would answer. */
+  readonly reason?: string
+  /** The rule that decided, as `file:line`, with its text, team, and the `@group` it came from. */
+  readonly rule?: { readonly ref: string; readonly text: string; readonly team: string; readonly group?: string } | null
   /** Status sent to the client (0 when the client left first). */
   readonly status?: number
   readonly bytesIn?: number

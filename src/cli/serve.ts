@@ -57,6 +57,7 @@ async function serve (settings: Settings, loadAll: () => Promise<Loaded<Settings
     process.stderr.write(`dockgate: not started: cannot open audit file ${config.audit.file}: ${(err as Error).message}\n`)
     return 1
   }
+  for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
   const { gateway, reloader } = await buildLiveGateway({ settings, load: loadAll, audit, logger })
   try {
     const address = await gateway.listen()

@@ -47,7 +47,12 @@ export interface GatewayConfig {
   /** The policy file; the app wiring loads it. */
   readonly policyFile: string
   readonly audit: { readonly file: string }
+  /** Resource limits; `bodyBytes` is the largest request body read for judging (default 1 MiB). */
+  readonly limits: { readonly bodyBytes: number }
 }
+
+/** The default `limits.bodyBytes`. */
+export const DEFAULT_BODY_BYTES = 1024 * 1024
 
 /** Values from CLI flags that replace the file's; problems in them are reported against the flag. */
 export interface ConfigOverrides {
@@ -98,7 +103,7 @@ async function buildConfig (value: unknown, locator: Locator, baseDir: string, s
   if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || auditFile === null) {
     return fail(checker.problems)
   }
-  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile } }
+  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile }, limits: checker.limits() }
   return { ok: true, value: deepFreeze(config) }
 }
 
@@ -133,6 +138,12 @@ class ConfigChecker {
     if (flag === undefined) this.report('DG_BAD_VALUE', [key], parsed)
     else this.problems.push({ file: `--${key}`, line: 0, col: 0, code: 'DG_BAD_VALUE', message: parsed })
     return null
+  }
+
+  /** The `limits:` section with defaults filled in; bad values were already reported by the schema. */
+  limits (): GatewayConfig['limits'] {
+    const bodyBytes = valueAt(this.root, ['limits', 'bodyBytes'])
+    return { bodyBytes: typeof bodyBytes === 'number' && Number.isInteger(bodyBytes) ? bodyBytes : DEFAULT_BODY_BYTES }
   }
 
   /** The absolute path named at `path`, or null if the value is absent or not a usable string. */

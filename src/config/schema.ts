@@ -25,5 +25,8 @@ export const ConfigSchema = Type.Object({
   policy: path('the policy YAML file'),
   audit: Type.Object({
     file: path('the audit log file (JSON lines)')
-  }, { additionalProperties: false, description: 'a mapping with file' })
-}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy and audit' })
+  }, { additionalProperties: false, description: 'a mapping with file' }),
+  limits: Type.Optional(Type.Object({
+    bodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'a whole number of bytes from 1024 to 268435456, like 1048576' }))
+  }, { additionalProperties: false, description: 'a mapping with bodyBytes' }))
+}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy, audit and limits' })

@@ -3,15 +3,23 @@
  * needs, resolved at load time (team references are object links, rules are
  * segment matchers, globs are split), plus what `policy explain` shows.
  */
+import type { Diagnostic } from '../shared/diagnostics.js'
+import type { ContainerRules } from './containers.js'
 import type { FieldMatcher } from './identity.js'
 import type { CompiledRule } from './rules.js'
-import type { IdentityMatch, RuleRef } from './types.js'
+import type { IdentityMatch, PolicyMode, RuleRef } from './types.js'
 
-/** A team with its compiled rules, in the order written. */
+/**
+ * A team with its compiled rules, in the order written (group entries
+ * expanded in place), its effective mode (its own, else the policy's) and
+ * its `containers:` rules (safe defaults when absent).
+ */
 export interface CompiledTeam {
   readonly name: string
   readonly allow: readonly CompiledRule[]
   readonly deny: readonly CompiledRule[]
+  readonly mode: PolicyMode
+  readonly containers: ContainerRules
 }
 
 /**
@@ -43,6 +51,10 @@ export interface Policy {
   readonly identities: readonly CompiledIdentity[]
   /** Teams with their compiled rules, in the order written. */
   readonly compiledTeams: readonly CompiledTeam[]
+  /** The top-level mode: used for certificates that match no identity, and teams without their own. */
+  readonly mode: PolicyMode
+  /** Problems that do not stop the policy from loading (`policy check` prints them). */
+  readonly warnings: readonly Diagnostic[]
 }
 
 /**

@@ -15,7 +15,7 @@
  * over precompiled matchers plus one result object.
  */
 import { refusal } from '../shared/errors.js'
-import type { CompiledIdentity, Policy } from './compiled.js'
+import type { CompiledIdentity, CompiledTeam, Policy } from './compiled.js'
 import { escapeForDisplay } from './display.js'
 import { principalMatches } from './identity.js'
 import { methodBit, ruleMatches, type CompiledRule } from './rules.js'
@@ -37,10 +37,38 @@ export function matchIdentity (policy: Policy, principal: Principal): IdentityMa
  * matched (default deny) or no identity matched.
  */
 export function decide (policy: Policy, principal: Principal, method: string, target: CanonicalTarget): Decision {
-  const identity = findIdentity(policy, principal)
-  if (identity === undefined) return noIdentity(principal)
+  const path = evaluatePath(policy, principal, method, target)
+  if (path.identity === null) return noIdentity(principal)
+  const first = path.allowing[0]
+  if (first !== undefined) return { allowed: true, identity: path.identity.match, team: first.team.name, rule: first.rule }
+  return pathDenial(path, method, target)
+}
+
+/** One team that allows a request's method and path, with its allowing rule. */
+export interface Allowing {
+  readonly team: CompiledTeam
+  readonly rule: RuleRef
+}
+
+/**
+ * Method-and-path judgement for every team of the caller's identity:
+ * `allowing` lists, in team order, each team that allows the request (its
+ * first matching allow rule, and no deny rule of its own matched);
+ * `denyingRule` is the first deny rule that matched in any team.
+ */
+export interface PathEvaluation {
+  readonly identity: CompiledIdentity | null
+  readonly allowing: readonly Allowing[]
+  readonly denyingRule: RuleRef | null
+}
+
+/** Evaluates method and path for all teams at once; {@link decide} and the body phase build on it. */
+export function evaluatePath (policy: Policy, principal: Principal, method: string, target: CanonicalTarget): PathEvaluation {
+  const identity = findIdentity(policy, principal) ?? null
+  if (identity === null) return { identity, allowing: [], denyingRule: null }
   const bit = methodBit(method)
   let denyingRule: RuleRef | null = null
+  const allowing: Allowing[] = []
   for (const team of identity.teams) {
     const deny = firstMatch(team.deny, bit, target.segments)
     if (deny !== null) {
@@ -48,13 +76,18 @@ export function decide (policy: Policy, principal: Principal, method: string, ta
       continue
     }
     const allow = firstMatch(team.allow, bit, target.segments)
-    if (allow !== null) return { allowed: true, identity: identity.match, team: team.name, rule: allow.ref }
+    if (allow !== null) allowing.push({ team, rule: allow.ref })
   }
+  return { identity, allowing, denyingRule }
+}
+
+/** The refusal for a request no team allows by method and path (identity known). */
+export function pathDenial (path: PathEvaluation, method: string, target: CanonicalTarget): Decision & { allowed: false } {
   return {
     allowed: false,
-    identity: identity.match,
-    rule: denyingRule,
-    refusal: refusal('DG_DENIED', `${identity.who} may not ${escapeForDisplay(method)} ${target.path}`)
+    identity: path.identity?.match ?? null,
+    rule: path.denyingRule,
+    refusal: refusal('DG_DENIED', `${path.identity?.who ?? 'nobody'} may not ${escapeForDisplay(method)} ${target.path}`)
   }
 }
 
@@ -63,7 +96,7 @@ export function decide (policy: Policy, principal: Principal, method: string, ta
  * from the certificate, so control characters are escaped before it is
  * shown to anyone.
  */
-function noIdentity (principal: Principal): Decision {
+export function noIdentity (principal: Principal): Decision & { allowed: false } {
   const subject = principal.subject === '' ? '(empty subject)' : escapeForDisplay(principal.subject)
   return {
     allowed: false,

@@ -11,10 +11,13 @@ import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnos
 import type { ErrorCode } from '../shared/errors.js'
 import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-source.js'
 import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy } from './compiled.js'
+import { compileContainerRules } from './containers.js'
+import { findGroup, GROUPS, isGroupReference } from './groups.js'
 import { compileFieldMatcher, isMatchKey, type FieldMatcher } from './identity.js'
+import { lintPolicy } from './lint.js'
 import { compileRule, type CompiledRule } from './rules.js'
 import { PolicySchema } from './schema.js'
-import type { RuleRef } from './types.js'
+import type { PolicyMode, RuleRef } from './types.js'
 
 /** A policy file's name (used in diagnostics and RuleRefs) and its text. */
 export interface PolicySource {
@@ -27,18 +30,37 @@ export const POLICY_VERSION = 1
 
 const TEAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
+const MODES: readonly PolicyMode[] = ['enforce', 'audit']
+
 /**
- * Parses and compiles a policy. On success the value is a deeply frozen
- * {@link Policy}; on failure, every problem found, sorted by position.
- * Pure: reads nothing but its argument.
+ * Parses and compiles a policy, then checks it for unreachable rules and
+ * shadowed identities (lint.ts). On success the value is a deeply frozen
+ * {@link Policy} whose `warnings` hold what did not stop it; on failure,
+ * every error found, sorted by position. Pure: reads nothing but its argument.
  */
 export function loadPolicy (source: PolicySource): Loaded<Policy> {
+  const checked = checkPolicy(source)
+  if (checked.policy === null) return { ok: false, diagnostics: checked.diagnostics.filter((d) => d.severity !== 'warning') }
+  return { ok: true, value: checked.policy }
+}
+
+/** Everything `policy check` reports for a file: errors and warnings sorted by position, and the policy if it loads. */
+export interface PolicyCheck {
+  readonly diagnostics: readonly Diagnostic[]
+  readonly policy: Policy | null
+}
+
+/** Like {@link loadPolicy}, but keeps the warnings of a policy that fails to load. Pure. */
+export function checkPolicy (source: PolicySource): PolicyCheck {
   const parsed = parseYaml(source.file, source.text)
-  if (!parsed.ok) return parsed
+  if (!parsed.ok) return { diagnostics: parsed.diagnostics, policy: null }
   const checker = new PolicyChecker(parsed.value)
-  const policy = checker.compile()
-  if (checker.problems.length > 0) return { ok: false, diagnostics: sortDiagnostics(checker.problems) }
-  return { ok: true, value: deepFreeze(policy) }
+  const compiled = checker.compile()
+  const lint = lintPolicy(compiled, parsed.value)
+  const errors = [...checker.problems, ...lint.errors]
+  const warnings = sortDiagnostics(lint.warnings)
+  if (errors.length > 0) return { diagnostics: sortDiagnostics([...errors, ...warnings]), policy: null }
+  return { diagnostics: warnings, policy: deepFreeze({ ...compiled, warnings }) }
 }
 
 type Rec = Record<string, unknown>
@@ -59,7 +81,8 @@ class PolicyChecker {
 
   compile (): Policy {
     this.checkVersion()
-    const teams = this.compileTeams()
+    const mode = this.mode(['mode'], 'enforce')
+    const teams = this.compileTeams(mode)
     const identities = this.compileIdentities(teams)
     const compiledTeams = [...teams.values()]
     return {
@@ -67,8 +90,20 @@ class PolicyChecker {
       teams: compiledTeams.map((t) => t.name),
       rules: compiledTeams.flatMap((t) => [...t.allow, ...t.deny].map((r) => r.ref)),
       identities,
-      compiledTeams
+      compiledTeams,
+      mode,
+      warnings: []
     }
+  }
+
+  /** The mode at `path` (top level or a team's), or `fallback` when absent or invalid. */
+  private mode (path: ValuePath, fallback: PolicyMode): PolicyMode {
+    let value: unknown = this.root
+    for (const key of path) value = isRecord(value) ? value[key] : undefined
+    if (value === undefined || typeof value !== 'string') return fallback
+    if ((MODES as readonly string[]).includes(value)) return value as PolicyMode
+    this.report('DG_BAD_VALUE', path, `mode must be enforce or audit, got ${JSON.stringify(value)}`)
+    return fallback
   }
 
   private report (code: ErrorCode, path: ValuePath, message: string, at: 'key' | 'value' = 'value'): void {
@@ -83,7 +118,7 @@ class PolicyChecker {
     }
   }
 
-  private compileTeams (): Map<string, CompiledTeam> {
+  private compileTeams (policyMode: PolicyMode): Map<string, CompiledTeam> {
     const teams = new Map<string, CompiledTeam>()
     const raw = this.root.teams
     if (!isRecord(raw)) return teams
@@ -95,7 +130,9 @@ class PolicyChecker {
       teams.set(name, {
         name,
         allow: this.compileRules(name, 'allow', rules.allow),
-        deny: this.compileRules(name, 'deny', rules.deny)
+        deny: this.compileRules(name, 'deny', rules.deny),
+        mode: this.mode(['teams', name, 'mode'], policyMode),
+        containers: compileContainerRules(name, rules.containers, this.source, this.problems)
       })
     }
     return teams
@@ -108,12 +145,32 @@ class PolicyChecker {
       if (typeof text !== 'string') return
       const path = ['teams', team, effect, index]
       const { line, col } = this.source.valueAt(path)
-      const ref: RuleRef = { file: this.source.file, line, col, text, team, effect }
-      const rule = compileRule(ref)
+      if (isGroupReference(text)) {
+        compiled.push(...this.expandGroup(text, path, { file: this.source.file, line, col, text, team, effect }))
+        return
+      }
+      const rule = compileRule({ file: this.source.file, line, col, text, team, effect })
       if (typeof rule === 'string') this.report('DG_POLICY_BAD_RULE', path, `bad rule "${text}": ${rule}`)
       else compiled.push(rule)
     })
     return compiled
+  }
+
+  /** A `@group` entry: its rules, each keeping the entry's position and naming the group. */
+  private expandGroup (name: string, path: ValuePath, at: RuleRef): CompiledRule[] {
+    const group = findGroup(name)
+    if (group === undefined) {
+      const known = Object.keys(GROUPS)
+      const suggestion = closeMatch(name, known)
+      this.report('DG_POLICY_BAD_RULE', path, `unknown group '${name}'; groups: ${known.join(', ')}${suggestion === null ? '' : ` (did you mean '${suggestion}'?)`}`)
+      return []
+    }
+    return group.rules.map((text) => {
+      const rule = compileRule({ ...at, text, group: name })
+      // Built-in expansions are valid by construction (a unit test checks every one).
+      if (typeof rule === 'string') throw new Error(`built-in group ${name} has a bad rule "${text}": ${rule}`)
+      return rule
+    })
   }
 
   private compileIdentities (teams: ReadonlyMap<string, CompiledTeam>): CompiledIdentity[] {

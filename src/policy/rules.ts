@@ -7,8 +7,10 @@
  *
  * Path patterns match canonical paths (see canonical.ts), which never carry
  * the API version: segments are literals, `{name}` or `*` (exactly one
- * non-empty segment), or a final `**` (zero or more remaining segments, so
- * `/containers/**` also matches `/containers` itself).
+ * non-empty segment), and at most one `**` (zero or more segments, so
+ * `/containers/**` also matches `/containers` itself, and a `**` between
+ * `/images` and `/json` matches the inspect path of an image whose name has
+ * slashes). One `**` at most keeps matching a single linear pass.
  */
 import type { RuleRef } from './types.js'
 
@@ -25,20 +27,28 @@ const ALL_METHODS = (1 << HTTP_METHODS.length) - 1
 export type SegmentMatcher = string | null
 
 /**
- * A rule ready for matching. Invariants: `methods` is a non-zero mask over
- * {@link HTTP_METHODS}; `segments` holds the fixed-length part of the
- * pattern; `openEnded` is true iff the pattern ended with `**`.
+ * A parsed path pattern. Without `**`, `segments` is the whole pattern and
+ * `tail` is empty. With `**`, `segments` are the segments before it and
+ * `tail` those after it; `openEnded` says a `**` is present.
  */
-export interface CompiledRule {
-  readonly ref: RuleRef
-  readonly methods: number
+export interface PathPattern {
   readonly segments: readonly SegmentMatcher[]
   readonly openEnded: boolean
+  readonly tail: readonly SegmentMatcher[]
+}
+
+/**
+ * A rule ready for matching. Invariants: `methods` is a non-zero mask over
+ * {@link HTTP_METHODS}; see {@link PathPattern} for the path parts.
+ */
+export interface CompiledRule extends PathPattern {
+  readonly ref: RuleRef
+  readonly methods: number
 }
 
 /** A parsed rule text, or the reason it is invalid (phrased to say what would be valid). */
 export type RuleParse =
-  | { readonly ok: true; readonly methods: number; readonly segments: readonly SegmentMatcher[]; readonly openEnded: boolean }
+  | ({ readonly ok: true; readonly methods: number } & PathPattern)
   | { readonly ok: false; readonly problem: string }
 
 /** The bit for a request method; 0 for methods no rule can name, which therefore never match. */
@@ -64,7 +74,13 @@ export function parseRule (text: string): RuleParse {
 export function compileRule (ref: RuleRef): CompiledRule | string {
   const parsed = parseRule(ref.text)
   if (!parsed.ok) return parsed.problem
-  return Object.freeze({ ref, methods: parsed.methods, segments: Object.freeze(parsed.segments), openEnded: parsed.openEnded })
+  return Object.freeze({
+    ref,
+    methods: parsed.methods,
+    segments: Object.freeze(parsed.segments),
+    openEnded: parsed.openEnded,
+    tail: Object.freeze(parsed.tail)
+  })
 }
 
 /**
@@ -73,11 +89,23 @@ export function compileRule (ref: RuleRef): CompiledRule | string {
  */
 export function ruleMatches (rule: CompiledRule, method: number, segments: readonly string[]): boolean {
   if ((rule.methods & method) === 0) return false
-  const fixed = rule.segments
-  if (rule.openEnded ? segments.length < fixed.length : segments.length !== fixed.length) return false
-  for (let i = 0; i < fixed.length; i++) {
-    const expected = fixed[i]
-    const actual = segments[i]
+  return pathMatches(rule, segments)
+}
+
+/** True iff the path `pattern` matches the canonical `segments`. */
+export function pathMatches (pattern: PathPattern, segments: readonly string[]): boolean {
+  const head = pattern.segments
+  const tail = pattern.tail
+  const fixed = head.length + tail.length
+  if (pattern.openEnded ? segments.length < fixed : segments.length !== fixed) return false
+  const tailStart = segments.length - tail.length
+  return segmentsMatch(head, segments, 0) && segmentsMatch(tail, segments, tailStart)
+}
+
+function segmentsMatch (matchers: readonly SegmentMatcher[], segments: readonly string[], offset: number): boolean {
+  for (let i = 0; i < matchers.length; i++) {
+    const expected = matchers[i]
+    const actual = segments[offset + i]
     // Canonical segments are never empty, but a matcher must not rely on its caller.
     if (actual === undefined || actual === '') return false
     if (expected !== null && expected !== actual) return false
@@ -117,26 +145,30 @@ const PARAMETER = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/
 const VERSION_LIKE = /^v[0-9.]+$/
 const LITERAL_CHARS = /^[A-Za-z0-9\-._~!$&'()+,=:@]+$/
 
-function parsePathPattern (text: string): { segments: SegmentMatcher[]; openEnded: boolean } | string {
+function parsePathPattern (text: string): { segments: SegmentMatcher[]; openEnded: boolean; tail: SegmentMatcher[] } | string {
   if (!text.startsWith('/')) return `path "${text}" must start with /`
   if (text === '/') return 'path / matches no request (requests for / are refused); use /** to match every path'
   if (text.endsWith('/')) return `trailing slash in "${text}"; write ${text.slice(0, -1)}, or ${text}** for everything below it`
   const raw = text.slice(1).split('/')
-  const segments: SegmentMatcher[] = []
+  const head: SegmentMatcher[] = []
+  const tail: SegmentMatcher[] = []
+  let openEnded = false
   for (let i = 0; i < raw.length; i++) {
     const segment = raw[i] ?? ''
-    const isLast = i === raw.length - 1
-    if (segment === '**' && isLast) return { segments, openEnded: true }
+    if (segment === '**') {
+      if (openEnded) return "only one '**' per path; it already matches any number of segments"
+      openEnded = true
+      continue
+    }
     const matcher = parseSegment(segment, i)
     if (typeof matcher === 'object' && matcher !== null) return matcher.problem
-    segments.push(matcher)
+    ;(openEnded ? tail : head).push(matcher)
   }
-  return { segments, openEnded: false }
+  return { segments: head, openEnded, tail }
 }
 
 function parseSegment (segment: string, index: number): SegmentMatcher | { problem: string } {
   if (segment === '') return { problem: 'empty segment (//) in path; segments are separated by one /' }
-  if (segment === '**') return { problem: "'**' may only be the last segment (it matches everything below)" }
   if (segment === '*' || PARAMETER.test(segment)) return null
   if (segment.startsWith('{') && segment.endsWith('}')) {
     return { problem: `bad parameter '${segment}'; write {name} with a name of letters, digits and _ not starting with a digit` }

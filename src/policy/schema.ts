@@ -9,8 +9,8 @@ import { Type, type TSchema } from '@sinclair/typebox'
 const glob = (field: string): TSchema =>
   Type.Optional(Type.String({ description: `a string (the ${field}, exact or with * globs)` }))
 
-const RuleList = Type.Array(Type.String({ description: 'a string like "GET /containers/json"' }), {
-  description: 'a list of rules like ["GET /containers/json"]'
+const RuleList = Type.Array(Type.String({ description: 'a string like "GET /containers/json" or a group like "@read-only"' }), {
+  description: 'a list of rules like ["GET /containers/json", "@read-only"]'
 })
 
 /** One `identities:` entry: which certificates it covers and the teams they get. */
@@ -26,15 +26,24 @@ export const IdentitySchema = Type.Object({
   teams: Type.Array(Type.String({ description: 'a team name' }), { description: 'a list of team names like [platform]' })
 }, { additionalProperties: false, description: 'a mapping with match and teams' })
 
-/** One team: the rules it allows and the rules it denies. */
+const Mode = Type.Optional(Type.String({ description: 'enforce or audit' }))
+
+/**
+ * One team: the rules it allows and denies, its mode, and its `containers`
+ * rules (checked in containers.ts, which gives better messages for the two
+ * forms than a schema union could).
+ */
 export const TeamSchema = Type.Object({
   allow: Type.Optional(RuleList),
-  deny: Type.Optional(RuleList)
-}, { additionalProperties: false, description: 'a mapping with allow and/or deny rule lists' })
+  deny: Type.Optional(RuleList),
+  mode: Mode,
+  containers: Type.Optional(Type.Unknown())
+}, { additionalProperties: false, description: 'a mapping with allow, deny, mode and containers' })
 
 /** A whole policy file. */
 export const PolicySchema = Type.Object({
   version: Type.Integer({ description: 'the number 1' }),
+  mode: Mode,
   identities: Type.Array(IdentitySchema, { description: 'a list of identity entries (match + teams)' }),
   teams: Type.Record(Type.String(), TeamSchema, { description: 'a mapping from team name to its rules' })
-}, { additionalProperties: false, description: 'a mapping with version, identities and teams' })
+}, { additionalProperties: false, description: 'a mapping with version, mode, identities and teams' })

@@ -39,11 +39,20 @@ export interface RuleRef {
   readonly file: string
   readonly line: number
   readonly col: number
-  /** The rule as written, e.g. `POST /containers/{id}/start`. */
+  /**
+   * The rule as written, e.g. `POST /containers/{id}/start`; for a rule from
+   * a group, the expanded rule; for a body rule, the setting, e.g.
+   * `containers.privileged: false (default)`.
+   */
   readonly text: string
   readonly team: string
   readonly effect: 'allow' | 'deny'
+  /** The `@group` entry this rule was expanded from, if any. */
+  readonly group?: string
 }
+
+/** Dry-run or not: `audit` decides and records, but forwards what it would deny. */
+export type PolicyMode = 'enforce' | 'audit'
 
 /** The identity entry a principal matched: its index and where it is written. */
 export interface IdentityMatch {

@@ -22,14 +22,31 @@ export interface ExchangeOutcome {
 }
 
 /**
+ * The body phase of a request whose body must be judged before anything is
+ * forwarded. The proxy reads the whole body (decoding chunked framing), at
+ * most `limit` bytes, and calls `judge` once; then it forwards exactly the
+ * bytes judged, with a Content-Length and without Transfer-Encoding, or
+ * answers the refusal. A body known or found to exceed `limit` is not read
+ * further: `judge(null)` returns the refusal (413).
+ */
+export interface BodyJudge {
+  readonly limit: number
+  /** Returns the refusal to answer (already audited), or null to forward `body`. Must not throw. */
+  judge: (body: Buffer | null) => Refusal | null
+}
+
+/**
  * One judged request. `refusal` null means forward `upstreamPath` (the exact
- * path that was judged; the raw query is appended by the proxy unchanged).
- * `end` must be called exactly once; `sessionOpened` at most once, before it.
+ * path that was judged; the raw query is appended by the proxy unchanged),
+ * after the body phase when `bodyJudge` is set (otherwise the body streams
+ * unread). `end` must be called exactly once; `sessionOpened` at most once,
+ * before it.
  */
 export interface Exchange {
   readonly requestId: string
   readonly refusal: Refusal | null
   readonly upstreamPath: string
+  readonly bodyJudge: BodyJudge | null
   /** A hijacked connection was switched to raw bytes (upstream answered 101). */
   sessionOpened: () => void
   end: (outcome: ExchangeOutcome) => void

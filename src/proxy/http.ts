@@ -1,16 +1,19 @@
 /**
  * Ordinary (non-upgrade) requests: fastify with @fastify/http-proxy over
- * undici to the daemon's Unix socket. Everything streams; nothing is
- * buffered. The fixes for the library defaults that break the docker CLI are
- * here and each is named where it is applied.
+ * undici to the daemon's Unix socket. Everything streams, except the body
+ * of a request whose exchange has a body phase: that body is read whole
+ * (bounded), judged, and exactly those bytes are forwarded with a
+ * Content-Length. The fixes for the library defaults that break the docker
+ * CLI are here and each is named where it is applied.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
 import type { Duplex, Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { countedBody, endToEndHeaders, errorBody, rawResponse } from './streams.js'
+import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
+import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
 export interface HttpForwarderOptions {
@@ -26,6 +29,8 @@ export interface HttpForwarderOptions {
 /** Per-request bookkeeping, kept off the fastify request to stay typed. */
 interface Tracked {
   readonly exchange: Exchange
+  /** The judged body, once the body phase allowed it; forwarded instead of the stream. */
+  judgedBody: Buffer | null
   bytesIn: number
   bytesOut: number
   error: string | null
@@ -58,11 +63,16 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   // refused upload is never invited to send its body.
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
   app.addHook('onRequest', (request, reply, done) => { judge(options.admit, request, reply, done) })
+  app.addHook('preHandler', async (request, reply) => await bodyPhase(request, reply))
   // Unreachable through a valid policy (rules only name the methods Docker
   // uses), kept so an unknown method can never fall through to a default.
   app.setNotFoundHandler((request, reply) => {
     sendRefusal(request, reply, refusal('DG_METHOD_NOT_SUPPORTED', `method ${request.method} is not part of the Docker API`))
   })
+  // fastify's own text/plain and JSON parsers would buffer (and limit) a
+  // body before the proxy sees it; @fastify/http-proxy registers pass-through
+  // parsers, so every body reaches the forwarder or the body phase unread.
+  app.removeAllContentTypeParsers()
   await app.register(httpProxy, proxyOptions(options))
   return app
 }
@@ -99,8 +109,23 @@ function judge (admit: Admit, request: FastifyRequest, reply: FastifyReply, done
     sendRefusal(request, reply, exchange.refusal)
     return
   }
+  // A body known to be too large is refused before it is invited or read.
+  const bodyJudge = exchange.bodyJudge
+  if (bodyJudge !== null && Number(request.headers['content-length'] ?? '0') > bodyJudge.limit) {
+    sendRefusal(request, reply, tooLarge(bodyJudge))
+    return
+  }
   if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue()
   done()
+}
+
+/** The body phase of a judged request, before the forwarder runs; see http-body.ts. */
+async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const state = tracked.get(request.raw)
+  const bodyJudge = state?.exchange.bodyJudge ?? null
+  if (state === undefined || bodyJudge === null) return undefined
+  state.judgedBody = await judgeWholeBody(request, reply, bodyJudge)
+  return state.judgedBody === null ? reply : undefined
 }
 
 function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply, fallback: Refusal): void {
@@ -111,7 +136,7 @@ function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply
 /** Registers the exchange and arranges for `end` to be reported exactly once. */
 function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
   const exchange = admit(request.raw)
-  const state: Tracked = { exchange, bytesIn: 0, bytesOut: 0, error: null }
+  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
   // 'close' fires for finished, aborted and failed responses alike; fastify's
@@ -129,25 +154,14 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
   return exchange
 }
 
-function sendRefusal (request: FastifyRequest, reply: FastifyReply, refused: Refusal): void {
-  // An unread request body would otherwise be read and discarded by Node to
-  // keep the connection alive; closing is cheaper and safer.
-  if (hasUnreadBody(request.raw)) void reply.header('connection', 'close')
-  // The docker CLI decodes `{"message"}` only when Content-Type is exactly
-  // application/json; fastify appends `; charset=utf-8` unless a serializer
-  // is set, so the (already serialised) body goes through an identity one.
-  void reply.code(refused.status).header('content-type', 'application/json')
-    .serializer((body: string) => body).send(errorBody(refused.message))
-}
-
-function hasUnreadBody (req: IncomingMessage): boolean {
-  const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0
-  return declared && !req.complete
-}
-
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
   const state = tracked.get(request.raw)
   if (state === undefined) throw new Error('request reached the forwarder without being judged')
+  if (state.judgedBody !== null) {
+    state.bytesIn = state.judgedBody.length
+    return forwardJudged(request, reply, state.exchange.upstreamPath, state.judgedBody, replyOptions)
+  }
+  if (state.exchange.bodyJudge !== null) throw new Error('a judged body reached the forwarder without its body phase')
   if (isReadable(request.body)) request.body = countedBody(request.body, (n) => { state.bytesIn += n })
   return reply.from(state.exchange.upstreamPath, replyOptions as Parameters<FastifyReply['from']>[1])
 }
@@ -212,14 +226,6 @@ function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoExce
   const refused: Refusal = { ...refusal('DG_BAD_REQUEST', what), status }
   options.onMalformed(socket, refused)
   socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Bad Request', refused.message))
-}
-
-function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  // undici refuses to send `expect` (nodejs/undici#197); the client's
-  // 100-continue was already answered by dockgate.
-  const rest = { ...headers }
-  delete rest.expect
-  return rest
 }
 
 function isReadable (value: unknown): value is Readable {

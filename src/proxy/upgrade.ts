@@ -44,8 +44,17 @@ class HijackSession {
     if (this.exchange.refusal !== null) return this.refuse(this.exchange.refusal)
     const framing = bodyFraming(this.req)
     if (typeof framing !== 'number') return this.refuse(framing)
+    const judge = this.exchange.bodyJudge
+    // An upgrade request to a judged endpoint (say, create with Upgrade: tcp)
+    // gets the same body phase as any other request.
+    if (judge !== null && framing > judge.limit) return this.refuse(judge.judge(null) ?? tooLarge(judge.limit))
+    if (judge === null && framing > UPGRADE_BODY_LIMIT) {
+      return this.refuse(refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`))
+    }
     const body = await readRequestBody(this.client, head, framing)
     if (body === null) return this.end({ status: 0, aborted: true, error: null })
+    const refused = judge?.judge(body) ?? null
+    if (refused !== null) return this.refuse(refused)
     // Node's TLS sockets end their write side when the peer ends its own;
     // `docker run -i` ends stdin and must still read the container's output.
     ;(this.client as net.Socket).allowHalfOpen = true
@@ -143,8 +152,11 @@ function bodyFraming (req: IncomingMessage): number | Refusal {
   }
   const length = Number(req.headers['content-length'] ?? '0')
   if (!Number.isSafeInteger(length) || length < 0) return refusal('DG_BAD_REQUEST', 'invalid Content-Length')
-  if (length > UPGRADE_BODY_LIMIT) return refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`)
   return length
+}
+
+function tooLarge (limit: number): Refusal {
+  return refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`)
 }
 
 /**

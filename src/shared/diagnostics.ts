@@ -11,11 +11,16 @@ export interface Diagnostic {
   readonly col: number
   readonly code: ErrorCode
   readonly message: string
+  /** Set for problems that do not stop loading; absent means an error. */
+  readonly severity?: 'warning'
 }
 
-/** Renders `FILE:LINE:COL CODE message`, the one format every tool prints. */
+/**
+ * Renders `FILE:LINE:COL CODE message`, the one format every tool prints;
+ * a warning's message starts with `warning: `.
+ */
 export function formatDiagnostic (d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`
+  return `${d.file}:${d.line}:${d.col} ${d.code} ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`
 }
 
 /** Orders diagnostics by file, then position, so output is stable and reads top-down. */

@@ -20,6 +20,10 @@ export const ERRORS = {
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
   DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
+  DG_POLICY_UNREACHABLE: { status: 0, summary: 'a rule or identity entry can never decide anything (covered by a deny, a duplicate, or shadowed)' },
+  DG_POLICY_DENY_UNUSED: { status: 0, summary: 'warning: a deny rule removes nothing its own team allows' },
+  DG_POLICY_HIJACK_DENY: { status: 0, summary: 'warning: a deny rule only covers hijacked endpoints, whose refusal reason the docker CLI cannot print' },
+  DG_POLICY_TEAM_UNUSED: { status: 0, summary: 'warning: a team no identity entry uses' },
 
   // Refusals answered to clients (Docker's error shape, `{"message": "dockgate: ..."}`).
   DG_TLS_REJECTED: { status: 403, summary: 'the client certificate is missing, untrusted, expired, not yet valid, revoked, or lacks clientAuth usage, or revocation cannot be checked' },
@@ -28,6 +32,11 @@ export const ERRORS = {
   DG_NON_CANONICAL: { status: 400, summary: 'the request target is not in canonical form and is never forwarded' },
   DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad HTTP framing or URL encoding); 431 for oversized headers, 408 for headers that never finish' },
   DG_METHOD_NOT_SUPPORTED: { status: 405, summary: 'the HTTP method is one the Docker API does not use' },
+  DG_BODY_DENIED: { status: 403, summary: 'a team\'s containers rules refuse what the request body (or build query) asks of the host' },
+  DG_BODY_INVALID: { status: 400, summary: 'a judged request body is not JSON, is truncated, nests too deep, or has a field of the wrong type' },
+  DG_BODY_AMBIGUOUS: { status: 400, summary: 'a judged request body repeats a key, or has keys the daemon would read as the same field' },
+  DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },
+  DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
 
   // Actions dockgate takes on its own (audit records).

@@ -25,6 +25,7 @@ identities:
 teams:
   platform:
     allow: ["* /**"]
+    containers: unrestricted
   ci:
     allow:
       - "GET,HEAD /_ping"
@@ -60,6 +61,8 @@ export interface StartOptions {
   readonly policy?: string
   readonly clients?: readonly ClientSpec[]
   readonly headersTimeoutMs?: number
+  /** `limits.bodyBytes` for this gateway; the 1 MiB default unless set. */
+  readonly bodyBytes?: number
 }
 
 /** Starts a gateway; call `close` in afterAll. */
@@ -77,7 +80,8 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     policy: loaded.value,
     audit,
     logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
-    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs })
+    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+    ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes })
   })
   const address = await gateway.listen()
   return {

@@ -65,7 +65,8 @@ describe('loadPolicy: valid policies', () => {
 
   it('accepts every valid rule form', () => {
     for (const rule of ['* /**', 'GET /_ping', 'GET,HEAD,POST,PUT,DELETE,PATCH,OPTIONS /x', 'POST /containers/{id}/start',
-      'GET /containers/*/json', 'GET /containers/**', "GET /images/a-b_c.d~e!$&'()+,=:@/json", 'GET /x/{_a1}/y']) {
+      'GET /containers/*/json', 'GET /containers/**', "GET /images/a-b_c.d~e!$&'()+,=:@/json", 'GET /x/{_a1}/y',
+      'GET /images/**/json', 'GET /**/json', 'DELETE /plugins/**/x/{id}']) {
       expect(problems(withRule(rule)), rule).toEqual([])
     }
   })
@@ -94,7 +95,7 @@ describe('loadPolicy: every problem at once, at its place', () => {
 
   it('explains an unknown key with the valid keys and a suggestion', () => {
     expect(problems('version: 1\nidentities: []\nteams:\n  t:\n    alow: []\n')).toEqual([
-      "5:5 DG_UNKNOWN_KEY unknown key 'alow' in teams.t; valid keys: allow, deny (did you mean 'allow'?)"
+      "5:5 DG_UNKNOWN_KEY unknown key 'alow' in teams.t; valid keys: allow, deny, mode, containers (did you mean 'allow'?)"
     ])
   })
 
@@ -170,7 +171,8 @@ describe('loadPolicy: rule syntax errors say what would be valid', () => {
     ['GET /', 'use /** to match every path'],
     ['GET /containers/', 'trailing slash'],
     ['GET /containers//json', 'empty segment (//)'],
-    ['GET /**/json', "'**' may only be the last segment"],
+    ['GET /**/x/**', "only one '**' per path"],
+    ['GET /x**/json', "'*' must be a whole segment"],
     ['GET /containers/{1id}/json', "bad parameter '{1id}'"],
     ['GET /containers/{id/json', "'{' and '}' may only wrap a whole segment"],
     ['GET /containers/{}/json', "bad parameter '{}'"],

@@ -1,0 +1,34 @@
+/**
+ * Formats a policy explanation for a terminal: one fact per line, rules as
+ * `FILE:LINE "TEXT"` so an editor can jump to them.
+ */
+import { escapeForDisplay, formatRuleRef, type Explanation, type Policy } from '../policy/index.js'
+
+/** The text `policy explain` prints for `explanation`. */
+export function formatExplanation (policy: Policy, explanation: Explanation, subject: string): string {
+  const lines: string[] = []
+  const { identity, verdict } = explanation
+  lines.push(`subject:  ${escapeForDisplay(subject)}`)
+  if (identity === null) {
+    lines.push(`identity: none matches (policy mode ${policy.mode})`)
+  } else {
+    lines.push(`identity: ${policy.file}:${identity.line} (${explanation.matchedOn.join(', ')}) -> teams: ${identity.teams.join(', ') || '(none)'}`)
+  }
+  for (const team of explanation.teams) {
+    const how = team.rule === null ? 'no rule matches' : `${team.path === 'allow' ? 'allowed by' : 'denied by'} ${formatRuleRef(team.rule)}`
+    lines.push(`team:     ${team.name} (mode ${team.mode}, containers ${team.unrestricted ? 'unrestricted' : 'restricted'}): ${how}`)
+  }
+  for (const group of explanation.groups) {
+    lines.push(`group:    ${group.group} (${policy.file}:${group.line}) = ${group.rules.join(', ')}`)
+  }
+  if (explanation.judgedEndpoint !== null) {
+    const what = explanation.reads === 'body' ? 'its JSON body' : 'its request line'
+    lines.push(`judged:   ${explanation.judgedEndpoint} is judged on ${what} against each allowing team's containers rules`)
+    if (explanation.bodyAssumedEmpty) lines.push('body:     none given (--body FILE.json): judged as an empty body')
+  }
+  lines.push(`decision: ${verdict.outcome}${verdict.outcome === 'would-deny' ? ' (audit mode: forwarded and recorded as would-deny)' : ''}`)
+  if (verdict.rule !== null) lines.push(`rule:     ${formatRuleRef(verdict.rule)} (team ${verdict.rule.team})`)
+  else if (verdict.outcome !== 'allow') lines.push('rule:     none (nothing allows it: default deny)')
+  if (verdict.refusal !== null) lines.push(`reason:   ${verdict.refusal.status} ${verdict.refusal.code} ${verdict.refusal.message}`)
+  return lines.join('\n') + '\n'
+}

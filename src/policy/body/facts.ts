@@ -1,0 +1,84 @@
+/**
+ * What a request would do to the host, read out of its body or query once,
+ * independently of any team: "privileged", "bind-mounts /etc", "adds
+ * SYS_ADMIN". Each team's `containers` rules are then checked against the
+ * same list (containers.ts), so parsing is done once and a body is refused as
+ * ambiguous or invalid whichever team is asking.
+ */
+
+/** The `containers:` setting that decides a fact; `unrestricted` facts only `containers: unrestricted` allows. */
+export type ContainerRuleKey = 'privileged' | 'hostNamespaces' | 'capAdd' | 'devices' | 'unconfined' | 'bindMounts' | 'unrestricted'
+
+/**
+ * One host-reaching thing a request asks for. `phrase` completes "TEAM may
+ * not ...", e.g. `create a privileged container`; `field` says where in the
+ * body (or query) it was found.
+ */
+export type HostFact =
+  | { readonly rule: 'privileged' | 'hostNamespaces' | 'devices' | 'unconfined' | 'unrestricted'; readonly phrase: string; readonly field: string }
+  | { readonly rule: 'capAdd'; readonly capability: string; readonly phrase: string; readonly field: string }
+  | { readonly rule: 'bindMounts'; readonly path: string; readonly phrase: string; readonly field: string }
+
+/** How an endpoint names what it does, for phrases: `create a container`, `run an exec`. */
+export interface Action {
+  /** e.g. `create a privileged container`, `run a privileged exec`. */
+  readonly privileged: string
+}
+
+/** Collects facts while a body is read. */
+export class FactList {
+  readonly facts: HostFact[] = []
+
+  /** Asks for a privileged container or exec. */
+  privileged (action: Action, field: string): void {
+    this.facts.push({ rule: 'privileged', phrase: action.privileged, field })
+  }
+
+  /** Shares a host namespace (`host`) or joins another container's (`container:ID`). */
+  namespace (field: string, value: string): void {
+    const phrase = isJoin(value)
+      ? `join another container's namespace (${field}=${value}): dockgate cannot see whether that container shares the host's`
+      : `use a host namespace (${field}=${value})`
+    this.facts.push({ rule: 'hostNamespaces', phrase, field })
+  }
+
+  /** Something else that reaches out of the container's namespaces, e.g. a chosen cgroup parent. */
+  hostNamespace (field: string, phrase: string): void {
+    this.facts.push({ rule: 'hostNamespaces', phrase, field })
+  }
+
+  /** Adds a (normalised) capability beyond the default set. */
+  capability (capability: string, field: string): void {
+    this.facts.push({ rule: 'capAdd', capability, phrase: `add capability ${capability} (${field})`, field })
+  }
+
+  /** Gives the container host devices. */
+  device (field: string): void {
+    this.facts.push({ rule: 'devices', phrase: `give a container host devices (${field})`, field })
+  }
+
+  /** Weakens seccomp, AppArmor, SELinux or the masked /proc and /sys paths. */
+  unconfined (field: string, what: string): void {
+    this.facts.push({ rule: 'unconfined', phrase: `run unconfined (${field} ${what})`, field })
+  }
+
+  /** Binds host `path` (already cleaned when absolute) into a container or plugin. */
+  bind (path: string, field: string): void {
+    this.facts.push({ rule: 'bindMounts', path, phrase: `bind-mount ${path} (${field})`, field })
+  }
+
+  /** Something dockgate cannot judge in detail; only `containers: unrestricted` allows it. */
+  opaque (field: string, phrase: string): void {
+    this.facts.push({ rule: 'unrestricted', phrase, field })
+  }
+}
+
+/** True for namespace modes that join another container (`container:ID`). */
+export function isJoin (mode: string): boolean {
+  return mode.toLowerCase().startsWith('container:')
+}
+
+/** True for a namespace mode that shares the host's (`host`), or joins another container's. */
+export function sharesNamespace (mode: string): boolean {
+  return mode.toLowerCase() === 'host' || isJoin(mode)
+}

@@ -1,0 +1,112 @@
+/**
+ * The host-reaching fields of a container's HostConfig, read into facts.
+ * Used for `HostConfig` in a create body, for the same fields at the top
+ * level of a create body (dockerd embeds HostConfig there too), for an
+ * old-API start body, and (the Resources part) for an update body.
+ *
+ * Every field here and the decision for it is listed in the README's
+ * "Body rules" section; fields not listed (Sysctls, Runtime, PortBindings,
+ * LogConfig, ...) do not give a container more of the host than its
+ * namespaces, capabilities and mounts already do.
+ */
+import { DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js'
+import { sharesNamespace, type Action, type FactList } from './facts.js'
+import type { StructView } from './fields.js'
+import { isLocalDriver, readBinds, readMounts } from './mounts.js'
+
+/** Namespace modes whose value `host` (or `container:ID`) shares a namespace. */
+const NAMESPACE_FIELDS = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode', 'Cgroup']
+
+/** Reads every host-reaching field of a HostConfig-shaped struct into `facts`. */
+export function readHostConfig (host: StructView, action: Action, facts: FactList): void {
+  if (host.bool('Privileged')) facts.privileged(action, at(host, 'Privileged'))
+  readNamespaces(host, facts)
+  readResources(host, facts)
+  readCapabilities(host, facts)
+  readSecurityOptions(host, facts)
+  for (const field of ['MaskedPaths', 'ReadonlyPaths']) {
+    if (host.has(field)) facts.unconfined(at(host, field), 'replaces the default masked and read-only /proc and /sys paths')
+  }
+  const volumeDriver = host.string('VolumeDriver')
+  if (!isLocalDriver(volumeDriver)) {
+    facts.opaque(at(host, 'VolumeDriver'), `use volume driver ${JSON.stringify(volumeDriver)} (${at(host, 'VolumeDriver')}), which dockgate cannot judge`)
+  }
+  readBinds(host.strings('Binds'), at(host, 'Binds'), facts)
+  readMounts(host.structs('Mounts'), at(host, 'Mounts'), volumeDriver, facts)
+  if (host.strings('VolumesFrom').length > 0) {
+    facts.opaque(at(host, 'VolumesFrom'), `use VolumesFrom (${at(host, 'VolumesFrom')}): it inherits another container's mounts, which dockgate cannot see`)
+  }
+}
+
+/**
+ * The Resources fields that reach the host: devices of every kind and the
+ * cgroup parent. Update bodies carry only these (and a restart policy).
+ */
+export function readResources (host: StructView, facts: FactList): void {
+  for (const field of ['Devices', 'DeviceCgroupRules', 'DeviceRequests']) {
+    if (host.list(field).length > 0) facts.device(at(host, field))
+  }
+  const parent = host.string('CgroupParent')
+  if (parent !== '') {
+    facts.hostNamespace(at(host, 'CgroupParent'), `place a container in a host cgroup of its choosing (${at(host, 'CgroupParent')}=${parent})`)
+  }
+}
+
+function readNamespaces (host: StructView, facts: FactList): void {
+  for (const field of NAMESPACE_FIELDS) {
+    const mode = host.string(field)
+    if (sharesNamespace(mode)) facts.namespace(at(host, field), mode)
+  }
+}
+
+/** CapAdd (a string or a list) and the legacy Capabilities list (which replaces the default set). */
+function readCapabilities (host: StructView, facts: FactList): void {
+  for (const raw of host.stringOrStrings('CapAdd')) {
+    const capability = normalizeCapability(raw)
+    if (!DEFAULT_CAPABILITIES.has(capability)) facts.capability(capability, at(host, 'CapAdd'))
+  }
+  for (const raw of host.strings('Capabilities')) {
+    const capability = normalizeCapability(raw)
+    if (!DEFAULT_CAPABILITIES.has(capability)) facts.capability(capability, at(host, 'Capabilities'))
+  }
+}
+
+/**
+ * SecurityOpt, as dockerd parses it: `no-new-privileges`, `disable`, or
+ * `KEY=VALUE` (`KEY:VALUE`, deprecated). Only options known to keep the
+ * default confinement pass: label user/role/level, named AppArmor profiles
+ * (loaded by an administrator), `seccomp=builtin`, no-new-privileges.
+ * Unconfined profiles, `label=disable`, `label=type:...` (which can pick an
+ * unconfined SELinux type), custom seccomp profiles (which can allow as much
+ * as unconfined) and anything unrecognised count as unconfined.
+ */
+function readSecurityOptions (host: StructView, facts: FactList): void {
+  const field = at(host, 'SecurityOpt')
+  for (const option of host.strings('SecurityOpt')) {
+    if (!securityOptionKeepsConfinement(option)) facts.unconfined(field, shorten(option))
+  }
+}
+
+function securityOptionKeepsConfinement (option: string): boolean {
+  if (option === 'no-new-privileges') return true
+  const separator = option.includes('=') ? '=' : option.includes(':') ? ':' : null
+  if (separator === null) return false
+  const cut = option.indexOf(separator)
+  const key = option.slice(0, cut).toLowerCase()
+  const value = option.slice(cut + 1)
+  switch (key) {
+    case 'label': return /^(user|role|level):/.test(value)
+    case 'apparmor': return value !== '' && value.toLowerCase() !== 'unconfined'
+    case 'seccomp': return value === 'builtin'
+    case 'no-new-privileges': return true
+    default: return false
+  }
+}
+
+function shorten (text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+function at (host: StructView, field: string): string {
+  return host.where === '' ? field : `${host.where}.${field}`
+}
