@@ -55,6 +55,17 @@ YAML
   log "registry did not start"; return 1
 }
 
+# dockerd leaves mounts below its roots (overlay layers, the netns bind
+# mount at exec/netns/default); unmount them deepest first so the folder can
+# be removed.
+unmount_under() {
+  local root
+  root=$(realpath "$1")
+  awk -v root="$root/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mnt; do
+    umount -l "$mnt" 2>/dev/null || true
+  done
+}
+
 stop_pidfile() {
   local file=$1 pid
   [ -f "$file" ] || return 0
@@ -77,7 +88,7 @@ case "$cmd" in
     stop_pidfile "$dir/registry.pid"
     stop_pidfile "$dir/docker.pid"
     stop_pidfile "$dir/dockerd.launcher"
-    umount -R "$dir/exec" "$dir/data" 2>/dev/null || true
+    unmount_under "$dir"
     ;;
   *) log "unknown command $cmd"; exit 2 ;;
 esac
