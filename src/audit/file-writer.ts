@@ -21,10 +21,11 @@
  *   that resumes says how many were lost and why.
  */
 import { randomUUID } from 'node:crypto'
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readlinkSync, renameSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname } from 'node:path'
-import { openLine, seal, sha256, type ChainHead } from './chain.js'
+import { openLine, seal, type ChainHead } from './chain.js'
+import { ignoreErrors, messageOf, nameOfOpenFile, syncFolder, tornFacts } from './file-ops.js'
 import { rotatedPath, rotationDue, utcDay, type RotatePolicy } from './rotation.js'
 import { AUDIT_SCHEMA_VERSION, type OPEN_REASONS } from './schema.js'
 import { readTail } from './tail.js'
@@ -48,6 +49,8 @@ export interface ChainWriterOptions {
   /** Every line written (FileOpened records included), once it is in the file. */
   readonly onWritten: (line: Buffer, auditID: string) => void
   readonly onEvent: (event: WriterEvent) => void
+  /** fs.writeSync unless set: tests put a full disk behind it. */
+  readonly writeSync?: typeof writeSync
 }
 
 /** Audit health, for /readyz and the audit-failure metric. */
@@ -148,13 +151,13 @@ export class ChainWriter {
   private openActive (reason: OpenReason, previousFile: string | null): void {
     const { file } = this.options
     mkdirSync(dirname(file), { recursive: true, mode: 0o750 })
-    const fd = openSync(file, 'a', 0o640)
+    const fd = openSync(file, 'a+', 0o640)
     const found = fstatSync(fd).size
     try {
       let size = found
       const tail = readTail(fd, size)
       const head = this.fd === null && this.head === null ? this.headOf(tail.lastLine, tail.torn.length > 0) : this.head
-      if (tail.torn.length > 0) size += writeAll(fd, Buffer.from('\n'))
+      if (tail.torn.length > 0) size += this.writeAll(fd, Buffer.from('\n'))
       const now = this.options.now()
       const opened = {
         reason,
@@ -169,7 +172,7 @@ export class ChainWriter {
       const auditID = randomUUID()
       const json = JSON.stringify({ time: now.toISOString(), schema: AUDIT_SCHEMA_VERSION, auditID, stage: 'FileOpened', opened })
       const sealed = seal(json, head)
-      writeAll(fd, sealed.bytes)
+      this.writeAll(fd, sealed.bytes)
       if (this.options.fsync) { fdatasyncSync(fd); syncFolder(file) }
       if (this.fd !== null && this.fd !== fd) closeSync(this.fd)
       this.fd = fd
@@ -206,7 +209,7 @@ export class ChainWriter {
     const fd = this.fd
     if (fd === null) throw new Error('the audit file is not open')
     try {
-      writeAll(fd, bytes)
+      this.writeAll(fd, bytes)
       if (this.options.fsync) fdatasyncSync(fd)
     } catch (err) {
       // Keep the file line-clean and in step with the chain head in memory.
@@ -275,6 +278,13 @@ export class ChainWriter {
     this.timer.unref()
   }
 
+  private writeAll (fd: number, bytes: Buffer): number {
+    const write = this.options.writeSync ?? writeSync
+    let done = 0
+    while (done < bytes.length) done += write(fd, bytes, done, bytes.length - done)
+    return done
+  }
+
   private isActive (fd: number): boolean {
     try {
       const named = statSync(this.options.file)
@@ -284,51 +294,4 @@ export class ChainWriter {
       return false
     }
   }
-}
-
-// Described as a UTF-8 reader (the verifier) sees the line: a write cut
-// inside a character reads back as U+FFFD, so the raw bytes would not match.
-function tornFacts (torn: Buffer): { bytes: number; sha256: string } {
-  const seen = Buffer.from(torn.toString('utf8'), 'utf8')
-  return { bytes: seen.length, sha256: sha256(seen) }
-}
-
-function writeAll (fd: number, bytes: Buffer): number {
-  let done = 0
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done)
-  return done
-}
-
-// A new file's name must survive a power loss too, not just its contents.
-function syncFolder (file: string): void {
-  const fd = openSync(dirname(file), 'r')
-  try {
-    // Some file systems cannot sync a folder; the file itself is synced.
-    ignoreErrors(() => { fdatasyncSync(fd) })
-  } finally {
-    closeSync(fd)
-  }
-}
-
-// Best-effort cleanup after an error that is already being reported.
-function ignoreErrors (action: () => void): void {
-  try {
-    action()
-  } catch {
-    // the original error is the one that matters
-  }
-}
-
-// Where an open file is now (Linux knows; elsewhere unknown): logrotate renamed it.
-function nameOfOpenFile (fd: number): string | null {
-  try {
-    const target = readlinkSync(`/proc/self/fd/${fd}`)
-    return target.endsWith(' (deleted)') ? null : basename(target)
-  } catch {
-    return null
-  }
-}
-
-function messageOf (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

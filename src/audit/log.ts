@@ -11,7 +11,7 @@
  * records cannot be written, unless `onFailure` is `continue`.
  */
 import pino, { type Logger } from 'pino'
-import { ChainWriter, type AuditHealth, type WriterEvent } from './file-writer.js'
+import { ChainWriter, type AuditHealth, type ChainWriterOptions, type WriterEvent } from './file-writer.js'
 import type { AuditRecord } from './record.js'
 import { NO_ROTATION, type RotatePolicy } from './rotation.js'
 import { NO_SINKS, openSinks, type AuditSinks } from './sinks.js'
@@ -36,6 +36,8 @@ export interface AuditLogOptions {
   readonly version?: string
   readonly now?: () => Date
   readonly onEvent?: (event: AuditEvent) => void
+  /** fs.writeSync unless set: tests put a full disk behind it. */
+  readonly writeSync?: ChainWriterOptions['writeSync']
 }
 
 /**
@@ -74,7 +76,8 @@ export function openAuditLog (options: AuditLogOptions): AuditLog {
       version: options.version ?? 'unknown',
       now,
       onWritten: sinks.forward,
-      onEvent
+      onEvent,
+      ...(options.writeSync === undefined ? {} : { writeSync: options.writeSync })
     })
   } catch (err) {
     void sinks.close()

@@ -1,8 +1,8 @@
 /**
  * The `audit:` section with its defaults filled in. The schema check has
  * already reported values of the wrong type (they fall back to defaults
- * here, and loading fails anyway); this adds what a schema cannot say: the
- * syslog address must be HOST:PORT.
+ * here, and loading fails anyway); this adds what a schema cannot say well:
+ * the names a setting may take, and that the syslog address is HOST:PORT.
  */
 import type { ValuePath } from '../shared/yaml-source.js'
 import { parseRemote } from './address.js'
@@ -37,7 +37,7 @@ type Rec = Record<string, unknown>
 
 /**
  * Reads `audit:` (the raw, schema-checked value) for the audit file at
- * `file` (already resolved); `report` is told about a bad syslog address.
+ * `file` (already resolved); `report` is told about every bad value.
  */
 export function readAuditConfig (raw: unknown, file: string, report: (path: ValuePath, message: string) => void): AuditConfig {
   const audit = record(raw)
@@ -45,9 +45,9 @@ export function readAuditConfig (raw: unknown, file: string, report: (path: Valu
   const sinks = record(audit.sinks)
   return {
     file,
-    level: audit.level === 'request' ? 'request' : 'metadata',
+    level: oneOf(audit.level, ['metadata', 'request'], 'level', report),
     fsync: audit.fsync === true,
-    onFailure: audit.onFailure === 'continue' ? 'continue' : 'refuse',
+    onFailure: oneOf(audit.onFailure, ['refuse', 'continue'], 'onFailure', report),
     rotate: { maxBytes: typeof rotate.maxBytes === 'number' ? rotate.maxBytes : 0, daily: rotate.daily === true },
     sinks: { stdout: sinks.stdout === true, syslog: sinks.syslog === undefined ? null : syslogOf(record(sinks.syslog), report) }
   }
@@ -64,6 +64,14 @@ function syslogOf (syslog: Rec, report: (path: ValuePath, message: string) => vo
     appName: typeof syslog.appName === 'string' ? syslog.appName : 'dockgate',
     queueRecords: typeof syslog.queueRecords === 'number' ? syslog.queueRecords : DEFAULT_QUEUE_RECORDS
   }
+}
+
+// The value when it is one of `allowed` (the first is the default); anything else is reported.
+function oneOf<T extends string> (value: unknown, allowed: readonly [T, ...T[]], key: string, report: (path: ValuePath, message: string) => void): T {
+  if (value === undefined || typeof value !== 'string') return allowed[0]
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  report(['audit', key], `audit.${key} must be ${allowed.join(' or ')}, got ${JSON.stringify(value)}`)
+  return allowed[0]
 }
 
 function record (value: unknown): Rec {

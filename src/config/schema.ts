@@ -19,9 +19,9 @@ const SyslogSchema = Type.Object({
 
 const AuditSchema = Type.Object({
   file: path('the audit log file (JSON lines)'),
-  level: Type.Optional(Type.Union([Type.Literal('metadata'), Type.Literal('request')], { description: 'metadata or request' })),
+  level: Type.Optional(Type.String({ description: 'metadata or request' })),
   fsync: Type.Optional(Type.Boolean({ description: 'true (every record is on disk before the answer) or false' })),
-  onFailure: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('continue')], { description: 'refuse (answer 503 while records cannot be written) or continue' })),
+  onFailure: Type.Optional(Type.String({ description: 'refuse (answer 503 while records cannot be written) or continue' })),
   rotate: Type.Optional(Type.Object({
     maxBytes: Type.Optional(Type.Integer({ minimum: 4096, maximum: Number.MAX_SAFE_INTEGER, description: 'a whole number of bytes of at least 4096, like 104857600' })),
     daily: Type.Optional(Type.Boolean({ description: 'true (a new file at the first record of each UTC day) or false' }))
