@@ -7,7 +7,7 @@
  * `seq`), and P is the previous record's H (64 zeros for a chain's first
  * record). Checking a line needs no JSON canonicalisation: strip the fixed-
  * length suffix, hash, compare. So anyone can check a line with a shell:
- * `sed 's/,"hash":"[0-9a-f]*"}$/}/' | sha256sum`.
+ * `sed 's/,"hash":"[0-9a-f]*"}$/}/' | tr -d '\n' | sha256sum`.
  *
  * Invariants: a record's own bytes (edit), its neighbours (deletion,
  * insertion, reordering) and its position (seq) are all covered; the writer
