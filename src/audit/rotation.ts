@@ -55,3 +55,13 @@ export function rotatedPath (path: string, at: Date, exists: (candidate: string)
     if (!exists(candidate)) return candidate
   }
 }
+
+/**
+ * A cluster worker's own audit file: `audit.jsonl` for worker 2 is
+ * `audit-w2.jsonl`. Each worker writes its own file and chain (two writers
+ * can never share one); `dockgate audit verify` checks them together.
+ */
+export function workerFile (path: string, worker: number): string {
+  const ext = extname(path)
+  return join(dirname(path), `${basename(path, ext)}-w${worker}${ext}`)
+}

@@ -187,9 +187,10 @@ interface UpstreamResponse {
  *
  * The exchange is reported ended when the daemon's body ends and before
  * the client gets the end of the answer, so a process killed right after
- * a client saw its answer complete has already written its record. A
- * response of unknown length (a stream) is reported started before its
- * headers are relayed.
+ * a client saw its answer complete has already written its record (the
+ * price: a client that leaves while its last bytes are still buffered is
+ * recorded as not aborted). A response of unknown length (a stream) is
+ * reported started before its headers are relayed.
  */
 function relayResponse (req: IncomingMessage, reply: FastifyReply, res: UpstreamResponse): void {
   const state = tracked.get(req)

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { objectRefOf } from '../../src/audit/object-ref.js'
 import { RejectionLimiter } from '../../src/audit/rate-limit.js'
 import { redactBody, REDACTED } from '../../src/audit/redact.js'
+import { rotatedPath, workerFile } from '../../src/audit/rotation.js'
 import { auditRecordJsonSchema } from '../../src/audit/schema.js'
 import { readJsonBody } from '../../src/policy/index.js'
 import { schemaProblems } from '../support/audit-check.js'
@@ -101,6 +102,18 @@ describe('TLS rejection rate limiting', () => {
     limiter.admit('b', 'unknown-ca', new Date(0))
     limiter.admit('c', 'unknown-ca', new Date(0))
     expect(limiter.summaries()).toEqual([{ address: 'a', count: 2, since: new Date(0), until: new Date(0), reasons: { 'unknown-ca': 2 } }])
+  })
+})
+
+describe('file names', () => {
+  it('a worker writes its own file, and its rotated files keep the worker in their name', () => {
+    expect(workerFile('/var/log/dockgate/audit.jsonl', 2)).toBe('/var/log/dockgate/audit-w2.jsonl')
+    expect(rotatedPath('/var/log/dockgate/audit-w2.jsonl', new Date('2026-11-24T00:00:00.012Z'), () => false)).toBe('/var/log/dockgate/audit-w2.2026-11-24T00-00-00.012Z.jsonl')
+  })
+
+  it('a rotated name that is taken gets a counter', () => {
+    const taken = new Set(['/a/audit.2026-11-24T00-00-00.012Z.jsonl', '/a/audit.2026-11-24T00-00-00.012Z-1.jsonl'])
+    expect(rotatedPath('/a/audit.jsonl', new Date('2026-11-24T00:00:00.012Z'), (p) => taken.has(p))).toBe('/a/audit.2026-11-24T00-00-00.012Z-2.jsonl')
   })
 })
 
