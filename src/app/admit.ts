@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type Judgement, type Policy } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type CanonicalResult, type Judgement, type Policy } from '../policy/index.js'
 import type { Admit, Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { objectRefOf } from '../audit/object-ref.js'
@@ -52,9 +52,6 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   const started = performance.now()
   const requestId = randomUUID()
   const connection = deps.connectionOf(req)
-  const target = req.url ?? ''
-  const method = req.method ?? ''
-  const upgrade = req.headers.upgrade ?? null
   if (connection === undefined) {
     // Only verified connections are emitted into the HTTP server; reaching
     // here would be a wiring bug, and the safe answer is to refuse.
@@ -62,18 +59,9 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   }
   const policy = deps.policy()
   const defaultLevel = deps.auditLevel ?? 'metadata'
-  const canonical = canonicalize(target)
-  const request: AuditRequest = canonical.ok
-    ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
-    : { method, target, path: null, apiVersion: null, upgrade }
-  const base: RequestBase = {
-    schema: 1,
-    auditID: requestId,
-    receivedAt: new Date().toISOString(),
-    client: { address: connection.remoteAddress, port: connection.remotePort },
-    request,
-    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
-  }
+  const method = req.method ?? ''
+  const canonical = canonicalize(req.url ?? '')
+  const base = requestBase(requestId, connection, req, canonical)
   const refuse = (denial: Refusal): Exchange => {
     deps.audit.write({
       ...base, stage: 'Refused', identity: auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file),
@@ -100,6 +88,24 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   return judgement.kind === 'final'
     ? finalExchange(judged, judgement.verdict)
     : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_BODY_LIMIT)
+}
+
+/** What every record of this request shares, as received and, when canonical, as judged. */
+function requestBase (auditID: string, connection: ConnectionInfo, req: IncomingMessage, canonical: CanonicalResult): RequestBase {
+  const method = req.method ?? ''
+  const target = req.url ?? ''
+  const upgrade = req.headers.upgrade ?? null
+  const request: AuditRequest = canonical.ok
+    ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
+    : { method, target, path: null, apiVersion: null, upgrade }
+  return {
+    schema: 1,
+    auditID,
+    receivedAt: new Date().toISOString(),
+    client: { address: connection.remoteAddress, port: connection.remotePort },
+    request,
+    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
+  }
 }
 
 // The policy core does not throw on any input; if a bug made it, the request
