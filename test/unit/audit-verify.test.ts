@@ -138,6 +138,19 @@ describe('dockgate audit verify: attacks', () => {
     expect(verify([...files, copy]).problems.map((p) => p.code)).toContain('DG_AUDIT_FILE_MISSING')
   })
 
+  it('several workers\' rotated sets, given together in any order, verify as one chain each', async () => {
+    const { dir } = trailDir()
+    const time = clock('2026-11-24T10:00:00.000Z')
+    const now = (): Date => { time.advance(1000); return time.now() }
+    for (const worker of ['audit-w1.jsonl', 'audit-w2.jsonl']) await writeTrail(join(dir, worker), 5, { rotate: { maxBytes: 1600, daily: false }, now })
+    const files = trailFiles(dir)
+    expect(files.length).toBeGreaterThanOrEqual(6)
+    expect(verify([...files].sort())).toMatchObject({ problems: [], chains: 2 })
+    const w2 = files.filter((f) => f.includes('audit-w2.2026'))
+    rmSync(w2[0] ?? '')
+    expect(verify(files.filter((f) => f !== w2[0])).problems).toMatchObject([{ code: 'DG_AUDIT_FILE_MISSING' }])
+  })
+
   it('several workers\' files verify as separate chains', async () => {
     const { dir } = trailDir()
     await writeTrail(join(dir, 'audit-w1.jsonl'), 3)
