@@ -4,6 +4,7 @@
  * over the rest of argv; each subcommand parses its own flags and returns an
  * exit code, so commands are testable without spawning a process.
  */
+import { runAuditCommand } from './cli/audit.js'
 import { runCertsCommand } from './cli/certs.js'
 import { runPolicyCommand } from './cli/policy.js'
 import { runServeCommand } from './cli/serve.js'
@@ -24,6 +25,10 @@ commands:
         validate policies: every problem as FILE:LINE:COL CODE message; exit 1 on errors
   policy explain --policy FILE --subject "CN=NAME,OU=TEAM" [--body FILE.json] METHOD PATH
         how the policy judges one request; exit 0 allow, 3 deny
+  audit verify [--partial-start] FILE...
+        check audit files (rotated, gzipped, several workers') are complete and unedited; exit 0 intact, 1 not
+  audit schema
+        print the audit record JSON Schema
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -32,6 +37,7 @@ async function main (argv: string[]): Promise<number> {
     case 'serve': return await runServeCommand(rest)
     case 'certs': return await runCertsCommand(rest)
     case 'policy': return await runPolicyCommand(rest)
+    case 'audit': return await runAuditCommand(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -4,18 +4,23 @@
  * can reach the host), and the audit records that describe it. This is the
  * only place where the TLS identity, the policy core, the proxy contract
  * and the audit trail meet.
+ *
+ * Fail closed: while the audit trail cannot be written (and
+ * `audit.onFailure` is refuse), every request is refused with 503 before
+ * anything else, saying why.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type Judgement, type Policy } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type CanonicalResult, type Judgement, type Policy } from '../policy/index.js'
 import type { Admit, Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
+import { objectRefOf } from '../audit/object-ref.js'
 import type { AuditRequest } from '../audit/record.js'
 import type { CertificateIdentity } from '../tls/identity.js'
-import { refusal } from '../shared/errors.js'
+import { refusal, type Refusal } from '../shared/errors.js'
 import { auditIdentity } from './records.js'
-import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchanges.js'
+import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged, type RequestBase } from './exchanges.js'
 
 /** What the TLS gate learned about a connection, kept for its lifetime. */
 export interface ConnectionInfo {
@@ -31,6 +36,8 @@ export interface AdmitDeps {
   readonly audit: AuditLog
   /** Largest request body read for judging (`limits.bodyBytes`); 1 MiB unless set. */
   readonly bodyLimit?: number
+  /** `audit.level`: the level of requests the policy sets none for; metadata unless set. */
+  readonly auditLevel?: AuditLevel
 }
 
 /** The default for `limits.bodyBytes`: far above any real create or service body. */
@@ -45,55 +52,70 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   const started = performance.now()
   const requestId = randomUUID()
   const connection = deps.connectionOf(req)
-  const target = req.url ?? ''
-  const method = req.method ?? ''
-  const upgrade = req.headers.upgrade ?? null
   if (connection === undefined) {
     // Only verified connections are emitted into the HTTP server; reaching
     // here would be a wiring bug, and the safe answer is to refuse.
     return refusedExchange(requestId, refusal('DG_TLS_REJECTED', 'connection has no verified client certificate'))
   }
   const policy = deps.policy()
-  const base = {
-    schema: 1 as const,
-    auditID: requestId,
-    client: { address: connection.remoteAddress, port: connection.remotePort }
-  }
-  const canonical = canonicalize(target)
-  if (!canonical.ok) {
-    const teams = matchIdentity(policy, connection.identity)
-    const request: AuditRequest = { method, target, path: null, apiVersion: null, upgrade }
-    const denial = nonCanonicalRefusal(canonical.reason)
+  const defaultLevel = deps.auditLevel ?? 'metadata'
+  const method = req.method ?? ''
+  const canonical = canonicalize(req.url ?? '')
+  const base = requestBase(requestId, connection, req, canonical)
+  const refuse = (denial: Refusal): Exchange => {
     deps.audit.write({
-      ...base, stage: 'Refused', identity: auditIdentity(connection.identity, teams), request,
-      decision: 'deny', code: denial.code, reason: denial.message, rule: null, status: denial.status, durationMs: elapsed(started)
+      ...base, stage: 'Refused', identity: auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file),
+      level: defaultLevel, decision: 'deny', code: denial.code, reason: denial.message, rule: null, status: denial.status, durationMs: elapsed(started)
     })
     return refusedExchange(requestId, denial)
   }
+  const blocked = deps.audit.blocked()
+  if (blocked !== null) return refuse(refusal('DG_AUDIT_UNAVAILABLE', blocked))
+  if (!canonical.ok) return refuse(nonCanonicalRefusal(canonical.reason))
   const { path, apiVersion } = canonical.target
-  const request: AuditRequest = { method, target, path, apiVersion, upgrade }
-  const judgement = judgeSafely(policy, { principal: connection.identity, method, target: canonical.target, contentTypes: contentTypes(req) })
+  const facts = { principal: connection.identity, method, target: canonical.target, contentTypes: contentTypes(req) }
+  const judgement = judgeSafely(policy, facts, defaultLevel)
   const judged: Judged = {
     audit: deps.audit,
     requestId,
     upstreamPath: (apiVersion === null ? '' : `/v${apiVersion}`) + path,
     started,
-    base: { ...base, request },
-    identity: connection.identity
+    base,
+    identity: connection.identity,
+    policyFile: policy.file,
+    defaultLevel
   }
   return judgement.kind === 'final'
     ? finalExchange(judged, judgement.verdict)
     : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_BODY_LIMIT)
 }
 
+/** What every record of this request shares, as received and, when canonical, as judged. */
+function requestBase (auditID: string, connection: ConnectionInfo, req: IncomingMessage, canonical: CanonicalResult): RequestBase {
+  const method = req.method ?? ''
+  const target = req.url ?? ''
+  const upgrade = req.headers.upgrade ?? null
+  const request: AuditRequest = canonical.ok
+    ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
+    : { method, target, path: null, apiVersion: null, upgrade }
+  return {
+    schema: 1,
+    auditID,
+    receivedAt: new Date().toISOString(),
+    client: { address: connection.remoteAddress, port: connection.remotePort },
+    request,
+    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
+  }
+}
+
 // The policy core does not throw on any input; if a bug made it, the request
 // is refused rather than forwarded unjudged.
-function judgeSafely (policy: Policy, facts: Parameters<typeof judgeRequest>[1]): Judgement {
+function judgeSafely (policy: Policy, facts: Parameters<typeof judgeRequest>[1], level: AuditLevel): Judgement {
   try {
-    return judgeRequest(policy, facts)
+    return judgeRequest(policy, facts, level)
   } catch (err) {
     const denial = refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)
-    return { kind: 'final', verdict: { outcome: 'deny', identity: null, team: null, rule: null, refusal: denial } }
+    return { kind: 'final', verdict: { outcome: 'deny', identity: null, team: null, rule: null, refusal: denial, audit: null } }
   }
 }
 

@@ -5,15 +5,16 @@
  */
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Policy } from '../policy/index.js'
-import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
+import type { AuditLevel, Policy } from '../policy/index.js'
+import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial, type TlsRejection } from '../tls/gate.js'
 import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
+import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
-import { malformedRecord, revokedConnectionRecord, tlsRejectedRecord } from './records.js'
+import { malformedRecord, revokedConnectionRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
@@ -29,7 +30,14 @@ export interface GatewayOptions {
   readonly headersTimeoutMs?: number
   /** `limits.bodyBytes`: the largest body read for judging; 1 MiB unless set. */
   readonly bodyBytes?: number
+  /** `audit.level`: for requests the policy sets no level for; metadata unless set. */
+  readonly auditLevel?: AuditLevel
+  /** How many TLSRejected records each address (and all together) may write before they are counted instead. */
+  readonly rejectionLimits?: RejectionLimits
 }
+
+/** How often counted (suppressed) TLS rejections are written as Suppressed records. */
+const SUMMARY_INTERVAL_MS = 60_000
 
 /**
  * New material for a running gateway; parts left out stay as they are.
@@ -65,8 +73,10 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     connectionOf: (req) => connections.get(req.socket),
     policy: () => policy,
     audit: options.audit,
-    ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes })
+    ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes }),
+    ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel })
   })
+  const rejections = auditRejections(options.audit, options.rejectionLimits ?? DEFAULT_REJECTION_LIMITS)
   const app = await createHttpForwarder({
     upstream: options.upstream,
     admit,
@@ -93,7 +103,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       socket.once('close', () => open.delete(socket))
       app.server.emit('connection', socket)
     },
-    onRejected: (rejection) => { options.audit.write(tlsRejectedRecord(rejection)) }
+    onRejected: rejections.record
   })
 
   return {
@@ -109,6 +119,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       for (const socket of open) socket.destroy()
       await app.close()
       await closed
+      rejections.close()
     },
     update: (next) => {
       if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
@@ -132,4 +143,26 @@ function closeRevoked (open: ReadonlySet<Socket>, connections: WeakMap<object, C
     closed += 1
   }
   return closed
+}
+
+/**
+ * TLSRejected records, rate limited so a scan cannot flood the disk: what
+ * the limiter holds back is written as Suppressed summaries every minute
+ * and when the gateway closes.
+ */
+function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (rejection: TlsRejection) => void; close: () => void } {
+  const limiter = new RejectionLimiter(limits)
+  const flush = (): void => { for (const summary of limiter.summaries()) audit.write(suppressedRecord(summary)) }
+  const timer = setInterval(flush, SUMMARY_INTERVAL_MS)
+  timer.unref()
+  return {
+    record: (rejection) => {
+      const now = new Date()
+      if (limiter.admit(rejection.remoteAddress, rejection.reason, now)) audit.write(tlsRejectedRecord(rejection, now))
+    },
+    close: () => {
+      clearInterval(timer)
+      flush()
+    }
+  }
 }

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLog } from '../audit/log.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import { buildGateway, type Gateway } from './gateway.js'
-import { createReloader, type Reloader } from './reload.js'
+import { createReloader, type ReloadResult, type Reloader } from './reload.js'
 import type { Settings } from './settings.js'
 import { liveTls } from './tls-state.js'
 
@@ -21,12 +21,23 @@ export interface LiveGatewayOptions {
   readonly debounceMs?: number
 }
 
+/** A gateway with its reloader; `hangup` is what SIGHUP does. */
+export interface LiveGateway {
+  readonly gateway: Gateway
+  readonly reloader: Reloader
+  /**
+   * SIGHUP: reopen the audit file if it was moved away (logrotate; the chain
+   * continues into the new file), then reload everything.
+   */
+  readonly hangup: () => Promise<ReloadResult>
+}
+
 /**
  * Builds the gateway and its reloader. Neither listens nor watches yet:
  * call `gateway.listen()`, then `reloader.start()`; on shutdown
  * `reloader.close()` before `gateway.close()`.
  */
-export async function buildLiveGateway (options: LiveGatewayOptions): Promise<{ gateway: Gateway; reloader: Reloader }> {
+export async function buildLiveGateway (options: LiveGatewayOptions): Promise<LiveGateway> {
   const { config, policy } = options.settings
   const tls = liveTls(config.tls, new Date())
   const gateway = await buildGateway({
@@ -37,7 +48,8 @@ export async function buildLiveGateway (options: LiveGatewayOptions): Promise<{ 
     policy,
     audit: options.audit,
     logger: options.logger,
-    bodyBytes: config.limits.bodyBytes
+    bodyBytes: config.limits.bodyBytes,
+    auditLevel: config.audit.level
   })
   const reloader = createReloader({
     gateway,
@@ -46,5 +58,10 @@ export async function buildLiveGateway (options: LiveGatewayOptions): Promise<{ 
     logger: options.logger,
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs })
   })
-  return { gateway, reloader }
+  const hangup = async (): Promise<ReloadResult> => {
+    const reopened = options.audit.reopen()
+    if (reopened.reopened) options.logger.info({ audit: options.audit.file }, 'SIGHUP: the audit file had been moved away; records continue in a new file')
+    return await reloader.reload('SIGHUP')
+  }
+  return { gateway, reloader, hangup }
 }

@@ -2,43 +2,66 @@
  * Builders for the parts of audit records that come from other modules'
  * types, so the record schema is filled in one way everywhere.
  */
+import { randomUUID } from 'node:crypto'
 import type { IdentityMatch, RuleRef } from '../policy/types.js'
-import type { AuditIdentity, AuditRecord } from '../audit/record.js'
+import type { AuditIdentity, AuditRecord, AuditRule } from '../audit/record.js'
+import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { TlsRejection } from '../tls/gate.js'
 import type { Refusal } from '../shared/errors.js'
-import { randomUUID } from 'node:crypto'
 
-/** The identity block: certificate facts plus what the policy made of them. */
-export function auditIdentity (identity: CertificateIdentity, match: IdentityMatch | null): AuditIdentity {
+/**
+ * The identity block: certificate facts plus what the policy made of them.
+ * `policyFile` names the policy the entry is in (for `entry.ref`).
+ */
+export function auditIdentity (identity: CertificateIdentity, match: IdentityMatch | null, policyFile: string | null): AuditIdentity {
   return {
     subject: identity.subject,
+    sans: { dns: [...identity.sanDns], uri: [...identity.sanUri], email: [...identity.sanEmail] },
     issuer: identity.issuer,
     serial: identity.serial,
     fingerprint256: identity.fingerprint256,
-    teams: match?.teams ?? [],
-    identityLine: match?.line ?? null
+    entry: match === null || policyFile === null ? null : { ref: `${policyFile}:${match.line}`, index: match.index },
+    teams: [...(match?.teams ?? [])]
   }
 }
 
 /** The deciding rule as `file:line` plus its text and team, or null for default deny. */
-export function ruleOf (rule: RuleRef | null): AuditRecord['rule'] {
+export function ruleOf (rule: RuleRef | null): AuditRule | null {
   if (rule === null) return null
   const base = { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
   return rule.group === undefined ? base : { ...base, group: rule.group }
 }
 
 /** The record for a client turned away at the TLS layer. */
-export function tlsRejectedRecord (rejection: TlsRejection): AuditRecord {
+export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): AuditRecord {
   return {
     schema: 1,
     auditID: randomUUID(),
     stage: 'TLSRejected',
+    receivedAt: receivedAt.toISOString(),
     client: { address: rejection.remoteAddress, port: rejection.remotePort },
-    identity: rejection.peer === null ? null : auditIdentity(rejection.peer, null),
+    identity: rejection.peer === null ? null : auditIdentity(rejection.peer, null, null),
     decision: 'deny',
     code: 'DG_TLS_REJECTED',
     tls: { reason: rejection.reason, detail: rejection.detail }
+  }
+}
+
+/** The record summing up TLS rejections from one address that were counted instead of written. */
+export function suppressedRecord (summary: SuppressedSummary): AuditRecord {
+  return {
+    schema: 1,
+    auditID: randomUUID(),
+    stage: 'Suppressed',
+    client: { address: summary.address },
+    suppressed: {
+      kind: 'TLSRejected',
+      count: summary.count,
+      since: summary.since.toISOString(),
+      until: summary.until.toISOString(),
+      reasons: { ...summary.reasons }
+    }
   }
 }
 
@@ -48,8 +71,9 @@ export function malformedRecord (connection: { identity: CertificateIdentity; re
     schema: 1,
     auditID: randomUUID(),
     stage: 'Refused',
+    receivedAt: new Date().toISOString(),
     client: { address: connection.remoteAddress, port: connection.remotePort },
-    identity: auditIdentity(connection.identity, null),
+    identity: auditIdentity(connection.identity, null, null),
     decision: 'deny',
     code: refused.code,
     status: refused.status,
@@ -68,7 +92,7 @@ export function revokedConnectionRecord (connection: { identity: CertificateIden
     auditID: randomUUID(),
     stage: 'ConnectionClosed',
     client: { address: connection.remoteAddress, port: connection.remotePort },
-    identity: auditIdentity(connection.identity, null),
+    identity: auditIdentity(connection.identity, null, null),
     decision: 'deny',
     code: 'DG_CONNECTION_REVOKED',
     tls: { reason: 'revoked', detail: 'CERT_REVOKED' },

@@ -7,8 +7,9 @@
  *
  * Also keeps time: it re-derives the TLS material when a CRL goes stale
  * (see tls-state.ts for why that must not lock clients out) and repeats
- * expiry warnings. `listen`, `upstream` and `audit.file` are fixed for the
- * life of the process; a changed value is logged as needing a restart.
+ * expiry warnings. `listen`, `upstream`, `audit.*` and `limits.bodyBytes`
+ * are fixed for the life of the process; a changed value is logged as
+ * needing a restart. (SIGHUP also reopens the audit file: see live.ts.)
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -170,7 +171,8 @@ class LiveReloader implements Reloader {
     const changes: Array<[string, string, string]> = [
       ['listen', `${running.listen.host}:${running.listen.port}`, `${next.listen.host}:${next.listen.port}`],
       ['upstream', running.upstream.url, next.upstream.url],
-      ['audit.file', running.audit.file, next.audit.file],
+      ...(['file', 'level', 'fsync', 'onFailure', 'rotate', 'sinks'] as const).map((key): [string, string, string] =>
+        [`audit.${key}`, JSON.stringify(running.audit[key]), JSON.stringify(next.audit[key])]),
       ['limits.bodyBytes', String(running.limits.bodyBytes), String(next.limits.bodyBytes)]
     ]
     for (const [key, now, wanted] of changes) {

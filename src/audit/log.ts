@@ -1,45 +1,116 @@
 /**
- * The audit file writer: a pino instance of its own (separate from the
- * operational log) writing synchronously, so a record is on its way to disk
- * before the client sees the answer it describes and a crash loses nothing
- * already answered.
+ * The audit trail: one pino instance of its own (separate from the
+ * operational log) that serialises each record, the chained file writer
+ * (file-writer.ts) that seals and writes it synchronously, and the second
+ * sink that ships a copy (sinks.ts).
+ *
+ * Invariants: `write` is the single entry point and returns only once the
+ * record is in the file (and on disk with `fsync`), so a record written
+ * before an answer's last byte survives the process dying right after.
+ * Fail closed: `blocked` tells the gateway to refuse new requests while
+ * records cannot be written, unless `onFailure` is `continue`.
  */
 import pino, { type Logger } from 'pino'
+import { ChainWriter, type AuditHealth, type ChainWriterOptions, type WriterEvent } from './file-writer.js'
 import type { AuditRecord } from './record.js'
+import { NO_ROTATION, type RotatePolicy } from './rotation.js'
+import { NO_SINKS, openSinks, type AuditSinks } from './sinks.js'
 
-/** An open audit trail. `write` returns false if the record could not be written. */
-export interface AuditLog {
+export type { AuditHealth } from './file-writer.js'
+
+/** What the trail tells the operational log. */
+export type AuditEvent =
+  | WriterEvent
+  | { readonly kind: 'not-written'; readonly line: string }
+  | { readonly kind: 'sink-error'; readonly sink: string; readonly error: string }
+
+/** `audit:` settings; only `file` is required. */
+export interface AuditLogOptions {
   readonly file: string
-  write: (record: AuditRecord) => boolean
-  close: () => void
+  readonly fsync?: boolean
+  /** `refuse` (default): refuse new requests while records cannot be written. */
+  readonly onFailure?: 'refuse' | 'continue'
+  readonly rotate?: RotatePolicy
+  readonly sinks?: AuditSinks
+  /** dockgate's version, recorded in FileOpened records. */
+  readonly version?: string
+  readonly now?: () => Date
+  readonly onEvent?: (event: AuditEvent) => void
+  /** fs.writeSync unless set: tests put a full disk behind it. */
+  readonly writeSync?: ChainWriterOptions['writeSync']
 }
 
 /**
- * Opens (creating folders as needed) and appends to `file`. Throws if the
- * file cannot be opened: the gateway must not start without its audit trail.
+ * An open audit trail. A plain object, so wiring can wrap `write` (e.g. to
+ * count records for metrics) with `{ ...audit, write }`.
  */
-export function openAuditLog (file: string): AuditLog {
-  const destination = pino.destination({ dest: file, sync: true, mkdir: true, append: true })
-  let failed = false
-  destination.on('error', () => { failed = true })
+export interface AuditLog {
+  readonly file: string
+  /** Writes one record; false if it could not be written (counted in `health`). */
+  write: (record: AuditRecord) => boolean
+  /** Why new requests must be refused now (records cannot be written, onFailure refuse), or null. */
+  blocked: () => string | null
+  /** Writable now, total records not written, the last error. Never does I/O. */
+  health: () => AuditHealth
+  /** SIGHUP: open a new file if the active one was moved away (logrotate); the chain continues. */
+  reopen: () => { reopened: boolean; error: string | null }
+  /** Closes the file and flushes the sinks. */
+  close: () => Promise<void>
+}
+
+/**
+ * Opens (creating folders as needed) and continues the chain of `file`.
+ * Throws if it cannot be opened or does not end with a sealed record: the
+ * gateway must not start without its audit trail.
+ */
+export function openAuditLog (options: AuditLogOptions): AuditLog {
+  const onEvent = options.onEvent ?? (() => {})
+  const now = options.now ?? (() => new Date())
+  const sinks = openSinks(options.sinks ?? NO_SINKS, (sink, error) => { onEvent({ kind: 'sink-error', sink, error }) })
+  let writer: ChainWriter
+  try {
+    writer = new ChainWriter({
+      file: options.file,
+      fsync: options.fsync ?? false,
+      rotate: options.rotate ?? NO_ROTATION,
+      version: options.version ?? 'unknown',
+      now,
+      onWritten: sinks.forward,
+      onEvent,
+      ...(options.writeSync === undefined ? {} : { writeSync: options.writeSync })
+    })
+  } catch (err) {
+    void sinks.close()
+    throw err
+  }
+  let pending = { auditID: '', written: false }
   const logger: Logger = pino({
     base: null,
     messageKey: 'message',
     // The level is dropped (every audit line is the same level), so the time
     // fragment must not start with the comma pino's built-in ones carry.
-    timestamp: () => `"time":"${new Date().toISOString()}"`,
+    timestamp: () => `"time":"${now().toISOString()}"`,
     formatters: { level: () => ({}) }
-  }, destination)
+  }, { write: (line: string) => { pending.written = writer.append(line, pending.auditID) } })
   return {
-    file,
+    file: options.file,
     write (record) {
-      failed = false
+      pending = { auditID: record.auditID, written: false }
       logger.info(record)
-      return !failed
+      // A refusal for this very outage is counted, not logged line by line.
+      if (!pending.written && record.code !== 'DG_AUDIT_UNAVAILABLE') onEvent({ kind: 'not-written', line: JSON.stringify(record) })
+      return pending.written
     },
-    close () {
-      destination.flushSync()
-      destination.end()
+    blocked () {
+      if (writer.ready() || options.onFailure === 'continue') return null
+      return `the audit trail cannot be written (${writer.health().lastError ?? 'unknown error'}); ` +
+        'requests are refused until it can be written again (audit.onFailure: refuse)'
+    },
+    health: () => writer.health(),
+    reopen: () => writer.reopen(),
+    close: async () => {
+      writer.close()
+      await sinks.close()
     }
   }
 }

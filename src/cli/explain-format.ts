@@ -30,5 +30,8 @@ export function formatExplanation (policy: Policy, explanation: Explanation, sub
   if (verdict.rule !== null) lines.push(`rule:     ${formatRuleRef(verdict.rule)} (team ${verdict.rule.team})`)
   else if (verdict.outcome !== 'allow') lines.push('rule:     none (nothing allows it: default deny)')
   if (verdict.refusal !== null) lines.push(`reason:   ${verdict.refusal.status} ${verdict.refusal.code} ${verdict.refusal.message}`)
+  lines.push(verdict.audit === null
+    ? 'audit:    no level in the policy: the gateway\'s audit.level applies (metadata unless set)'
+    : `audit:    ${verdict.audit.level}, set by ${verdict.audit.from}${verdict.audit.level === 'request' ? ' (the record adds the judged request body, secrets redacted)' : ''}`)
   return lines.join('\n') + '\n'
 }

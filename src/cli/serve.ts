@@ -2,13 +2,15 @@
  * `dockgate serve`: load and check everything, then listen. Any config or
  * policy problem stops startup with one line per problem; the gateway never
  * runs on partial or unchecked settings. Once listening, SIGHUP and changes
- * to the files it loaded reload them (src/app/reload.ts).
+ * to the files it loaded reload them (src/app/reload.ts); SIGHUP also
+ * reopens the audit file for logrotate (src/app/live.ts).
  */
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import type { ConfigOverrides } from '../config/load.js'
 import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
-import { openAuditLog, type AuditLog } from '../audit/log.js'
+import type { AuditLog } from '../audit/log.js'
+import { openAuditTrail } from '../app/audit-trail.js'
 import { buildLiveGateway } from '../app/live.js'
 import { loadSettings, type Settings, type SettingsSource } from '../app/settings.js'
 import { probeUpstream } from '../proxy/probe.js'
@@ -49,16 +51,18 @@ export async function runServeCommand (argv: string[]): Promise<number> {
 
 async function serve (settings: Settings, loadAll: () => Promise<Loaded<Settings>>, devClientDir: string | null): Promise<number> {
   const { config } = settings
-  const logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } })
+  // With audit.sinks.stdout, standard output carries audit records only.
+  const logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } },
+    config.audit.sinks.stdout ? pino.destination(2) : undefined)
   let audit: AuditLog
   try {
-    audit = openAuditLog(config.audit.file)
+    audit = openAuditTrail(config.audit, logger)
   } catch (err) {
     process.stderr.write(`dockgate: not started: cannot open audit file ${config.audit.file}: ${(err as Error).message}\n`)
     return 1
   }
   for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
-  const { gateway, reloader } = await buildLiveGateway({ settings, load: loadAll, audit, logger })
+  const { gateway, reloader, hangup } = await buildLiveGateway({ settings, load: loadAll, audit, logger })
   try {
     const address = await gateway.listen()
     logger.info({ address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: config.audit.file }, 'dockgate listening')
@@ -68,20 +72,20 @@ async function serve (settings: Settings, loadAll: () => Promise<Loaded<Settings
     const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.message
     process.stderr.write(`dockgate: not started: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}\n`)
     await gateway.close()
-    audit.close()
+    await audit.close()
     return 1
   }
   const problem = await probeUpstream(config.upstream)
   if (problem !== null) logger.warn(`${problem}; requests will be answered 502 until it is up`)
   reloader.start()
-  const onHangup = (): void => { void reloader.reload('SIGHUP') }
+  const onHangup = (): void => { void hangup() }
   process.on('SIGHUP', onHangup)
   await untilSignalled()
   logger.info('dockgate stopping')
   process.off('SIGHUP', onHangup)
   reloader.close()
   await gateway.close()
-  audit.close()
+  await audit.close()
   return 0
 }
 

@@ -57,3 +57,20 @@ export function parseUpstream (text: string): UpstreamAddress | string {
   if (/[?#\0]/.test(socketPath)) return `${usage} (no query, fragment or NUL in the socket path)`
   return Object.freeze({ socketPath, url: `unix://${socketPath}` })
 }
+
+/** A TCP destination (a syslog collector): a host name or address and a port. */
+export interface RemoteAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** Parses `HOST:PORT` with a port from 1 to 65535 (`logs.example.com:6514`, `[::1]:514`). */
+export function parseRemote (text: string): RemoteAddress | string {
+  const match = BRACKETED_IPV6.exec(text) ?? HOST_AND_PORT.exec(text)
+  const host = match?.[1]
+  const port = Number(match?.[2])
+  if (host === undefined || host === '' || !Number.isInteger(port) || port < 1 || port > MAX_PORT) {
+    return `must be HOST:PORT like logs.example.com:6514 with a port from 1 to 65535 (IPv6 in brackets), got ${JSON.stringify(text)}`
+  }
+  return Object.freeze({ host, port })
+}

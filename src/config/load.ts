@@ -16,9 +16,11 @@ import { readTextFile } from './read-file.js'
 import { ConfigSchema } from './schema.js'
 import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js'
 import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
+import { readAuditConfig, type AuditConfig } from './audit.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
 export type { CrlFacts } from './crl.js'
+export type { AuditConfig } from './audit.js'
 
 /** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
 export interface TlsConfig {
@@ -46,7 +48,8 @@ export interface GatewayConfig {
   readonly tls: TlsConfig
   /** The policy file; the app wiring loads it. */
   readonly policyFile: string
-  readonly audit: { readonly file: string }
+  /** The audit trail: file, default level, durability, failure mode, rotation, second sinks. */
+  readonly audit: AuditConfig
   /** Resource limits; `bodyBytes` is the largest request body read for judging (default 1 MiB). */
   readonly limits: { readonly bodyBytes: number }
 }
@@ -100,10 +103,11 @@ async function buildConfig (value: unknown, locator: Locator, baseDir: string, s
   const tls = await checker.tls()
   const policyFile = await checker.readableFile(['policy'])
   const auditFile = checker.path(['audit', 'file'])
-  if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || auditFile === null) {
+  const audit = auditFile === null ? null : checker.audit(auditFile)
+  if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || audit === null) {
     return fail(checker.problems)
   }
-  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile }, limits: checker.limits() }
+  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit, limits: checker.limits() }
   return { ok: true, value: deepFreeze(config) }
 }
 
@@ -144,6 +148,11 @@ class ConfigChecker {
   limits (): GatewayConfig['limits'] {
     const bodyBytes = valueAt(this.root, ['limits', 'bodyBytes'])
     return { bodyBytes: typeof bodyBytes === 'number' && Number.isInteger(bodyBytes) ? bodyBytes : DEFAULT_BODY_BYTES }
+  }
+
+  /** The `audit:` section with defaults; a bad syslog address is reported at its line:col. */
+  audit (file: string): AuditConfig {
+    return readAuditConfig(this.root.audit, file, (path, message) => { this.report('DG_BAD_VALUE', path, message) })
   }
 
   /** The absolute path named at `path`, or null if the value is absent or not a usable string. */

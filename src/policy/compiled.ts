@@ -4,6 +4,7 @@
  * segment matchers, globs are split), plus what `policy explain` shows.
  */
 import type { Diagnostic } from '../shared/diagnostics.js'
+import type { TeamAuditLevel } from './audit-level.js'
 import type { ContainerRules } from './containers.js'
 import type { FieldMatcher } from './identity.js'
 import type { CompiledRule } from './rules.js'
@@ -20,6 +21,8 @@ export interface CompiledTeam {
   readonly deny: readonly CompiledRule[]
   readonly mode: PolicyMode
   readonly containers: ContainerRules
+  /** The team's `audit:` level, or null when it sets none. */
+  readonly audit: TeamAuditLevel | null
 }
 
 /**

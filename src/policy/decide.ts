@@ -44,7 +44,7 @@ export function decide (policy: Policy, principal: Principal, method: string, ta
   return pathDenial(path, method, target)
 }
 
-/** One team that allows a request's method and path, with its allowing rule. */
+/** One team with the rule that decided a request's method and path for it (allowing or denying). */
 export interface Allowing {
   readonly team: CompiledTeam
   readonly rule: RuleRef
@@ -60,25 +60,27 @@ export interface PathEvaluation {
   readonly identity: CompiledIdentity | null
   readonly allowing: readonly Allowing[]
   readonly denyingRule: RuleRef | null
+  /** Every team whose deny rules matched, with its first matching deny rule. */
+  readonly denying: readonly Allowing[]
 }
 
 /** Evaluates method and path for all teams at once; {@link decide} and the body phase build on it. */
 export function evaluatePath (policy: Policy, principal: Principal, method: string, target: CanonicalTarget): PathEvaluation {
   const identity = findIdentity(policy, principal) ?? null
-  if (identity === null) return { identity, allowing: [], denyingRule: null }
+  if (identity === null) return { identity, allowing: [], denyingRule: null, denying: [] }
   const bit = methodBit(method)
-  let denyingRule: RuleRef | null = null
+  const denying: Allowing[] = []
   const allowing: Allowing[] = []
   for (const team of identity.teams) {
     const deny = firstMatch(team.deny, bit, target.segments)
     if (deny !== null) {
-      denyingRule ??= deny.ref
+      denying.push({ team, rule: deny.ref })
       continue
     }
     const allow = firstMatch(team.allow, bit, target.segments)
     if (allow !== null) allowing.push({ team, rule: allow.ref })
   }
-  return { identity, allowing, denyingRule }
+  return { identity, allowing, denyingRule: denying[0]?.rule ?? null, denying }
 }
 
 /** The refusal for a request no team allows by method and path (identity known). */

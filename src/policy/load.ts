@@ -11,11 +11,13 @@ import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnos
 import type { ErrorCode } from '../shared/errors.js'
 import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-source.js'
 import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy } from './compiled.js'
+import { AUDIT_LEVELS, isAuditLevel, type TeamAuditLevel } from './audit-level.js'
 import { compileContainerRules } from './containers.js'
 import { findGroup, GROUPS, isGroupReference } from './groups.js'
 import { compileFieldMatcher, isMatchKey, type FieldMatcher } from './identity.js'
 import { lintPolicy } from './lint.js'
 import { compileRule, type CompiledRule } from './rules.js'
+import { readRuleEntry, type Report } from './rule-entry.js'
 import { PolicySchema } from './schema.js'
 import type { PolicyMode, RuleRef } from './types.js'
 
@@ -132,24 +134,39 @@ class PolicyChecker {
         allow: this.compileRules(name, 'allow', rules.allow),
         deny: this.compileRules(name, 'deny', rules.deny),
         mode: this.mode(['teams', name, 'mode'], policyMode),
-        containers: compileContainerRules(name, rules.containers, this.source, this.problems)
+        containers: compileContainerRules(name, rules.containers, this.source, this.problems),
+        audit: this.teamAudit(name, rules.audit)
       })
     }
     return teams
   }
 
+  /** A team's `audit:` level, or null when it sets none (or an invalid one, reported). */
+  private teamAudit (team: string, value: unknown): TeamAuditLevel | null {
+    if (value === undefined || typeof value !== 'string') return null
+    const path = ['teams', team, 'audit']
+    if (!isAuditLevel(value)) {
+      this.report('DG_BAD_VALUE', path, `audit must be ${AUDIT_LEVELS.join(' or ')}, got ${JSON.stringify(value)}`)
+      return null
+    }
+    return { level: value, file: this.source.file, line: this.source.valueAt(path).line }
+  }
+
   private compileRules (team: string, effect: 'allow' | 'deny', list: unknown): CompiledRule[] {
     if (!Array.isArray(list)) return []
     const compiled: CompiledRule[] = []
-    list.forEach((text: unknown, index) => {
-      if (typeof text !== 'string') return
-      const path = ['teams', team, effect, index]
+    const report: Report = (code, path, message, at) => { this.report(code, path, message, at) }
+    list.forEach((value: unknown, index) => {
+      const entry = readRuleEntry(value, ['teams', team, effect, index], report)
+      if (entry === null) return
+      const { text, textPath: path } = entry
       const { line, col } = this.source.valueAt(path)
+      const ref: RuleRef = { file: this.source.file, line, col, text, team, effect, ...(entry.audit === undefined ? {} : { audit: entry.audit }) }
       if (isGroupReference(text)) {
-        compiled.push(...this.expandGroup(text, path, { file: this.source.file, line, col, text, team, effect }))
+        compiled.push(...this.expandGroup(text, path, ref))
         return
       }
-      const rule = compileRule({ file: this.source.file, line, col, text, team, effect })
+      const rule = compileRule(ref)
       if (typeof rule === 'string') this.report('DG_POLICY_BAD_RULE', path, `bad rule "${text}": ${rule}`)
       else compiled.push(rule)
     })

@@ -9,8 +9,10 @@ import { Type, type TSchema } from '@sinclair/typebox'
 const glob = (field: string): TSchema =>
   Type.Optional(Type.String({ description: `a string (the ${field}, exact or with * globs)` }))
 
-const RuleList = Type.Array(Type.String({ description: 'a string like "GET /containers/json" or a group like "@read-only"' }), {
-  description: 'a list of rules like ["GET /containers/json", "@read-only"]'
+// Entries are checked in load.ts: a rule text, or `{ rule, audit }` (a
+// schema union would report a misspelt key as "not a string or a mapping").
+const RuleList = Type.Array(Type.Unknown(), {
+  description: 'a list of rules like ["GET /containers/json", "@read-only", { rule: "POST /containers/create", audit: request }]'
 })
 
 /** One `identities:` entry: which certificates it covers and the teams they get. */
@@ -29,16 +31,17 @@ export const IdentitySchema = Type.Object({
 const Mode = Type.Optional(Type.String({ description: 'enforce or audit' }))
 
 /**
- * One team: the rules it allows and denies, its mode, and its `containers`
+ * One team: the rules it allows and denies, its mode, its `containers`
  * rules (checked in containers.ts, which gives better messages for the two
- * forms than a schema union could).
+ * forms than a schema union could), and its audit level.
  */
 export const TeamSchema = Type.Object({
   allow: Type.Optional(RuleList),
   deny: Type.Optional(RuleList),
   mode: Mode,
-  containers: Type.Optional(Type.Unknown())
-}, { additionalProperties: false, description: 'a mapping with allow, deny, mode and containers' })
+  containers: Type.Optional(Type.Unknown()),
+  audit: Type.Optional(Type.String({ description: 'metadata or request' }))
+}, { additionalProperties: false, description: 'a mapping with allow, deny, mode, containers and audit' })
 
 /** A whole policy file. */
 export const PolicySchema = Type.Object({

@@ -49,6 +49,8 @@ export interface RuleRef {
   readonly effect: 'allow' | 'deny'
   /** The `@group` entry this rule was expanded from, if any. */
   readonly group?: string
+  /** The audit level this rule sets for the requests it decides (`{ rule, audit }` entries). */
+  readonly audit?: 'metadata' | 'request'
 }
 
 /** Dry-run or not: `audit` decides and records, but forwards what it would deny. */

@@ -11,6 +11,8 @@ import { refusal, type Refusal } from '../shared/errors.js'
 export interface ExchangeOutcome {
   /** Status sent to the client; 0 when the client left before any answer. */
   readonly status: number
+  /** Status the daemon answered with; null when it never answered (unreachable, refused before forwarding). */
+  readonly upstreamStatus: number | null
   /** Request body bytes read from the client (session bytes client→daemon for hijacks). */
   readonly bytesIn: number
   /** Response body bytes sent to the client (session bytes daemon→client for hijacks). */
@@ -39,16 +41,22 @@ export interface BodyJudge {
  * One judged request. `refusal` null means forward `upstreamPath` (the exact
  * path that was judged; the raw query is appended by the proxy unchanged),
  * after the body phase when `bodyJudge` is set (otherwise the body streams
- * unread). `end` must be called exactly once; `sessionOpened` at most once,
- * before it.
+ * unread). `end` must be called exactly once, and before the answer's last
+ * byte is sent wherever the proxy can (so what is recorded was recorded
+ * before the client saw it finish); `started` at most once, before `end`.
  */
 export interface Exchange {
   readonly requestId: string
   readonly refusal: Refusal | null
   readonly upstreamPath: string
   readonly bodyJudge: BodyJudge | null
-  /** A hijacked connection was switched to raw bytes (upstream answered 101). */
-  sessionOpened: () => void
+  /**
+   * A long-lived exchange is about to start, called before the client sees
+   * its status line: the daemon switched protocols (101; a hijacked session)
+   * or answered with a body of unknown length (a stream: events, logs -f,
+   * wait, pull and build progress).
+   */
+  started: (status: number) => void
   end: (outcome: ExchangeOutcome) => void
 }
 

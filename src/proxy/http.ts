@@ -34,6 +34,9 @@ interface Tracked {
   bytesIn: number
   bytesOut: number
   error: string | null
+  upstreamStatus: number | null
+  /** `exchange.end` was called. */
+  ended: boolean
 }
 
 const tracked = new WeakMap<IncomingMessage, Tracked>()
@@ -136,22 +139,24 @@ function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply
 /** Registers the exchange and arranges for `end` to be reported exactly once. */
 function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
   const exchange = admit(request.raw)
-  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null }
+  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, ended: false }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
   // 'close' fires for finished, aborted and failed responses alike; fastify's
-  // onResponse hook does not fire for an aborted stream.
+  // onResponse hook does not fire for an aborted stream. A relayed answer
+  // has usually been recorded before its last byte (relayResponse).
   reply.raw.once('close', () => {
     const res = reply.raw
-    exchange.end({
-      status: res.headersSent ? res.statusCode : 0,
-      bytesIn: state.bytesIn,
-      bytesOut: state.bytesOut,
-      aborted: !res.writableFinished,
-      error: state.error
-    })
+    finish(state, res.headersSent ? res.statusCode : 0, !res.writableFinished)
   })
   return exchange
+}
+
+/** Reports how the exchange ended, once. */
+function finish (state: Tracked, status: number, aborted: boolean): void {
+  if (state.ended) return
+  state.ended = true
+  state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error })
 }
 
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
@@ -179,17 +184,31 @@ interface UpstreamResponse {
  * whose body comes only when the container exits. `pipe` rather than
  * `pipeline`: the latter allocates an AbortController and throws a
  * DOMException per response, which halved throughput.
+ *
+ * The exchange is reported ended when the daemon's body ends and before
+ * the client gets the end of the answer, so a process killed right after
+ * a client saw its answer complete has already written its record (the
+ * price: a client that leaves while its last bytes are still buffered is
+ * recorded as not aborted). A response of unknown length (a stream) is
+ * reported started before its headers are relayed.
  */
 function relayResponse (req: IncomingMessage, reply: FastifyReply, res: UpstreamResponse): void {
   const state = tracked.get(req)
+  if (state !== undefined) state.upstreamStatus = res.statusCode
   reply.hijack()
   const raw = reply.raw
+  const unknownLength = res.headers['content-length'] === undefined
+  if (state !== undefined && unknownLength && hasBody(req.method, res.statusCode)) state.exchange.started(res.statusCode)
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
-  if (res.headers['content-length'] === undefined) raw.flushHeaders()
+  if (unknownLength) raw.flushHeaders()
   const body = res.stream
-  body.pipe(raw)
+  body.pipe(raw, { end: false })
   // Attached after pipe, so the stream is already flowing into `raw`.
   body.on('data', (chunk: Buffer) => { if (state !== undefined) state.bytesOut += chunk.length })
+  body.once('end', () => {
+    if (state !== undefined) finish(state, res.statusCode, false)
+    raw.end()
+  })
   body.on('error', (err) => {
     if (state !== undefined) state.error ??= err.message
     raw.destroy()
@@ -202,8 +221,18 @@ function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Er
   const cause = (error.cause ?? error) as NodeJS.ErrnoException
   const state = tracked.get(reply.request.raw)
   const reason = cause.code ?? cause.message
-  if (state !== undefined) state.error = reason
-  sendRefusal(reply.request, reply, upstreamUnavailable(upstream, reason))
+  const refused = upstreamUnavailable(upstream, reason)
+  if (state !== undefined) {
+    state.error = reason
+    // Recorded before the 502 is sent, unless the answer had already begun.
+    if (!reply.raw.headersSent) finish(state, refused.status, false)
+  }
+  sendRefusal(reply.request, reply, refused)
+}
+
+/** Whether a response carries a body at all (RFC 9110: not for HEAD, 1xx, 204, 304). */
+function hasBody (method: string | undefined, status: number): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304
 }
 
 /** Statuses for Node's HTTP parser errors; anything else is a plain 400. */

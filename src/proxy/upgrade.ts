@@ -52,7 +52,7 @@ class HijackSession {
       return this.refuse(refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`))
     }
     const body = await readRequestBody(this.client, head, framing)
-    if (body === null) return this.end({ status: 0, aborted: true, error: null })
+    if (body === null) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
     const refused = judge?.judge(body) ?? null
     if (refused !== null) return this.refuse(refused)
     // Node's TLS sockets end their write side when the peer ends its own;
@@ -76,7 +76,7 @@ class HijackSession {
     upstreamReq.on('upgrade', (res, socket, upHead) => { this.splice(res, socket, upHead) })
     upstreamReq.on('response', (res) => { this.relayNonUpgrade(res) })
     upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.client.destroyed) return this.end({ status: 0, aborted: true, error: null })
+      if (this.client.destroyed) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
       this.refuse(upstreamUnavailable(upstream, err.code ?? err.message))
     })
     this.client.once('close', () => { upstreamReq.destroy() })
@@ -86,17 +86,18 @@ class HijackSession {
   /** The daemon switched protocols: relay its 101, then raw bytes both ways. */
   private splice (res: IncomingMessage, upstream: Duplex, upHead: Buffer): void {
     const { client, counts } = this
+    // Recorded before the client learns the session is open.
+    this.exchange.started(101)
     client.write(statusLine(res) + headerLines(res.rawHeaders) + `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`)
     if (upHead.length > 0) client.write(upHead)
     counts.out += upHead.length
-    this.exchange.sessionOpened()
     client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
     upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
     upstream.on('error', () => { upstream.destroy(); client.destroy() })
     let open = 2
     const closed = (): void => {
       open -= 1
-      if (open === 0) this.end({ status: 101, aborted: false, error: null })
+      if (open === 0) this.end({ status: 101, upstreamStatus: 101, aborted: false, error: null })
     }
     // A side that has fully closed can neither send nor receive; the other is
     // ended (not cut) so bytes already in flight are still delivered.
@@ -125,20 +126,21 @@ class HijackSession {
         .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}\r\n`)).join('')
       const head = statusLine(res) + lines + `content-length: ${body.length}\r\nconnection: close\r\n` +
         `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`
-      this.client.end(Buffer.concat([Buffer.from(head, 'latin1'), body]))
       this.counts.out = body.length
-      this.end({ status: res.statusCode ?? 502, aborted: false, error: null })
+      // Recorded before the answer is sent.
+      this.end({ status: res.statusCode ?? 502, upstreamStatus: res.statusCode ?? null, aborted: false, error: null })
+      this.client.end(Buffer.concat([Buffer.from(head, 'latin1'), body]))
     })
   }
 
   private refuse (refused: Refusal): void {
     const reason = http.STATUS_CODES[refused.status] ?? 'Error'
-    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId }))
     const error = refused.code === 'DG_UPSTREAM_UNAVAILABLE' ? refused.message : null
-    this.end({ status: refused.status, aborted: false, error })
+    this.end({ status: refused.status, upstreamStatus: null, aborted: false, error })
+    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId }))
   }
 
-  private end (outcome: Pick<ExchangeOutcome, 'status' | 'aborted' | 'error'>): void {
+  private end (outcome: Omit<ExchangeOutcome, 'bytesIn' | 'bytesOut'>): void {
     if (this.ended) return
     this.ended = true
     this.exchange.end({ ...outcome, bytesIn: this.counts.in, bytesOut: this.counts.out })

@@ -38,9 +38,16 @@ export const ERRORS = {
   DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },
   DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
+  DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
 
   // Actions dockgate takes on its own (audit records).
-  DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' }
+  DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' },
+
+  // `dockgate audit verify` findings, each at FILE:LINE of an audit file.
+  DG_AUDIT_EDITED: { status: 0, summary: 'an audit line was changed after it was written (its bytes no longer match its hash)' },
+  DG_AUDIT_GAP: { status: 0, summary: 'an audit record is missing, inserted, repeated or out of order' },
+  DG_AUDIT_MALFORMED: { status: 0, summary: 'an audit line is not a sealed audit record' },
+  DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' }
 } as const satisfies Record<string, { status: number; summary: string }>
 
 /** A code from {@link ERRORS}. */

@@ -12,6 +12,7 @@ import { promisify } from 'node:util'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { docker } from '../support/clients.js'
 import { CLI, configText, waitFor } from '../support/live.js'
+import { checkAuditDir } from '../support/audit-check.js'
 
 const run = promisify(execFile)
 const socket = inject('dockerSocket')
@@ -56,5 +57,6 @@ describe.skipIf(socket === '')('dockgate serve and SIGHUP', () => {
 
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
+    checkAuditDir(join(dir, 'audit'))
   })
 })

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { docker, rawRequest } from '../support/clients.js'
 import { makePki } from '../support/pki.js'
 import { TEST_POLICY } from '../support/gateway.js'
+import { checkAuditDir } from '../support/audit-check.js'
 
 const socket = inject('dockerSocket')
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js')
@@ -49,6 +50,7 @@ describe('dockgate serve --dev (what npm start runs)', () => {
     expect(started.output().match(/is not answering/g)?.length).toBe(1)
     started.child.kill('SIGTERM')
     expect(await started.exited).toBe(0)
+    checkAuditDir(join(cwd, 'audit'))
   })
 
   it('refuses to start without --config or --dev, saying what to pass', async () => {
@@ -105,5 +107,6 @@ describe.skipIf(socket === '')('dockgate serve --config in front of the real dae
     expect(refused.stderr).toContain('dockgate: ci may not GET /images/json')
     started.child.kill('SIGTERM')
     expect(await started.exited).toBe(0)
+    checkAuditDir(join(dir, 'audit'))
   })
 })

@@ -1,16 +1,20 @@
 /**
  * Starts a real dockgate (the same buildGateway the CLI uses) on a random
  * loopback port in front of a real or fake daemon socket, with a generated
- * PKI, a policy and an audit file in a temp folder.
+ * PKI, a policy and an audit file in a temp folder. Closing it checks the
+ * audit trail it wrote (schema and chain, audit-check.ts), so every test
+ * that uses it also tests its records.
  */
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pino from 'pino'
-import { loadPolicy } from '../../src/policy/index.js'
-import { openAuditLog } from '../../src/audit/log.js'
+import { loadPolicy, type AuditLevel } from '../../src/policy/index.js'
+import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../src/audit/log.js'
 import { buildGateway } from '../../src/app/gateway.js'
-import type { AuditRecord } from '../../src/audit/record.js'
+import type { RejectionLimits } from '../../src/audit/rate-limit.js'
+import type { SealedAuditRecord } from '../../src/audit/schema.js'
+import { checkAuditDir } from './audit-check.js'
 import { makePki, STANDARD_CLIENTS, type ClientSpec, type TestPki } from './pki.js'
 
 /** The policy most integration tests run under; mirrors the issue's example. */
@@ -50,8 +54,10 @@ export interface TestGateway {
   readonly dir: string
   readonly pki: TestPki
   readonly auditFile: string
-  /** Every audit record written so far, parsed (throws if a line is not JSON). */
-  readonly records: () => AuditRecord[]
+  readonly audit: AuditLog
+  /** Every audit record in the active audit file so far, parsed (throws if a line is not JSON). */
+  readonly records: () => SealedAuditRecord[]
+  /** Stops the gateway, closes the trail, then checks it (throws on any schema or chain problem). */
   readonly close: () => Promise<void>
 }
 
@@ -63,6 +69,11 @@ export interface StartOptions {
   readonly headersTimeoutMs?: number
   /** `limits.bodyBytes` for this gateway; the 1 MiB default unless set. */
   readonly bodyBytes?: number
+  /** `audit.level`. */
+  readonly auditLevel?: AuditLevel
+  /** Other `audit:` settings (fsync, onFailure, rotate, sinks, clock). */
+  readonly audit?: Omit<AuditLogOptions, 'file'>
+  readonly rejectionLimits?: RejectionLimits
 }
 
 /** Starts a gateway; call `close` in afterAll. */
@@ -72,7 +83,7 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
   const loaded = loadPolicy({ file: join(dir, 'policy.yaml'), text: options.policy ?? TEST_POLICY })
   if (!loaded.ok) throw new Error(`test policy invalid: ${JSON.stringify(loaded.diagnostics)}`)
   const auditFile = join(dir, 'audit', 'audit.jsonl')
-  const audit = openAuditLog(auditFile)
+  const audit = openAuditLog({ ...options.audit, file: auditFile })
   const gateway = await buildGateway({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { socketPath: options.socket, url: `unix://${options.socket}` },
@@ -81,7 +92,9 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     audit,
     logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
     ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
-    ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes })
+    ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes }),
+    ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel }),
+    ...(options.rejectionLimits === undefined ? {} : { rejectionLimits: options.rejectionLimits })
   })
   const address = await gateway.listen()
   return {
@@ -89,9 +102,19 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     dir,
     pki,
     auditFile,
-    records: () => existsSync(auditFile)
-      ? readFileSync(auditFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
-      : [],
-    close: async () => { await gateway.close(); audit.close() }
+    audit,
+    records: () => readRecords(auditFile),
+    close: async () => {
+      await gateway.close()
+      await audit.close()
+      checkAuditDir(dirname(auditFile))
+    }
   }
+}
+
+/** The records of one audit file, parsed. */
+export function readRecords (file: string): SealedAuditRecord[] {
+  return existsSync(file)
+    ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as SealedAuditRecord)
+    : []
 }

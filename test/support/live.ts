@@ -8,12 +8,14 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pino from 'pino'
-import { openAuditLog } from '../../src/audit/log.js'
-import type { AuditRecord } from '../../src/audit/record.js'
+import { openAuditTrail } from '../../src/app/audit-trail.js'
+import type { SealedAuditRecord } from '../../src/audit/schema.js'
 import { buildLiveGateway } from '../../src/app/live.js'
+import type { ReloadResult } from '../../src/app/reload.js'
+import { checkAuditDir } from './audit-check.js'
 import type { Reloader } from '../../src/app/reload.js'
 import { loadSettings } from '../../src/app/settings.js'
 
@@ -37,7 +39,10 @@ export interface LiveGateway {
   readonly port: number
   readonly reloader: Reloader
   readonly logs: () => LogLine[]
-  readonly records: () => AuditRecord[]
+  readonly records: () => SealedAuditRecord[]
+  readonly auditFile: string
+  /** What SIGHUP does in `dockgate serve`: reopen the audit file, then reload. */
+  readonly hangup: () => Promise<ReloadResult>
   readonly bundle: (cn: string) => string
   /** Runs `dockgate certs ARGS --dir CERTS` with the built CLI; rejects on a non-zero exit. */
   readonly certsCli: (...args: string[]) => Promise<string>
@@ -71,8 +76,8 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
   const settings = await load()
   if (!settings.ok) throw new Error(`test config invalid: ${JSON.stringify(settings.diagnostics)}`)
   const auditFile = settings.value.config.audit.file
-  const audit = openAuditLog(auditFile)
-  const { gateway, reloader } = await buildLiveGateway({ settings: settings.value, load, audit, logger, debounceMs: 100 })
+  const audit = openAuditTrail(settings.value.config.audit, logger)
+  const { gateway, reloader, hangup } = await buildLiveGateway({ settings: settings.value, load, audit, logger, debounceMs: 100 })
   const { port } = await gateway.listen()
   reloader.start()
   return {
@@ -84,12 +89,19 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
     reloader,
     logs: () => [...lines],
     records: () => existsSync(auditFile)
-      ? readFileSync(auditFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord)
+      ? readFileSync(auditFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as SealedAuditRecord)
       : [],
+    auditFile,
+    hangup,
     bundle: (cn) => join(certs, 'clients', cn),
     certsCli,
     reloaded: async (since, count = 1) => { await waitFor(() => reloader.stats().applied >= since + count, 10_000, 'a reload') },
-    close: async () => { reloader.close(); await gateway.close(); audit.close() }
+    close: async () => {
+      reloader.close()
+      await gateway.close()
+      await audit.close()
+      checkAuditDir(dirname(auditFile))
+    }
   }
 }
 

@@ -57,7 +57,7 @@ describe('judged bodies through the gateway (fake daemon)', () => {
     const res = await rawRequest(gw.port, bundle, 'POST', '/v1.41/containers/create', { headers, body })
     return { status: res.status, body: res.body, id: String(res.headers['x-dockgate-request-id']) }
   }
-  const recordOf = (id: string): Record<string, unknown> | undefined => gw.records().find((r) => r.auditID === id) as Record<string, unknown> | undefined
+  const recordOf = (id: string): Record<string, unknown> | undefined => gw.records().findLast((r) => r.auditID === id)
 
   beforeAll(async () => {
     daemon = await startFakeDaemon(recordingDaemon)

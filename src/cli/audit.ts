@@ -1,0 +1,100 @@
+/**
+ * `dockgate audit verify FILE...`: checks audit files (rotated, gzipped by
+ * logrotate, from several workers, in any order) and says whether the
+ * trail is complete and unedited, naming the first problem's FILE:LINE.
+ * `dockgate audit schema` prints the record schema (JSON Schema).
+ *
+ * Exit codes: 0 intact, 1 a problem was found, 2 usage or unreadable file.
+ */
+import { createReadStream } from 'node:fs'
+import { access } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { createGunzip } from 'node:zlib'
+import { auditRecordJsonSchema } from '../audit/schema.js'
+import { FileVerifier, linkFiles, type Chain, type FileSummary, type Problem } from '../audit/verify.js'
+
+const USAGE = `usage: dockgate audit verify [--partial-start] FILE...
+       dockgate audit schema
+
+verify checks every file's hash chain and how the files continue each other
+(give all rotated files; several workers' files may be given together).
+--partial-start accepts chains whose oldest files were deleted on purpose.
+`
+
+/** Runs `dockgate audit ...` with the arguments after `audit`; resolves with the exit code. */
+export async function runAuditCommand (argv: string[]): Promise<number> {
+  const [subcommand, ...rest] = argv
+  switch (subcommand) {
+    case 'verify': return await runVerify(rest)
+    case 'schema':
+      process.stdout.write(auditRecordJsonSchema())
+      return 0
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE)
+      return 0
+    default:
+      process.stderr.write(`dockgate: ${subcommand === undefined ? 'audit needs a subcommand' : `unknown audit subcommand '${subcommand}'`}\n${USAGE}`)
+      return 2
+  }
+}
+
+async function runVerify (argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { 'partial-start': { type: 'boolean' } }, allowPositionals: true, strict: true })
+  } catch (err) {
+    process.stderr.write(`dockgate: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const files = [...new Set(parsed.positionals)]
+  if (files.length === 0) {
+    process.stderr.write(`dockgate: audit verify needs at least one FILE\n${USAGE}`)
+    return 2
+  }
+  for (const file of files) {
+    const problem = await access(file).then(() => null, (err: Error) => err.message)
+    if (problem !== null) {
+      process.stderr.write(`dockgate: cannot read ${file}: ${problem}\n`)
+      return 2
+    }
+  }
+  const summaries: FileSummary[] = []
+  for (const file of files) summaries.push(await verifyFile(file))
+  const linked = linkFiles(summaries, parsed.values['partial-start'] === true)
+  const problems = [...summaries.flatMap((s) => s.problems), ...linked.problems]
+  process.stdout.write(report(summaries, linked.chains, problems))
+  return problems.length === 0 ? 0 : 1
+}
+
+/** Reads one file (gunzipping `.gz`) line by line through a {@link FileVerifier}. */
+export async function verifyFile (file: string): Promise<FileSummary> {
+  const verifier = new FileVerifier(file)
+  let input: Readable = createReadStream(file)
+  if (file.endsWith('.gz')) input = input.pipe(createGunzip())
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) verifier.line(line)
+  return verifier.finish()
+}
+
+/** The text verify prints: problems first (the first one is the answer to "where"), then each chain. */
+export function report (summaries: readonly FileSummary[], chains: readonly Chain[], problems: readonly Problem[]): string {
+  const lines = problems.map((p) => `${p.file}:${p.line} ${p.code} ${p.message}`)
+  for (const note of summaries.flatMap((s) => s.notes)) lines.push(`note: ${note}`)
+  chains.forEach((chain, i) => {
+    const first = chain.files[0]?.first
+    const last = chain.files[chain.files.length - 1]?.last
+    const records = chain.files.reduce((n, f) => n + f.records, 0)
+    lines.push(`chain ${i + 1}: ${chain.files.map((f) => `${f.file} (seq ${f.first?.seq ?? '?'}-${f.last?.seq ?? '?'})`).join(', ')}`)
+    lines.push(`  ${records} record(s) from ${first?.time ?? '?'} to ${last?.time ?? '?'}; ` +
+      `${chain.fromGenesis ? 'starts at its first record' : `starts at seq ${first?.seq ?? '?'} (earlier files not given)`}; ` +
+      `head: seq ${last?.seq ?? '?'} hash ${last?.hash ?? '?'}`)
+  })
+  const verdict = problems.length === 0
+    ? 'intact: no record is missing, edited or out of order'
+    : `${problems.length} problem(s); the first is at ${problems[0]?.file ?? ''}:${problems[0]?.line ?? 0}`
+  lines.push(`dockgate: verified ${summaries.length} file(s), ${chains.length} chain(s): ${verdict}`)
+  return lines.join('\n') + '\n'
+}

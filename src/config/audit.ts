@@ -1,0 +1,79 @@
+/**
+ * The `audit:` section with its defaults filled in. The schema check has
+ * already reported values of the wrong type (they fall back to defaults
+ * here, and loading fails anyway); this adds what a schema cannot say well:
+ * the names a setting may take, and that the syslog address is HOST:PORT.
+ */
+import type { ValuePath } from '../shared/yaml-source.js'
+import { parseRemote } from './address.js'
+
+/** Validated `audit:` settings; the shapes match what src/audit takes. */
+export interface AuditConfig {
+  readonly file: string
+  /** The level for requests the policy gives none: metadata unless set. */
+  readonly level: 'metadata' | 'request'
+  readonly fsync: boolean
+  readonly onFailure: 'refuse' | 'continue'
+  /** maxBytes 0: no size limit. */
+  readonly rotate: { readonly maxBytes: number; readonly daily: boolean }
+  readonly sinks: {
+    readonly stdout: boolean
+    readonly syslog: {
+      readonly host: string
+      readonly port: number
+      readonly tls: boolean
+      readonly facility: number
+      readonly appName: string
+      readonly queueRecords: number
+    } | null
+  }
+}
+
+/** RFC 5424 facility 13, "log audit". */
+export const DEFAULT_SYSLOG_FACILITY = 13
+const DEFAULT_QUEUE_RECORDS = 10_000
+
+type Rec = Record<string, unknown>
+
+/**
+ * Reads `audit:` (the raw, schema-checked value) for the audit file at
+ * `file` (already resolved); `report` is told about every bad value.
+ */
+export function readAuditConfig (raw: unknown, file: string, report: (path: ValuePath, message: string) => void): AuditConfig {
+  const audit = record(raw)
+  const rotate = record(audit.rotate)
+  const sinks = record(audit.sinks)
+  return {
+    file,
+    level: oneOf(audit.level, ['metadata', 'request'], 'level', report),
+    fsync: audit.fsync === true,
+    onFailure: oneOf(audit.onFailure, ['refuse', 'continue'], 'onFailure', report),
+    rotate: { maxBytes: typeof rotate.maxBytes === 'number' ? rotate.maxBytes : 0, daily: rotate.daily === true },
+    sinks: { stdout: sinks.stdout === true, syslog: sinks.syslog === undefined ? null : syslogOf(record(sinks.syslog), report) }
+  }
+}
+
+function syslogOf (syslog: Rec, report: (path: ValuePath, message: string) => void): AuditConfig['sinks']['syslog'] {
+  const address = typeof syslog.address === 'string' ? parseRemote(syslog.address) : null
+  if (typeof address === 'string') report(['audit', 'sinks', 'syslog', 'address'], `audit.sinks.syslog.address ${address}`)
+  if (address === null || typeof address === 'string') return null
+  return {
+    ...address,
+    tls: syslog.tls === true,
+    facility: typeof syslog.facility === 'number' ? syslog.facility : DEFAULT_SYSLOG_FACILITY,
+    appName: typeof syslog.appName === 'string' ? syslog.appName : 'dockgate',
+    queueRecords: typeof syslog.queueRecords === 'number' ? syslog.queueRecords : DEFAULT_QUEUE_RECORDS
+  }
+}
+
+// The value when it is one of `allowed` (the first is the default); anything else is reported.
+function oneOf<T extends string> (value: unknown, allowed: readonly [T, ...T[]], key: string, report: (path: ValuePath, message: string) => void): T {
+  if (value === undefined || typeof value !== 'string') return allowed[0]
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  report(['audit', key], `audit.${key} must be ${allowed.join(' or ')}, got ${JSON.stringify(value)}`)
+  return allowed[0]
+}
+
+function record (value: unknown): Rec {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Rec : {}
+}
