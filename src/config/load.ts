@@ -16,9 +16,11 @@ import { readTextFile } from './read-file.js'
 import { ConfigSchema } from './schema.js'
 import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js'
 import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
+import { DEFAULT_LIMITS, readAdmin, readLimits, readShutdown, readWorkers, type AdminAddress, type Limits } from './operations.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
 export type { CrlFacts } from './crl.js'
+export type { AdminAddress, Limits } from './operations.js'
 
 /** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
 export interface TlsConfig {
@@ -47,12 +49,18 @@ export interface GatewayConfig {
   /** The policy file; the app wiring loads it. */
   readonly policyFile: string
   readonly audit: { readonly file: string }
-  /** Resource limits; `bodyBytes` is the largest request body read for judging (default 1 MiB). */
-  readonly limits: { readonly bodyBytes: number }
+  /** Resource limits with defaults filled in; `bodyBytes` is the largest request body read for judging. */
+  readonly limits: Limits
+  /** Where the plain-HTTP admin endpoints listen; null (the default) for nowhere. */
+  readonly admin: AdminAddress | null
+  /** How long in-flight requests get to finish after SIGTERM or SIGINT. */
+  readonly shutdown: { readonly graceSeconds: number }
+  /** How many processes serve the port (node:cluster); 1 runs everything in one process. */
+  readonly workers: number
 }
 
 /** The default `limits.bodyBytes`. */
-export const DEFAULT_BODY_BYTES = 1024 * 1024
+export const DEFAULT_BODY_BYTES = DEFAULT_LIMITS.bodyBytes
 
 /** Values from CLI flags that replace the file's; problems in them are reported against the flag. */
 export interface ConfigOverrides {
@@ -100,10 +108,11 @@ async function buildConfig (value: unknown, locator: Locator, baseDir: string, s
   const tls = await checker.tls()
   const policyFile = await checker.readableFile(['policy'])
   const auditFile = checker.path(['audit', 'file'])
+  const operations = checker.operations(listen)
   if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || auditFile === null) {
     return fail(checker.problems)
   }
-  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile }, limits: checker.limits() }
+  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit: { file: auditFile }, ...operations }
   return { ok: true, value: deepFreeze(config) }
 }
 
@@ -140,10 +149,15 @@ class ConfigChecker {
     return null
   }
 
-  /** The `limits:` section with defaults filled in; bad values were already reported by the schema. */
-  limits (): GatewayConfig['limits'] {
-    const bodyBytes = valueAt(this.root, ['limits', 'bodyBytes'])
-    return { bodyBytes: typeof bodyBytes === 'number' && Number.isInteger(bodyBytes) ? bodyBytes : DEFAULT_BODY_BYTES }
+  /** `limits`, `admin`, `shutdown` and `workers`, defaults filled in; see operations.ts. */
+  operations (listen: ListenAddress | null): Pick<GatewayConfig, 'limits' | 'admin' | 'shutdown' | 'workers'> {
+    const report = this.report.bind(this)
+    return {
+      limits: readLimits(this.root.limits),
+      admin: readAdmin(this.root.admin, listen, this.locator, report, this.problems),
+      shutdown: readShutdown(this.root.shutdown),
+      workers: readWorkers(this.root.workers, report)
+    }
   }
 
   /** The absolute path named at `path`, or null if the value is absent or not a usable string. */

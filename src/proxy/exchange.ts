@@ -47,6 +47,12 @@ export interface Exchange {
   readonly refusal: Refusal | null
   readonly upstreamPath: string
   readonly bodyJudge: BodyJudge | null
+  /**
+   * Whether the client connection may be kept alive after this exchange;
+   * asked when the answer's head is written. Absent means yes. dockgate
+   * says no while it shuts down, so clients reconnect elsewhere.
+   */
+  readonly keepAlive?: () => boolean
   /** A hijacked connection was switched to raw bytes (upstream answered 101). */
   sessionOpened: () => void
   end: (outcome: ExchangeOutcome) => void
@@ -65,7 +71,18 @@ export interface Upstream {
   readonly url: string
 }
 
-/** The refusal for a daemon that cannot be reached, naming the socket and the OS reason. */
+/**
+ * The refusal for a daemon that cannot be reached, naming the socket and
+ * the OS reason, with what it means for the reasons people meet. Who to
+ * add to which group is for the operator's log (probe.ts), not for clients.
+ */
 export function upstreamUnavailable (upstream: Upstream, cause: string): Refusal {
-  return refusal('DG_UPSTREAM_UNAVAILABLE', `the Docker daemon at ${upstream.url} is not answering (${cause})`)
+  const meaning = CAUSES[cause]
+  return refusal('DG_UPSTREAM_UNAVAILABLE', `the Docker daemon at ${upstream.url} is not answering (${cause}${meaning === undefined ? '' : `: ${meaning}`})`)
+}
+
+const CAUSES: Readonly<Record<string, string>> = {
+  ENOENT: 'no daemon socket at that path; is dockerd running?',
+  ECONNREFUSED: 'nothing accepts on the daemon socket; is dockerd running?',
+  EACCES: 'the gateway may not open the daemon socket; its operator must add dockgate\'s user to the socket\'s group'
 }

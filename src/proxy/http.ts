@@ -22,6 +22,8 @@ export interface HttpForwarderOptions {
   readonly logger: FastifyBaseLogger
   /** How long a client may take to send its request headers (slowloris guard). */
   readonly headersTimeoutMs: number
+  /** The largest request head (request line and headers) accepted; larger is answered 431. */
+  readonly maxHeaderBytes: number
   /** Called for a connection whose bytes are not valid HTTP, before it is answered and closed. */
   readonly onMalformed: (socket: Duplex, refused: Refusal) => void
 }
@@ -54,6 +56,7 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
     serverFactory: (handler) => http.createServer({
       requestTimeout: 0,
       headersTimeout: options.headersTimeoutMs,
+      maxHeaderSize: options.maxHeaderBytes,
       connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs)
     }, handler),
     frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) },
@@ -139,6 +142,7 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
   const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
+  keepAliveOrClose(exchange, reply.raw)
   // 'close' fires for finished, aborted and failed responses alike; fastify's
   // onResponse hook does not fire for an aborted stream.
   reply.raw.once('close', () => {
@@ -152,6 +156,11 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
     })
   })
   return exchange
+}
+
+/** Ends the connection after this answer when the exchange says so (Node then sends `Connection: close`). */
+function keepAliveOrClose (exchange: Exchange, res: ServerResponse): void {
+  if (exchange.keepAlive !== undefined && !exchange.keepAlive()) res.shouldKeepAlive = false
 }
 
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
@@ -184,6 +193,7 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   const state = tracked.get(req)
   reply.hijack()
   const raw = reply.raw
+  if (state !== undefined) keepAliveOrClose(state.exchange, raw)
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
   if (res.headers['content-length'] === undefined) raw.flushHeaders()
   const body = res.stream
