@@ -161,7 +161,8 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
       stopping = (async () => {
         live.reloader.close()
         const grace = how.force === true ? 0 : live.reloader.settings().config.shutdown.graceSeconds
-        const inFlight = live.gateway.stats()
+        const { connections, streams, sessions } = live.gateway.stats()
+        const inFlight = { connections, streams, sessions }
         options.logger.info({ graceSeconds: grace, ...inFlight },
           `dockgate stopping: no new connections, new requests answered 503; waiting up to ${grace} s for what is in flight ` +
           `(${inFlight.streams} stream(s) and ${inFlight.sessions} session(s) are closed at the deadline; a second signal cuts everything now)`)
