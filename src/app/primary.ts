@@ -47,6 +47,7 @@ export async function runPrimary (options: PrimaryOptions): Promise<number> {
   let stopSignals = 0
   let failure: string | null = null
   let onStarted: (() => void) | null = null
+  let address: string | null = null
 
   const fork = (slot: number, failures: number): void => {
     const worker = cluster.fork({
@@ -60,6 +61,7 @@ export async function runPrimary (options: PrimaryOptions): Promise<number> {
       if (!isOurs<FromWorker>(message)) return
       if (message.type === 'dockgate:listening') {
         entry.listening = true
+        address ??= message.address
         logger.info({ worker: slot, pid: worker.process.pid, address: message.address, audit: message.auditFile }, `worker ${slot} listening`)
         if ([...slots.values()].every((s) => s.listening)) onStarted?.()
       } else if (message.type === 'dockgate:failed') {
@@ -122,7 +124,12 @@ export async function runPrimary (options: PrimaryOptions): Promise<number> {
       throw new StartupError(listenFailure('the admin endpoints', formatAdmin(config.admin), err as NodeJS.ErrnoException))
     }
   }
-  logger.info({ workers: config.workers, admin: admin?.address ?? null }, `dockgate primary: ${config.workers} workers serving; SIGHUP reloads them all, SIGTERM stops them gracefully`)
+  logger.info({
+    address, upstream: config.upstream.url, policy: config.policyFile,
+    audit: Array.from({ length: config.workers }, (_, i) => workerAuditFile(config.audit.file, i + 1)),
+    admin: admin?.address ?? null, workers: config.workers, socketActivated: options.listenFd !== null
+  }, 'dockgate listening')
+  logger.info(`dockgate primary: ${config.workers} workers serving, each with its own audit file; SIGHUP reloads them all, SIGTERM stops them gracefully`)
 
   const onHangup = (): void => { broadcast({ type: 'dockgate:reload' }) }
   let onStop = (): void => {}

@@ -15,6 +15,8 @@ import type { AuditHealth } from './tap.js'
 /** Where the checks look. */
 export interface ReadinessSources {
   readonly upstream: Upstream
+  /** The audit file this process writes (a worker's own). */
+  readonly auditFile: string
   readonly settings: () => Settings
   readonly expiry: () => readonly ExpiryItem[]
   readonly audit: () => AuditHealth
@@ -41,7 +43,7 @@ export function createReadiness (sources: ReadinessSources): () => Promise<Readi
       daemon: problem === null ? pass(`${sources.upstream.url} answers /_ping`) : fail(problem),
       policy: pass(`${config.policyFile}: ${policy.teams.length} team(s)`),
       certificates: certificates(sources.expiry()),
-      audit: audit.writable ? pass(`${config.audit.file} is writable`) : fail(`${config.audit.file} is not writable: ${audit.lastError ?? 'unknown error'}`),
+      audit: audit.writable ? pass(`${sources.auditFile} is writable`) : fail(`${sources.auditFile} is not writable: ${audit.lastError ?? 'unknown error'}`),
       accepting: sources.draining() ? fail('shutting down: new requests are answered 503') : pass('taking requests')
     })
   }

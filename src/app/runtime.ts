@@ -106,6 +106,7 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   reloader = live.reloader
   const readiness = createReadiness({
     upstream: config.upstream,
+    auditFile,
     settings: live.reloader.settings.bind(live.reloader),
     expiry: live.reloader.expiry.bind(live.reloader),
     audit: tapped.health,

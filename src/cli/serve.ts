@@ -14,7 +14,6 @@ import { parseArgs } from 'node:util'
 import pino from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConfigOverrides } from '../config/load.js'
-import { formatAdmin } from '../config/operations.js'
 import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
 import { checkSettings } from '../app/check.js'
 import { runPrimary } from '../app/primary.js'
@@ -112,17 +111,8 @@ async function serveAlone (settings: Settings, loadAll: () => Promise<Loaded<Set
 }
 
 async function primary (settings: Settings, logger: Logger, listenFd: number | null): Promise<number> {
-  const { config } = settings
   for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
-  const started = runPrimary({ settings, logger, listenFd })
-  // Logged once the workers listen; the primary itself takes no request.
-  cluster.once('listening', (_worker, address) => {
-    logger.info({
-      address: `${address.address ?? ''}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile,
-      audit: config.audit.file, admin: config.admin === null ? null : formatAdmin(config.admin), workers: config.workers, socketActivated: listenFd !== null
-    }, 'dockgate listening')
-  })
-  return await started
+  return await runPrimary({ settings, logger, listenFd })
 }
 
 function notStarted (message: string): number {
