@@ -16,6 +16,7 @@ import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal } from '../shared/errors.js'
+import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
 import { Guard } from './guard.js'
 import { connectionRefusedRecord } from './limit-records.js'
@@ -37,7 +38,7 @@ export interface GatewayOptions {
   readonly bodyBytes?: number
   /** `limits.headerBytes`: the largest request head; 32 KiB unless set. */
   readonly maxHeaderBytes?: number
-  /** Connection, stream and rate limits; generous defaults ({@link UNLIMITED_ENOUGH}) unless set. */
+  /** Connection, stream and rate limits; the config's defaults ({@link DEFAULT_GATEWAY_LIMITS}) unless set. */
   readonly limits?: LimitSettings
   /** Listen on this inherited, already listening descriptor (systemd socket activation) instead of `listen`. */
   readonly listenFd?: number
@@ -52,8 +53,8 @@ export interface GatewayObserver {
   readonly limitHit: (limit: string) => void
 }
 
-/** The limits a gateway built without any runs with: the config defaults. */
-export const UNLIMITED_ENOUGH: LimitSettings = { maxConnections: 1024, connectionsPerIdentity: 128, streamsPerIdentity: 64, requestsPerSecond: null, requestBurst: 20 }
+/** The limits a gateway built without any runs with: the config's defaults. */
+export const DEFAULT_GATEWAY_LIMITS: LimitSettings = { ...DEFAULT_LIMITS, requestBurst: defaultBurst(DEFAULT_LIMITS.requestsPerSecond) }
 
 /** What is open now. */
 export interface GatewayStats {
@@ -110,7 +111,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   let policy = options.policy
   let revocation = options.revocation ?? NO_REVOCATIONS
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
-  const limiter = new Limiter(options.limits ?? UNLIMITED_ENOUGH)
+  const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
   const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
   const admit = guard.wrap(createAdmit({
@@ -159,7 +160,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       options.audit.write(tlsRejectedRecord(rejection))
     }
   })
-  setHardLimit(gate, options.limits ?? UNLIMITED_ENOUGH)
+  setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
   gate.on('drop', () => { observer.limitHit('connections-hard') })
 
   // Refused as a whole, in Docker's error shape: the handshake is done, so
