@@ -166,7 +166,8 @@ async function clusterReadiness (slots: ReadonlyMap<number, Slot>, expected: num
   let ready = 0
   for (const [slot, answer] of answers) {
     if (answer?.ready === true) ready += 1
-    if (answer === null) checks[`worker${slot}`] = { ok: false, detail: `worker ${slot} did not answer within ${READINESS_TIMEOUT_MS} ms` }
+    const listening = slots.get(slot)?.listening === true
+    if (answer === null) checks[`worker${slot}`] = { ok: false, detail: listening ? `worker ${slot} did not answer within ${READINESS_TIMEOUT_MS} ms` : `worker ${slot} is starting` }
     else for (const [name, check] of Object.entries(answer.checks)) checks[`worker${slot}.${name}`] = check
   }
   return readinessOf({ workers: { ok: ready === expected, detail: `${ready} of ${expected} worker(s) ready` }, ...checks })

@@ -40,6 +40,10 @@ export async function runWorker (options: WorkerOptions): Promise<number> {
   })
   // The primary is gone (killed): stop as if it had asked.
   process.once('disconnect', () => { stop(false) })
+  // Answer the primary's metrics requests from the start (with nothing
+  // yet), so a scrape while this worker starts is not left waiting.
+  new AggregatorRegistry()
+  AggregatorRegistry.setRegistries([])
   try {
     runtime = await buildRuntime({
       settings: options.settings, load: options.load, logger, auditFile, serveAdmin: false, probeAtStart: slot === 1,
@@ -47,7 +51,6 @@ export async function runWorker (options: WorkerOptions): Promise<number> {
     })
     const { address } = await runtime.start()
     // The primary's AggregatorRegistry asks every worker for this registry.
-    new AggregatorRegistry()
     AggregatorRegistry.setRegistries([runtime.metrics.registry])
     void send({ type: 'dockgate:listening', address: `${address.address}:${address.port}`, auditFile })
   } catch (err) {
