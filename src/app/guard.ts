@@ -53,6 +53,7 @@ export class Guard {
     this.draining = true
   }
 
+  /** True once {@link Guard.startDraining} was called; it never goes back. */
   get isDraining (): boolean {
     return this.draining
   }

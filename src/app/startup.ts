@@ -26,5 +26,6 @@ export function auditOpenFailure (file: string, err: unknown): string {
   const hint = e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'EPERM'
     ? `; dockgate runs as ${who}: give it write access to that folder (the shipped systemd unit lists it in ReadWritePaths, the compose file mounts a volume there)`
     : ''
-  return `DG_FILE_UNREADABLE cannot open audit file ${file}: ${e.code ?? ''} ${e.message}${hint}`.replace(/: {2}/, ': ')
+  const reason = e.code !== undefined && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message
+  return `DG_FILE_UNREADABLE cannot open audit file ${file}: ${reason}${hint}`
 }

@@ -76,7 +76,7 @@ describe('dockgate serve: startup errors', () => {
     chmodSync(join(dir, 'audit'), 0o555)
     const served = serve(['serve', '--config', 'config.yaml'], dir, options)
     expect(await served.exited).toBe(1)
-    expect(served.output()).toMatch(new RegExp(`dockgate: not started: DG_FILE_UNREADABLE cannot open audit file ${join(dir, 'audit', 'audit.jsonl')}: EACCES .*; dockgate runs as \\S+: give it write access to that folder`))
+    expect(served.output()).toMatch(new RegExp(`dockgate: not started: DG_FILE_UNREADABLE cannot open audit file ${join(dir, 'audit', 'audit.jsonl')}: EACCES: permission denied, .*; dockgate runs as \\S+: give it write access to that folder`))
     // --check finds the same before anything starts.
     const checked = serve(['serve', '--config', 'config.yaml', '--check'], dir, options)
     expect(await checked.exited).toBe(1)
