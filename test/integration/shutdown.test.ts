@@ -18,6 +18,7 @@ import type { AuditRecord } from '../../src/audit/record.js'
 import { docker, dockerEnv, tlsOptions } from '../support/clients.js'
 import { killAll, prepare, serve } from '../support/cli.js'
 import { waitFor } from '../support/live.js'
+import { sample } from '../support/runtime.js'
 
 const run = promisify(execFile)
 const socket = inject('dockerSocket')
@@ -91,6 +92,10 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     const ready = await fetch(`${admin}/readyz`)
     expect(ready.status).toBe(503)
     expect(await ready.text()).toContain('"accepting":{"ok":false,"detail":"shutting down: new requests are answered 503"}')
+    const metrics = await (await fetch(`${admin}/metrics`)).text()
+    expect(sample(metrics, 'dockgate_draining')).toBe(1)
+    expect(sample(metrics, 'dockgate_open_sessions')).toBe(1)
+    expect(sample(metrics, 'dockgate_open_streams')).toBe(1)
 
     const [stopCode, stopAt] = await stopExit
     expect(stopCode).toBe(0)
