@@ -69,7 +69,7 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
 describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
   let gw: RuntimeHarness
   beforeAll(async () => {
-    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  requestsPerSecond: 2\n  requestBurst: 3\n' })
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  requestsPerSecond: 0.5\n  requestBurst: 3\n' })
   })
   afterAll(async () => { await gw?.close() })
 
@@ -78,9 +78,10 @@ describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
     for (let i = 0; i < 4; i++) statuses.push((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')).status)
     expect(statuses).toEqual([200, 200, 200, 429])
     const refused = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/version')
-    expect(JSON.parse(refused.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform sent more than 2 requests per second (limits.requestsPerSecond); retry in 1 s' })
+    expect(JSON.parse(refused.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform sent more than 0.5 requests per second (limits.requestsPerSecond); retry in 2 s' })
     expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    // One token comes back every 2 s (slow on purpose, so a loaded machine cannot refill one between the requests above).
+    await new Promise((resolve) => setTimeout(resolve, 2200))
     expect((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')).status).toBe(200)
     const record = gw.records().find((r) => r.auditID === refused.headers['x-dockgate-request-id'])
     expect(record).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_RATE', status: 429, request: { method: 'GET', path: '/version' } })
