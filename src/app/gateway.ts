@@ -15,9 +15,10 @@ import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
-import { refusal } from '../shared/errors.js'
+import { refusal, type Refusal } from '../shared/errors.js'
 import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
+import { drainer } from './drain.js'
 import { Guard } from './guard.js'
 import { connectionRefusedRecord } from './limit-records.js'
 import { malformedRecord, revokedConnectionRecord, tlsRejectedRecord } from './records.js'
@@ -101,8 +102,6 @@ export interface Gateway {
 
 /** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
 const HARD_LIMIT_HEADROOM = 64
-/** After cutting, how long the aborted exchanges get to write their records. */
-const RECORDS_AFTER_CUT_MS = 2000
 
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
@@ -147,7 +146,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       const connection: ConnectionInfo = { identity, remoteAddress, remotePort }
       const admission = limiter.openConnection(identity.fingerprint256)
       if (!admission.ok) {
-        refuseOverLimit(socket, connection, admission.limit, admission.max)
+        observer.limitHit(admission.limit)
+        refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
         return
       }
       connections.set(socket, connection)
@@ -163,38 +163,12 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
   gate.on('drop', () => { observer.limitHit('connections-hard') })
 
-  // Refused as a whole, in Docker's error shape: the handshake is done, so
-  // the client can be told why instead of seeing a reset.
-  function refuseOverLimit (socket: Socket, connection: ConnectionInfo, limit: string, max: number): void {
-    observer.limitHit(limit)
-    const refused = limit === 'connections'
-      ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${max} open connections (limits.maxConnections); retry shortly`)
-      : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${max} open connections (limits.connectionsPerIdentity); close some and retry`)
-    options.audit.write(connectionRefusedRecord(connection, policy, refused))
-    refuseConnection(socket, refused)
-  }
-
   let gateClosed: Promise<void> | null = null
   const closeGate = async (): Promise<void> => {
     gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
     await gateClosed
   }
-  let deadline: { at: number; wake: () => void } | null = null
-  let drained: Promise<{ cut: number }> | null = null
-  const drainNow = async (graceMs: number, at: number): Promise<{ cut: number }> => {
-    guard.startDraining()
-    void closeGate()
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, graceMs)
-      deadline = { at, wake: () => { clearTimeout(timer); resolve() } }
-      void guard.idle().then(() => { clearTimeout(timer); resolve() })
-    })
-    // What is still in flight is cut; idle keep-alive connections just close.
-    const cut = guard.inFlightCount
-    for (const socket of open) socket.destroy()
-    await Promise.race([guard.idle(), new Promise((resolve) => setTimeout(resolve, RECORDS_AFTER_CUT_MS).unref())])
-    return { cut }
-  }
+  const drain = drainer({ guard, stopAccepting: closeGate, open })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
@@ -223,18 +197,19 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       revocation = next.revocation
       return { closedRevoked: closeRevoked(open, connections, revocation, options.audit) }
     },
-    drain: async (graceMs) => {
-      const at = Date.now() + graceMs
-      if (drained !== null) {
-        // A second signal: the sooner deadline wins.
-        if (deadline !== null && at < deadline.at) deadline.wake()
-        return await drained
-      }
-      drained = drainNow(graceMs, at)
-      return await drained
-    },
+    drain,
     stats: () => ({ connections: open.size, ...guard.openKinds(), draining: guard.isDraining })
   }
+}
+
+// Refused as a whole, in Docker's error shape: the handshake is done, so
+// the client can be told why instead of seeing a reset. Recorded first.
+function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => void): void {
+  const refused = over.limit === 'connections'
+    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`)
+    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
+  record(refused)
+  refuseConnection(socket, refused)
 }
 
 function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
