@@ -12,8 +12,9 @@ import { runServeCommand } from './cli/serve.js'
 const USAGE = `usage: dockgate <command> [options]
 
 commands:
-  serve [--config FILE] [--listen HOST:PORT] [--upstream unix:///PATH] [--dev]
-        run the gateway (--dev: development setup with generated certificates)
+  serve [--config FILE] [--listen HOST:PORT] [--upstream unix:///PATH] [--dev] [--check]
+        run the gateway (--dev: development setup with generated certificates;
+        --check: check everything, print a summary or every problem, exit 0 or 1)
   certs init  [--dir certs] [--host NAME]... [--days N] [--ca-days N] [--force]
         a CA and a server certificate (SANs: every --host, localhost, 127.0.0.1)
   certs issue --cn NAME [--ou TEAM]... [--san-dns|--san-uri|--san-email V]... [--days N|--hours N] [--dir certs]

@@ -12,15 +12,13 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type CanonicalResult, type Judgement, type Policy } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type Judgement, type Policy } from '../policy/index.js'
 import type { Admit, Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import { objectRefOf } from '../audit/object-ref.js'
-import type { AuditRequest } from '../audit/record.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { auditIdentity } from './records.js'
-import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged, type RequestBase } from './exchanges.js'
+import { auditIdentity, requestBase } from './records.js'
+import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchanges.js'
 
 /** What the TLS gate learned about a connection, kept for its lifetime. */
 export interface ConnectionInfo {
@@ -90,23 +88,6 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
     : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_BODY_LIMIT)
 }
 
-/** What every record of this request shares, as received and, when canonical, as judged. */
-function requestBase (auditID: string, connection: ConnectionInfo, req: IncomingMessage, canonical: CanonicalResult): RequestBase {
-  const method = req.method ?? ''
-  const target = req.url ?? ''
-  const upgrade = req.headers.upgrade ?? null
-  const request: AuditRequest = canonical.ok
-    ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
-    : { method, target, path: null, apiVersion: null, upgrade }
-  return {
-    schema: 1,
-    auditID,
-    receivedAt: new Date().toISOString(),
-    client: { address: connection.remoteAddress, port: connection.remotePort },
-    request,
-    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
-  }
-}
 
 // The policy core does not throw on any input; if a bug made it, the request
 // is refused rather than forwarded unjudged.

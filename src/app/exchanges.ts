@@ -9,14 +9,12 @@ import { performance } from 'node:perf_hooks'
 import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type IdentityMatch, type PendingBody, type Verdict } from '../policy/index.js'
 import type { Exchange, ExchangeOutcome } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import type { AuditRecord, AuditRequest } from '../audit/record.js'
+import type { AuditRecord } from '../audit/record.js'
 import { redactBody } from '../audit/redact.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { Refusal } from '../shared/errors.js'
-import { auditIdentity, ruleOf } from './records.js'
+import { auditIdentity, ruleOf, type RequestBase } from './records.js'
 
-/** The fields every record of one request shares. */
-export type RequestBase = Pick<AuditRecord, 'schema' | 'auditID' | 'receivedAt' | 'client' | 'objectRef'> & { readonly request: AuditRequest }
 
 /** What every exchange of one request shares. */
 export interface Judged {

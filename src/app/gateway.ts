@@ -1,7 +1,8 @@
 /**
  * Assembles the gateway: the TLS gate in front, fastify (ordinary requests)
- * and the hijack handler behind it, one judging function for both, and the
- * audit trail. Building never listens; `listen` does.
+ * and the hijack handler behind it, one judging function for both (wrapped
+ * by the operational guard: limits and shutdown), and the audit trail.
+ * Building never listens; `listen` does.
  */
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
@@ -10,10 +11,17 @@ import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial
 import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
+import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
+import { Limiter, type LimitSettings } from '../limits/limiter.js'
+import { refusal, type Refusal } from '../shared/errors.js'
+import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
+import { drainer } from './drain.js'
+import { Guard } from './guard.js'
+import { connectionRefusedRecord } from './limit-records.js'
 import { malformedRecord, revokedConnectionRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
@@ -34,6 +42,32 @@ export interface GatewayOptions {
   readonly auditLevel?: AuditLevel
   /** How many TLSRejected records each address (and all together) may write before they are counted instead. */
   readonly rejectionLimits?: RejectionLimits
+  /** `limits.headerBytes`: the largest request head; 32 KiB unless set. */
+  readonly maxHeaderBytes?: number
+  /** Connection, stream and rate limits; the config's defaults ({@link DEFAULT_GATEWAY_LIMITS}) unless set. */
+  readonly limits?: LimitSettings
+  /** Listen on this inherited, already listening descriptor (systemd socket activation) instead of `listen`. */
+  readonly listenFd?: number
+  /** Told about what metrics count and the audit trail may not show one for one. */
+  readonly observer?: GatewayObserver
+}
+
+/** Events for metrics. Must not throw. */
+export interface GatewayObserver {
+  readonly tlsRejected: (reason: string) => void
+  /** A limit refused something: a LimitName, `header-size`, `header-timeout` or `connections-hard`. */
+  readonly limitHit: (limit: string) => void
+}
+
+/** The limits a gateway built without any runs with: the config's defaults. */
+export const DEFAULT_GATEWAY_LIMITS: LimitSettings = { ...DEFAULT_LIMITS, requestBurst: defaultBurst(DEFAULT_LIMITS.requestsPerSecond) }
+
+/** What is open now. */
+export interface GatewayStats {
+  readonly connections: number
+  readonly streams: number
+  readonly sessions: number
+  readonly draining: boolean
 }
 
 /** How often counted (suppressed) TLS rejections are written as Suppressed records. */
@@ -47,6 +81,7 @@ export interface GatewayUpdate {
   readonly tls?: TlsMaterial
   readonly policy?: Policy
   readonly revocation?: RevocationList
+  readonly limits?: LimitSettings
 }
 
 /**
@@ -61,7 +96,20 @@ export interface Gateway {
   listen: () => Promise<AddressInfo>
   close: () => Promise<void>
   update: (next: GatewayUpdate) => { closedRevoked: number }
+  /**
+   * Graceful shutdown, first half: stop accepting, answer every new request
+   * 503 (closing its connection), wait up to `graceMs` for what is in
+   * flight, then cut what is left (streams, hijacked sessions, slow
+   * requests; each gets its aborted audit record). Resolves with how many
+   * exchanges were cut. Call `close` afterwards. Calling it again
+   * shortens the wait to the new deadline if that is sooner.
+   */
+  drain: (graceMs: number) => Promise<{ cut: number }>
+  stats: () => GatewayStats
 }
+
+/** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
+const HARD_LIMIT_HEADROOM = 64
 
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
@@ -69,20 +117,27 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const open = new Set<Socket>()
   let policy = options.policy
   let revocation = options.revocation ?? NO_REVOCATIONS
-  const admit = createAdmit({
-    connectionOf: (req) => connections.get(req.socket),
+  const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
+  const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
+  const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
+  const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
+  const admit = guard.wrap(createAdmit({
+    connectionOf,
     policy: () => policy,
     audit: options.audit,
     ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes }),
     ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel })
-  })
+  }))
   const rejections = auditRejections(options.audit, options.rejectionLimits ?? DEFAULT_REJECTION_LIMITS)
   const app = await createHttpForwarder({
     upstream: options.upstream,
     admit,
     logger: options.logger,
     headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
+    maxHeaderBytes: options.maxHeaderBytes ?? 32 * 1024,
     onMalformed: (socket, refused) => {
+      if (refused.status === 431) observer.limitHit('header-size')
+      if (refused.status === 408) observer.limitHit('header-timeout')
       const connection = connections.get(socket)
       if (connection !== undefined) options.audit.write(malformedRecord(connection, refused))
     }
@@ -98,24 +153,46 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     revocation: () => revocation,
     onAccepted: (accepted: AcceptedConnection) => {
       const { socket, identity, remoteAddress, remotePort } = accepted
-      connections.set(socket, { identity, remoteAddress, remotePort })
+      const connection: ConnectionInfo = { identity, remoteAddress, remotePort }
+      const admission = limiter.openConnection(identity.fingerprint256)
+      if (!admission.ok) {
+        observer.limitHit(admission.limit)
+        refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
+        return
+      }
+      connections.set(socket, connection)
       open.add(socket)
-      socket.once('close', () => open.delete(socket))
+      socket.once('close', () => { open.delete(socket); admission.release() })
       app.server.emit('connection', socket)
     },
-    onRejected: rejections.record
+    // Counted for metrics whether or not the audit rate limit writes a record.
+    onRejected: (rejection) => {
+      observer.tlsRejected(rejection.reason)
+      rejections.record(rejection)
+    }
   })
+  setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
+  gate.on('drop', () => { observer.limitHit('connections-hard') })
+
+  let gateClosed: Promise<void> | null = null
+  const closeGate = async (): Promise<void> => {
+    gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
+    await gateClosed
+  }
+  const drain = drainer({ guard, stopAccepting: closeGate, open })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
       gate.once('error', reject)
-      gate.listen(options.listen.port, options.listen.host, () => {
+      const done = (): void => {
         gate.off('error', reject)
         resolve(gate.address() as AddressInfo)
-      })
+      }
+      if (options.listenFd === undefined) gate.listen(options.listen.port, options.listen.host, done)
+      else gate.listen({ fd: options.listenFd }, done)
     }),
     close: async () => {
-      const closed = new Promise<void>((resolve) => gate.close(() => { resolve() }))
+      const closed = closeGate()
       for (const socket of open) socket.destroy()
       await app.close()
       await closed
@@ -124,11 +201,31 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     update: (next) => {
       if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
       if (next.policy !== undefined) policy = next.policy
+      if (next.limits !== undefined) {
+        limiter.update(next.limits)
+        setHardLimit(gate, next.limits)
+      }
       if (next.revocation === undefined) return { closedRevoked: 0 }
       revocation = next.revocation
       return { closedRevoked: closeRevoked(open, connections, revocation, options.audit) }
-    }
+    },
+    drain,
+    stats: () => ({ connections: open.size, ...guard.openKinds(), draining: guard.isDraining })
   }
+}
+
+// Refused as a whole, in Docker's error shape: the handshake is done, so
+// the client can be told why instead of seeing a reset. Recorded first.
+function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => void): void {
+  const refused = over.limit === 'connections'
+    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`)
+    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
+  record(refused)
+  refuseConnection(socket, refused)
+}
+
+function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
+  gate.maxConnections = limits.maxConnections + Math.max(HARD_LIMIT_HEADROOM, Math.ceil(limits.maxConnections / 4))
 }
 
 // Connections that finish their handshake after this point are vetted

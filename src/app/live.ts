@@ -7,7 +7,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLog } from '../audit/log.js'
 import type { Loaded } from '../shared/diagnostics.js'
-import { buildGateway, type Gateway } from './gateway.js'
+import { buildGateway, type Gateway, type GatewayObserver } from './gateway.js'
 import { createReloader, type ReloadResult, type Reloader } from './reload.js'
 import type { Settings } from './settings.js'
 import { liveTls } from './tls-state.js'
@@ -19,6 +19,10 @@ export interface LiveGatewayOptions {
   readonly audit: AuditLog
   readonly logger: FastifyBaseLogger
   readonly debounceMs?: number
+  /** Metrics hooks; none unless set. */
+  readonly observer?: GatewayObserver
+  /** An inherited listening descriptor to serve on instead of `listen` (socket activation). */
+  readonly listenFd?: number
 }
 
 /** A gateway with its reloader; `hangup` is what SIGHUP does. */
@@ -49,7 +53,12 @@ export async function buildLiveGateway (options: LiveGatewayOptions): Promise<Li
     audit: options.audit,
     logger: options.logger,
     bodyBytes: config.limits.bodyBytes,
-    auditLevel: config.audit.level
+    auditLevel: config.audit.level,
+    maxHeaderBytes: config.limits.headerBytes,
+    headersTimeoutMs: config.limits.headersTimeoutSeconds * 1000,
+    limits: config.limits,
+    ...(options.observer === undefined ? {} : { observer: options.observer }),
+    ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd })
   })
   const reloader = createReloader({
     gateway,

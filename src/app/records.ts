@@ -4,7 +4,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IdentityMatch, RuleRef } from '../policy/types.js'
-import type { AuditIdentity, AuditRecord, AuditRule } from '../audit/record.js'
+import type { IncomingMessage } from 'node:http'
+import type { CanonicalResult } from '../policy/index.js'
+import { objectRefOf } from '../audit/object-ref.js'
+import type { AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { TlsRejection } from '../tls/gate.js'
@@ -97,5 +100,26 @@ export function revokedConnectionRecord (connection: { identity: CertificateIden
     code: 'DG_CONNECTION_REVOKED',
     tls: { reason: 'revoked', detail: 'CERT_REVOKED' },
     error: 'dockgate: the client certificate has been revoked; the connection was closed when the CRL was reloaded'
+  }
+}
+
+/** The fields every record of one request shares. */
+export type RequestBase = Pick<AuditRecord, 'schema' | 'auditID' | 'receivedAt' | 'client' | 'objectRef'> & { readonly request: AuditRequest }
+
+/** What every record of this request shares, as received and, when canonical, as judged. */
+export function requestBase (auditID: string, connection: { remoteAddress: string; remotePort: number }, req: IncomingMessage, canonical: CanonicalResult): RequestBase {
+  const method = req.method ?? ''
+  const target = req.url ?? ''
+  const upgrade = req.headers.upgrade ?? null
+  const request: AuditRequest = canonical.ok
+    ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
+    : { method, target, path: null, apiVersion: null, upgrade }
+  return {
+    schema: 1,
+    auditID,
+    receivedAt: new Date().toISOString(),
+    client: { address: connection.remoteAddress, port: connection.remotePort },
+    request,
+    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
   }
 }

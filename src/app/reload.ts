@@ -7,14 +7,17 @@
  *
  * Also keeps time: it re-derives the TLS material when a CRL goes stale
  * (see tls-state.ts for why that must not lock clients out) and repeats
- * expiry warnings. `listen`, `upstream`, `audit.*` and `limits.bodyBytes`
- * are fixed for the life of the process; a changed value is logged as
- * needing a restart. (SIGHUP also reopens the audit file: see live.ts.)
+ * expiry warnings. `listen`, `upstream`, `audit.*`, `admin`, `workers`
+ * and the limits that shape the HTTP server (`bodyBytes`, `headerBytes`,
+ * `headersTimeoutSeconds`) are fixed for the life of the process; a changed
+ * value is logged as needing a restart. The other limits apply at once.
+ * (SIGHUP also reopens the audit file: see live.ts.)
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { GatewayConfig } from '../config/load.js'
+import { formatAdmin } from '../config/operations.js'
 import { formatDiagnostic, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
 import type { GatewayUpdate } from './gateway.js'
 import type { Settings } from './settings.js'
@@ -62,6 +65,8 @@ export interface Reloader {
   /** Expiry of the material in use, now. */
   expiry: () => ExpiryItem[]
   stats: () => ReloadStats
+  /** The settings in use: the initial ones, or those of the last applied reload. */
+  settings: () => Settings
   close: () => void
 }
 
@@ -119,6 +124,10 @@ class LiveReloader implements Reloader {
     return { ...this.counts, handshakeChecksCrl: this.handshakeChecksCrl }
   }
 
+  settings (): Settings {
+    return this.current
+  }
+
   close (): void {
     this.closed = true
     this.watcher?.close()
@@ -138,7 +147,7 @@ class LiveReloader implements Reloader {
     const next = loaded.value
     this.warnRestartNeeded(next.config)
     const live = liveTls(next.config.tls, this.now())
-    const { closedRevoked } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation })
+    const { closedRevoked } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
     for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
@@ -164,16 +173,22 @@ class LiveReloader implements Reloader {
     return { applied: false, diagnostics, closedRevoked: 0 }
   }
 
-  // The process was started with these; changing them needs a new listener
-  // or a new audit writer, which a reload does not create.
+  // The process was started with these; changing them needs a new listener,
+  // a new HTTP server or a new audit writer, which a reload does not create.
+  // The other limits and shutdown.graceSeconds apply at once.
   private warnRestartNeeded (next: GatewayConfig): void {
     const running = this.options.initial.config
+    const admin = (config: GatewayConfig): string => config.admin === null ? 'off' : formatAdmin(config.admin)
     const changes: Array<[string, string, string]> = [
       ['listen', `${running.listen.host}:${running.listen.port}`, `${next.listen.host}:${next.listen.port}`],
       ['upstream', running.upstream.url, next.upstream.url],
       ...(['file', 'level', 'fsync', 'onFailure', 'rotate', 'sinks'] as const).map((key): [string, string, string] =>
         [`audit.${key}`, JSON.stringify(running.audit[key]), JSON.stringify(next.audit[key])]),
-      ['limits.bodyBytes', String(running.limits.bodyBytes), String(next.limits.bodyBytes)]
+      ['limits.bodyBytes', String(running.limits.bodyBytes), String(next.limits.bodyBytes)],
+      ['limits.headerBytes', String(running.limits.headerBytes), String(next.limits.headerBytes)],
+      ['limits.headersTimeoutSeconds', String(running.limits.headersTimeoutSeconds), String(next.limits.headersTimeoutSeconds)],
+      ['admin', admin(running), admin(next)],
+      ['workers', String(running.workers), String(next.workers)]
     ]
     for (const [key, now, wanted] of changes) {
       if (now === wanted) continue

@@ -156,7 +156,7 @@ export class ChainWriter {
     try {
       let size = found
       const tail = readTail(fd, size)
-      const head = this.fd === null && this.head === null ? this.headOf(tail.lastLine, tail.torn.length > 0) : this.head
+      const head = this.fd === null && this.head === null ? chainHeadOf(file, tail.lastLine, tail.torn.length > 0) : this.head
       if (tail.torn.length > 0) size += this.writeAll(fd, Buffer.from('\n'))
       const now = this.options.now()
       const opened = {
@@ -191,19 +191,6 @@ export class ChainWriter {
     }
   }
 
-  // The chain head of an existing file's last complete line, at start.
-  private headOf (lastLine: string | null, torn: boolean): ChainHead | null {
-    if (lastLine === null) {
-      if (torn) throw new Error(`${this.options.file} holds only an incomplete line: move it aside (keep it for the auditor) and start again`)
-      return null
-    }
-    const opened = openLine(lastLine)
-    if (opened.kind !== 'sealed') {
-      throw new Error(`${this.options.file} does not end with a sealed audit record (${opened.kind === 'malformed' ? opened.problem : 'its last line was edited'}); ` +
-        'dockgate only continues a chain it can verify: move the file aside (keep it for the auditor) and start again')
-    }
-    return { seq: opened.seq, hash: opened.hash }
-  }
 
   private writeLine (bytes: Buffer, head: ChainHead, now: Date): void {
     const fd = this.fd
@@ -293,5 +280,43 @@ export class ChainWriter {
     } catch {
       return false
     }
+  }
+}
+
+// The chain head of an existing file's last complete line, where a writer
+// starting on it continues. Throws, saying what to do, when it cannot.
+function chainHeadOf (file: string, lastLine: string | null, torn: boolean): ChainHead | null {
+  if (lastLine === null) {
+    if (torn) throw new Error(`${file} holds only an incomplete line: move it aside (keep it for the auditor) and start again`)
+    return null
+  }
+  const opened = openLine(lastLine)
+  if (opened.kind !== 'sealed') {
+    throw new Error(`${file} does not end with a sealed audit record (${opened.kind === 'malformed' ? opened.problem : 'its last line was edited'}); ` +
+      'dockgate only continues a chain it can verify: move the file aside (keep it for the auditor) and start again')
+  }
+  return { seq: opened.seq, hash: opened.hash }
+}
+
+/**
+ * Why a writer could not start on the existing audit file `file` (it does
+ * not end with a sealed record), or null when it can (or there is no file
+ * yet). Only reads; `serve --check` asks this so it agrees with `serve`.
+ */
+export function continuationProblem (file: string): string | null {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : (err as Error).message
+  }
+  try {
+    const tail = readTail(fd, fstatSync(fd).size)
+    chainHeadOf(file, tail.lastLine, tail.torn.length > 0)
+    return null
+  } catch (err) {
+    return (err as Error).message
+  } finally {
+    closeSync(fd)
   }
 }

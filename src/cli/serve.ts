@@ -1,30 +1,39 @@
 /**
  * `dockgate serve`: load and check everything, then listen. Any config or
  * policy problem stops startup with one line per problem; the gateway never
- * runs on partial or unchecked settings. Once listening, SIGHUP and changes
- * to the files it loaded reload them (src/app/reload.ts); SIGHUP also
- * reopens the audit file for logrotate (src/app/live.ts).
+ * runs on partial or unchecked settings. `--check` stops after checking.
+ *
+ * Once listening: SIGHUP and changes to the files it loaded reload them
+ * (src/app/reload.ts); SIGTERM or SIGINT stop it gracefully (a second one
+ * cuts what is still in flight). With `workers: N` this process is the
+ * cluster primary and each worker runs this same command.
  */
+import cluster from 'node:cluster'
+import process from 'node:process'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
 import type { ConfigOverrides } from '../config/load.js'
 import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
-import type { AuditLog } from '../audit/log.js'
-import { openAuditTrail } from '../app/audit-trail.js'
-import { buildLiveGateway } from '../app/live.js'
+import { checkSettings } from '../app/check.js'
+import { runPrimary } from '../app/primary.js'
+import { buildRuntime, StartupError } from '../app/runtime.js'
 import { loadSettings, type Settings, type SettingsSource } from '../app/settings.js'
-import { probeUpstream } from '../proxy/probe.js'
+import { forgetActivation, inheritedListenFd } from '../app/systemd.js'
+import { runWorker } from '../app/worker.js'
 import { exportLine, prepareDevSetup } from './dev.js'
 
-const USAGE = 'usage: dockgate serve (--config FILE | --dev) [--listen HOST:PORT] [--upstream unix:///PATH]'
+const USAGE = 'usage: dockgate serve (--config FILE | --dev) [--listen HOST:PORT] [--upstream unix:///PATH] [--check]'
 
-/** Runs the gateway until SIGINT or SIGTERM; resolves with the exit code. */
+type Logger = FastifyBaseLogger
+
+/** Runs the gateway until SIGINT or SIGTERM (or, with --check, checks it); resolves with the exit code. */
 export async function runServeCommand (argv: string[]): Promise<number> {
   let args
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, listen: { type: 'string' }, upstream: { type: 'string' }, dev: { type: 'boolean' } },
+      options: { config: { type: 'string' }, listen: { type: 'string' }, upstream: { type: 'string' }, dev: { type: 'boolean' }, check: { type: 'boolean' } },
       strict: true
     }).values
   } catch (err) {
@@ -33,8 +42,9 @@ export async function runServeCommand (argv: string[]): Promise<number> {
   if (args.dev === true && args.config !== undefined) return usageError('--dev and --config exclude each other')
   if (args.dev !== true && args.config === undefined) return usageError('no config: pass --config FILE, or --dev for a development setup')
   const overrides: ConfigOverrides = { listen: args.listen, upstream: args.upstream }
+  const worker = cluster.isWorker
   const dev = args.dev === true ? await prepareDevSetup(process.cwd()) : null
-  for (const path of dev?.created ?? []) process.stdout.write(`dockgate: created ${path}\n`)
+  if (!worker) for (const path of dev?.created ?? []) process.stdout.write(`dockgate: created ${path}\n`)
   // The same loading runs again on every reload, with the same overrides.
   const source: SettingsSource = dev === null
     ? { file: args.config ?? '', overrides }
@@ -43,57 +53,73 @@ export async function runServeCommand (argv: string[]): Promise<number> {
   const settings = await loadAll()
   if (!settings.ok) {
     for (const d of settings.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
-    process.stderr.write(`dockgate: not started: ${settings.diagnostics.length} problem(s)\n`)
+    process.stderr.write(`dockgate: ${args.check === true ? 'check failed' : 'not started'}: ${settings.diagnostics.length} problem(s)\n`)
     return 1
   }
-  return await serve(settings.value, loadAll, dev?.clientDir ?? null)
+  const activation = inheritedListenFd(process.env, process.pid)
+  if (typeof activation === 'object' && activation !== null) return notStarted(activation.error)
+  forgetActivation(process.env)
+  if (args.check === true) return await check(settings.value, activation)
+  // With audit.sinks.stdout, standard output carries audit records only.
+  const logger: Logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } },
+    settings.value.config.audit.sinks.stdout ? pino.destination(2) : undefined)
+  try {
+    if (worker) return await runWorker({ settings: settings.value, load: loadAll, logger })
+    if (settings.value.config.workers > 1) return await primary(settings.value, logger, activation)
+    return await serveAlone(settings.value, loadAll, logger, activation, dev?.clientDir ?? null)
+  } catch (err) {
+    if (err instanceof StartupError) return notStarted(err.message)
+    throw err
+  }
 }
 
-async function serve (settings: Settings, loadAll: () => Promise<Loaded<Settings>>, devClientDir: string | null): Promise<number> {
-  const { config } = settings
-  // With audit.sinks.stdout, standard output carries audit records only.
-  const logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } },
-    config.audit.sinks.stdout ? pino.destination(2) : undefined)
-  let audit: AuditLog
-  try {
-    audit = openAuditTrail(config.audit, logger)
-  } catch (err) {
-    process.stderr.write(`dockgate: not started: cannot open audit file ${config.audit.file}: ${(err as Error).message}\n`)
+async function check (settings: Settings, listenFd: number | null): Promise<number> {
+  const report = await checkSettings(settings, listenFd)
+  for (const line of report.lines) process.stdout.write(line + '\n')
+  for (const line of [...report.problems, ...report.warnings]) process.stderr.write(line + '\n')
+  if (report.problems.length > 0) {
+    process.stderr.write(`dockgate: check failed: ${report.problems.length} problem(s)\n`)
     return 1
   }
-  for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
-  const { gateway, reloader, hangup } = await buildLiveGateway({ settings, load: loadAll, audit, logger })
-  try {
-    const address = await gateway.listen()
-    logger.info({ address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: config.audit.file }, 'dockgate listening')
-    if (devClientDir !== null) process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    const why = e.code === 'EADDRINUSE' ? 'the port is already in use' : e.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : e.message
-    process.stderr.write(`dockgate: not started: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}\n`)
-    await gateway.close()
-    await audit.close()
-    return 1
-  }
-  const problem = await probeUpstream(config.upstream)
-  if (problem !== null) logger.warn(`${problem}; requests will be answered 502 until it is up`)
-  reloader.start()
-  const onHangup = (): void => { void hangup() }
-  process.on('SIGHUP', onHangup)
-  await untilSignalled()
-  logger.info('dockgate stopping')
-  process.off('SIGHUP', onHangup)
-  reloader.close()
-  await gateway.close()
-  await audit.close()
+  process.stdout.write(`dockgate: config OK (${report.warnings.length} warning(s))\n`)
   return 0
 }
 
-async function untilSignalled (): Promise<void> {
+async function serveAlone (settings: Settings, loadAll: () => Promise<Loaded<Settings>>, logger: Logger, listenFd: number | null, devClientDir: string | null): Promise<number> {
+  const { config } = settings
+  for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
+  const runtime = await buildRuntime({ settings, load: loadAll, logger, serveAdmin: true, ...(listenFd === null ? {} : { listenFd }) })
+  const { address, admin } = await runtime.start()
+  logger.info({
+    address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: runtime.auditFile,
+    admin, workers: 1, socketActivated: listenFd !== null
+  }, 'dockgate listening')
+  if (devClientDir !== null) process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
+  const onHangup = (): void => { void runtime.hangup() }
+  process.on('SIGHUP', onHangup)
+  let signals = 0
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => { resolve() })
-    process.once('SIGTERM', () => { resolve() })
+    const onStop = (): void => {
+      signals += 1
+      void runtime.shutdown({ force: signals > 1 }).then(() => { resolve() })
+    }
+    process.on('SIGINT', onStop)
+    process.on('SIGTERM', onStop)
   })
+  process.off('SIGHUP', onHangup)
+  process.removeAllListeners('SIGINT')
+  process.removeAllListeners('SIGTERM')
+  return 0
+}
+
+async function primary (settings: Settings, logger: Logger, listenFd: number | null): Promise<number> {
+  for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
+  return await runPrimary({ settings, logger, listenFd })
+}
+
+function notStarted (message: string): number {
+  process.stderr.write(`dockgate: not started: ${message}\n`)
+  return 1
 }
 
 function usageError (message: string): number {

@@ -17,10 +17,12 @@ import { ConfigSchema } from './schema.js'
 import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js'
 import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
 import { readAuditConfig, type AuditConfig } from './audit.js'
+import { DEFAULT_LIMITS, readAdmin, readLimits, readShutdown, readWorkers, type AdminAddress, type Limits } from './operations.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
 export type { CrlFacts } from './crl.js'
 export type { AuditConfig } from './audit.js'
+export type { AdminAddress, Limits } from './operations.js'
 
 /** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
 export interface TlsConfig {
@@ -50,12 +52,18 @@ export interface GatewayConfig {
   readonly policyFile: string
   /** The audit trail: file, default level, durability, failure mode, rotation, second sinks. */
   readonly audit: AuditConfig
-  /** Resource limits; `bodyBytes` is the largest request body read for judging (default 1 MiB). */
-  readonly limits: { readonly bodyBytes: number }
+  /** Resource limits with defaults filled in; `bodyBytes` is the largest request body read for judging. */
+  readonly limits: Limits
+  /** Where the plain-HTTP admin endpoints listen; null (the default) for nowhere. */
+  readonly admin: AdminAddress | null
+  /** How long in-flight requests get to finish after SIGTERM or SIGINT. */
+  readonly shutdown: { readonly graceSeconds: number }
+  /** How many processes serve the port (node:cluster); 1 runs everything in one process. */
+  readonly workers: number
 }
 
 /** The default `limits.bodyBytes`. */
-export const DEFAULT_BODY_BYTES = 1024 * 1024
+export const DEFAULT_BODY_BYTES = DEFAULT_LIMITS.bodyBytes
 
 /** Values from CLI flags that replace the file's; problems in them are reported against the flag. */
 export interface ConfigOverrides {
@@ -104,10 +112,11 @@ async function buildConfig (value: unknown, locator: Locator, baseDir: string, s
   const policyFile = await checker.readableFile(['policy'])
   const auditFile = checker.path(['audit', 'file'])
   const audit = auditFile === null ? null : checker.audit(auditFile)
+  const operations = checker.operations(listen)
   if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || audit === null) {
     return fail(checker.problems)
   }
-  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit, limits: checker.limits() }
+  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit, ...operations }
   return { ok: true, value: deepFreeze(config) }
 }
 
@@ -144,10 +153,15 @@ class ConfigChecker {
     return null
   }
 
-  /** The `limits:` section with defaults filled in; bad values were already reported by the schema. */
-  limits (): GatewayConfig['limits'] {
-    const bodyBytes = valueAt(this.root, ['limits', 'bodyBytes'])
-    return { bodyBytes: typeof bodyBytes === 'number' && Number.isInteger(bodyBytes) ? bodyBytes : DEFAULT_BODY_BYTES }
+  /** `limits`, `admin`, `shutdown` and `workers`, defaults filled in; see operations.ts. */
+  operations (listen: ListenAddress | null): Pick<GatewayConfig, 'limits' | 'admin' | 'shutdown' | 'workers'> {
+    const report = this.report.bind(this)
+    return {
+      limits: readLimits(this.root.limits),
+      admin: readAdmin(this.root.admin, listen, this.locator, report, this.problems),
+      shutdown: readShutdown(this.root.shutdown),
+      workers: readWorkers(this.root.workers, report)
+    }
   }
 
   /** The `audit:` section with defaults; a bad syslog address is reported at its line:col. */

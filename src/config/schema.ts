@@ -32,6 +32,28 @@ const AuditSchema = Type.Object({
   }, { additionalProperties: false, description: 'a mapping with stdout and syslog' }))
 }, { additionalProperties: false, description: 'a mapping with file, level, fsync, onFailure, rotate and sinks' })
 
+const whole = (from: number, to: number, unit: string, like: number): ReturnType<typeof Type.Integer> =>
+  Type.Integer({ minimum: from, maximum: to, description: `a whole number of ${unit} from ${from} to ${to}, like ${like}` })
+
+/**
+ * `limits:`. Every key is optional; defaults are in operations.ts and the
+ * README. Ranges keep a typo (an extra zero, a missing one) from turning a
+ * limit off or making it unusable.
+ */
+const LimitsSchema = Type.Object({
+  bodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'a whole number of bytes from 1024 to 268435456, like 1048576' })),
+  maxConnections: Type.Optional(whole(1, 1_000_000, 'connections', 1024)),
+  connectionsPerIdentity: Type.Optional(whole(1, 1_000_000, 'connections', 128)),
+  streamsPerIdentity: Type.Optional(whole(1, 100_000, 'streams and sessions', 64)),
+  requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'a number of requests per second above 0, like 50' })),
+  requestBurst: Type.Optional(whole(1, 1_000_000, 'requests', 100)),
+  headerBytes: Type.Optional(whole(1024, 1024 * 1024, 'bytes', 32768)),
+  headersTimeoutSeconds: Type.Optional(whole(1, 600, 'seconds', 20))
+}, {
+  additionalProperties: false,
+  description: 'a mapping with bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes and headersTimeoutSeconds'
+})
+
 /** The whole config file. */
 export const ConfigSchema = Type.Object({
   listen: Type.Optional(Type.String({ description: 'a string like 0.0.0.0:2376' })),
@@ -47,7 +69,18 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false, description: 'a mapping with ca, cert, key and optionally crl' }),
   policy: path('the policy YAML file'),
   audit: AuditSchema,
-  limits: Type.Optional(Type.Object({
-    bodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'a whole number of bytes from 1024 to 268435456, like 1048576' }))
-  }, { additionalProperties: false, description: 'a mapping with bodyBytes' }))
-}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy, audit and limits' })
+  limits: Type.Optional(LimitsSchema),
+  // A string or a mapping: checked by operations.ts, which reports each form's problems at their place.
+  admin: Type.Optional(Type.Unknown()),
+  shutdown: Type.Optional(Type.Object({
+    graceSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, description: 'a whole number of seconds from 0 to 3600, like 8' }))
+  }, { additionalProperties: false, description: 'a mapping with graceSeconds' })),
+  // A number or "auto": checked by operations.ts.
+  workers: Type.Optional(Type.Unknown())
+}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy, audit, limits, admin, shutdown and workers' })
+
+/** `admin:` in its mapping form; the string form is `admin: 127.0.0.1:9376` or `admin: unix:///PATH`. */
+export const AdminObjectSchema = Type.Object({
+  listen: Type.String({ description: 'a string like 127.0.0.1:9376 or unix:///run/dockgate/admin.sock' }),
+  allowRemote: Type.Optional(Type.Boolean({ description: 'true or false' }))
+}, { additionalProperties: false, description: 'a mapping with listen and allowRemote' })

@@ -51,6 +51,12 @@ export interface Exchange {
   readonly upstreamPath: string
   readonly bodyJudge: BodyJudge | null
   /**
+   * Whether the client connection may be kept alive after this exchange;
+   * asked when the answer's head is written. Absent means yes. dockgate
+   * says no while it shuts down, so clients reconnect elsewhere.
+   */
+  readonly keepAlive?: () => boolean
+  /**
    * A long-lived exchange is about to start, called before the client sees
    * its status line: the daemon switched protocols (101; a hijacked session)
    * or answered with a body of unknown length (a stream: events, logs -f,
@@ -73,7 +79,18 @@ export interface Upstream {
   readonly url: string
 }
 
-/** The refusal for a daemon that cannot be reached, naming the socket and the OS reason. */
+/**
+ * The refusal for a daemon that cannot be reached, naming the socket and
+ * the OS reason, with what it means for the reasons people meet. Who to
+ * add to which group is for the operator's log (probe.ts), not for clients.
+ */
 export function upstreamUnavailable (upstream: Upstream, cause: string): Refusal {
-  return refusal('DG_UPSTREAM_UNAVAILABLE', `the Docker daemon at ${upstream.url} is not answering (${cause})`)
+  const meaning = CAUSES[cause]
+  return refusal('DG_UPSTREAM_UNAVAILABLE', `the Docker daemon at ${upstream.url} is not answering (${cause}${meaning === undefined ? '' : `: ${meaning}`})`)
+}
+
+const CAUSES: Readonly<Record<string, string>> = {
+  ENOENT: 'no daemon socket at that path; is dockerd running?',
+  ECONNREFUSED: 'nothing accepts on the daemon socket; is dockerd running?',
+  EACCES: 'the gateway may not open the daemon socket; its operator must add dockgate\'s user to the socket\'s group'
 }

@@ -22,6 +22,8 @@ export interface HttpForwarderOptions {
   readonly logger: FastifyBaseLogger
   /** How long a client may take to send its request headers (slowloris guard). */
   readonly headersTimeoutMs: number
+  /** The largest request head (request line and headers) accepted; larger is answered 431. */
+  readonly maxHeaderBytes: number
   /** Called for a connection whose bytes are not valid HTTP, before it is answered and closed. */
   readonly onMalformed: (socket: Duplex, refused: Refusal) => void
 }
@@ -57,6 +59,7 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
     serverFactory: (handler) => http.createServer({
       requestTimeout: 0,
       headersTimeout: options.headersTimeoutMs,
+      maxHeaderSize: options.maxHeaderBytes,
       connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs)
     }, handler),
     frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) },
@@ -142,6 +145,7 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
   const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, ended: false }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
+  keepAliveOrClose(exchange, reply.raw)
   // 'close' fires for finished, aborted and failed responses alike; fastify's
   // onResponse hook does not fire for an aborted stream. A relayed answer
   // has usually been recorded before its last byte (relayResponse).
@@ -157,6 +161,11 @@ function finish (state: Tracked, status: number, aborted: boolean): void {
   if (state.ended) return
   state.ended = true
   state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error })
+}
+
+/** Ends the connection after this answer when the exchange says so (Node then sends `Connection: close`). */
+function keepAliveOrClose (exchange: Exchange, res: ServerResponse): void {
+  if (exchange.keepAlive !== undefined && !exchange.keepAlive()) res.shouldKeepAlive = false
 }
 
 function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: unknown): FastifyReply {
@@ -197,6 +206,7 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   if (state !== undefined) state.upstreamStatus = res.statusCode
   reply.hijack()
   const raw = reply.raw
+  if (state !== undefined) keepAliveOrClose(state.exchange, raw)
   const unknownLength = res.headers['content-length'] === undefined
   if (state !== undefined && unknownLength && hasBody(req.method, res.statusCode)) state.exchange.started(res.statusCode)
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)

@@ -15,7 +15,7 @@ export const ERRORS = {
   DG_MISSING_KEY: { status: 0, summary: 'a required key is absent' },
   DG_WRONG_TYPE: { status: 0, summary: 'a value has the wrong type' },
   DG_BAD_VALUE: { status: 0, summary: 'a value has the right type but is not acceptable' },
-  DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable' },
+  DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable, or the audit file cannot be opened for writing' },
   DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
@@ -39,6 +39,11 @@ export const ERRORS = {
   DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
+  DG_LIMIT_CONNECTIONS: { status: 503, summary: 'the gateway already holds limits.maxConnections open connections' },
+  DG_LIMIT_IDENTITY_CONNECTIONS: { status: 429, summary: 'the caller\'s certificate already holds limits.connectionsPerIdentity open connections' },
+  DG_LIMIT_STREAMS: { status: 429, summary: 'the caller\'s certificate already holds limits.streamsPerIdentity open streams and hijacked sessions' },
+  DG_LIMIT_RATE: { status: 429, summary: 'the caller\'s certificate sent more than limits.requestsPerSecond (with limits.requestBurst)' },
+  DG_SHUTTING_DOWN: { status: 503, summary: 'the gateway is shutting down and takes no new requests' },
 
   // Actions dockgate takes on its own (audit records).
   DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' },
@@ -47,7 +52,10 @@ export const ERRORS = {
   DG_AUDIT_EDITED: { status: 0, summary: 'an audit line was changed after it was written (its bytes no longer match its hash)' },
   DG_AUDIT_GAP: { status: 0, summary: 'an audit record is missing, inserted, repeated or out of order' },
   DG_AUDIT_MALFORMED: { status: 0, summary: 'an audit line is not a sealed audit record' },
-  DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' }
+  DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' },
+
+  // Startup failures (printed as `dockgate: not started: CODE ...`).
+  DG_LISTEN_FAILED: { status: 0, summary: 'the TLS port or the admin address cannot be listened on (in use, no permission, no such address)' }
 } as const satisfies Record<string, { status: number; summary: string }>
 
 /** A code from {@link ERRORS}. */

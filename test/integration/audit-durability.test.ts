@@ -130,7 +130,8 @@ describe.skipIf(socket === '')('dockgate serve: durability of the audit trail', 
     let err = ''
     again.stderr.on('data', (c: Buffer) => { err += c.toString() })
     expect(await new Promise((resolve) => again.on('close', resolve))).toBe(1)
-    expect(err).toContain(`dockgate: not started: cannot open audit file ${join(s.dir, 'audit', 'audit.jsonl')}: EACCES`)
+    expect(err).toContain(`dockgate: not started: DG_FILE_UNREADABLE cannot open audit file ${join(s.dir, 'audit', 'audit.jsonl')}: EACCES`)
+    expect(err).toContain('give it write access to that folder')
   })
 
   it('logrotate (rename, then SIGHUP) continues the chain into a new file', async () => {

@@ -45,7 +45,7 @@ describe('dockgate serve --dev (what npm start runs)', () => {
     const bundle = join(cwd, 'certs', 'clients', 'admin')
     const res = await rawRequest(port, bundle, 'GET', '/v1.41/containers/json')
     expect(res.status).toBe(502)
-    expect(JSON.parse(res.body)).toEqual({ message: 'dockgate: the Docker daemon at unix:///nonexistent/docker.sock is not answering (ENOENT)' })
+    expect(JSON.parse(res.body)).toEqual({ message: 'dockgate: the Docker daemon at unix:///nonexistent/docker.sock is not answering (ENOENT: no daemon socket at that path; is dockerd running?)' })
     await rawRequest(port, bundle, 'GET', '/_ping')
     expect(started.output().match(/is not answering/g)?.length).toBe(1)
     started.child.kill('SIGTERM')

@@ -180,7 +180,7 @@ describe('streaming through dockgate (fake daemon)', () => {
     const started = Date.now()
     const res = await rawRequest(down.port, down.pki.bundle('alice'), 'GET', '/v1.41/containers/json')
     expect(res.status).toBe(502)
-    expect(JSON.parse(res.body)).toEqual({ message: 'dockgate: the Docker daemon at unix:///nonexistent/docker.sock is not answering (ENOENT)' })
+    expect(JSON.parse(res.body)).toEqual({ message: 'dockgate: the Docker daemon at unix:///nonexistent/docker.sock is not answering (ENOENT: no daemon socket at that path; is dockerd running?)' })
     expect(Date.now() - started).toBeLessThan(1000)
     await down.close()
   })

@@ -1,0 +1,33 @@
+/**
+ * Refusing a whole connection in Docker's error shape, before any of it is
+ * parsed as HTTP: used when a connection limit is reached. The client gets
+ * one answer to its first request (so the docker CLI prints the reason
+ * instead of "connection reset") and the connection closes.
+ */
+import http from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Refusal } from '../shared/errors.js'
+import { errorBody } from './streams.js'
+
+/** How long a refused client has to send its first bytes before it is cut. */
+const FIRST_BYTES_GRACE_MS = 5_000
+
+/**
+ * Waits for the client's first bytes, answers `refused` and closes. Bytes
+ * are never parsed beyond telling HEAD (which gets no body) from the rest.
+ */
+export function refuseConnection (socket: Duplex, refused: Refusal): void {
+  socket.on('error', () => { socket.destroy() })
+  const timer = setTimeout(() => { socket.destroy() }, FIRST_BYTES_GRACE_MS)
+  socket.once('data', (chunk: Buffer) => {
+    clearTimeout(timer)
+    const body = errorBody(refused.message)
+    const isHead = chunk.subarray(0, 5).toString('latin1') === 'HEAD '
+    socket.end(
+      `HTTP/1.1 ${refused.status} ${http.STATUS_CODES[refused.status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` + (isHead ? '' : body))
+    socket.removeAllListeners('data')
+    socket.resume()
+  })
+  socket.once('close', () => { clearTimeout(timer) })
+}

@@ -1,0 +1,148 @@
+/**
+ * The files in deploy/ cannot rot: each shipped config goes through
+ * `dockgate serve --check` (the built CLI, with certificates from
+ * `dockgate certs init` and the shipped policy, paths moved into a temp
+ * folder), and the systemd units, the Dockerfile and the compose file are
+ * checked against those configs and against each other: the paths, ports,
+ * user and signals they share must agree. (The image itself cannot be
+ * built here: no registry to pull the Node base image from.)
+ */
+import { execFile, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, inject, it } from 'vitest'
+import { parse } from 'yaml'
+import { CLI } from '../support/live.js'
+
+const run = promisify(execFile)
+const socket = inject('dockerSocket')
+const ROOT = resolve(import.meta.dirname, '..', '..')
+const deploy = (path: string): string => readFileSync(join(ROOT, 'deploy', path), 'utf8')
+
+/** Runs `serve --check` on `configText` with /etc/dockgate and /var/log/dockgate moved under a temp folder. */
+async function check (configText: string, configName: string): Promise<{ code: number; output: string; etc: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-deploy-'))
+  const etc = join(dir, 'etc')
+  mkdirSync(etc)
+  await run(process.execPath, [CLI, 'certs', 'init', '--dir', join(etc, 'certs'), '--host', 'docker1.example.com'])
+  copyFileSync(join(ROOT, 'policies', 'platform.yaml'), join(etc, 'policy.yaml'))
+  const config = join(etc, configName)
+  writeFileSync(config, configText.replaceAll('/etc/dockgate', etc).replaceAll('/var/log/dockgate', join(dir, 'log')))
+  const args = [CLI, 'serve', '--config', config, '--check', ...(socket === '' ? [] : ['--upstream', `unix://${socket}`])]
+  const result = spawnSync(process.execPath, args, { encoding: 'utf8' })
+  return { code: result.status ?? -1, output: result.stdout + result.stderr, etc }
+}
+
+function unitKeys (text: string): Map<string, string[]> {
+  const keys = new Map<string, string[]>()
+  for (const line of text.split('\n')) {
+    const match = /^([A-Za-z]+)=(.*)$/.exec(line.trim())
+    if (match?.[1] !== undefined) keys.set(match[1], [...(keys.get(match[1]) ?? []), match[2] ?? ''])
+  }
+  return keys
+}
+
+describe('deploy/dockgate.yaml (the production config the systemd unit runs)', () => {
+  const text = deploy('dockgate.yaml')
+  const config = parse(text) as { listen: string; audit: { file: string }; admin: string; shutdown: { graceSeconds: number } }
+
+  it('passes serve --check with the shipped policy', async () => {
+    const result = await check(text, 'dockgate.yaml')
+    expect(result.output).toContain('dockgate: config OK (0 warning(s))')
+    expect(result.output).toContain('  admin     127.0.0.1:9376')
+    expect(result.output).toContain('  limits    maxConnections 1024, connectionsPerIdentity 128, streamsPerIdentity 64, requestsPerSecond unlimited, headerBytes 32768, headersTimeoutSeconds 20, bodyBytes 1048576')
+    expect(result.code).toBe(0)
+  })
+
+  it('is what dockgate.service starts, with the audit folder writable and time to drain', () => {
+    const unit = unitKeys(deploy('systemd/dockgate.service'))
+    expect(unit.get('ExecStart')?.[0]).toMatch(/ serve --config \/etc\/dockgate\/dockgate\.yaml$/)
+    expect(unit.get('ReadWritePaths')).toEqual([dirname(config.audit.file)])
+    expect(unit.get('LogsDirectory')).toEqual([dirname(config.audit.file).replace('/var/log/', '')])
+    expect(Number(unit.get('TimeoutStopSec')?.[0])).toBeGreaterThan(config.shutdown.graceSeconds + 5)
+    expect(config.admin).toMatch(/^127\.0\.0\.1:/)
+  })
+
+  it('dockgate.socket listens on the port of listen:', () => {
+    const socketUnit = unitKeys(deploy('systemd/dockgate.socket'))
+    expect(socketUnit.get('ListenStream')).toEqual([config.listen.split(':').at(-1)])
+    expect(socketUnit.get('Service')).toEqual(['dockgate.service'])
+  })
+})
+
+describe('deploy/systemd/dockgate.service', () => {
+  const unit = unitKeys(deploy('systemd/dockgate.service'))
+
+  it('runs as a dedicated user in the docker group, hardened, restarted on failure, reloaded with SIGHUP', () => {
+    expect(unit.get('User')).toEqual(['dockgate'])
+    expect(unit.get('SupplementaryGroups')).toEqual(['docker'])
+    for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'],
+      ['CapabilityBoundingSet', ''], ['Restart', 'on-failure'], ['KillMode', 'mixed'], ['ExecReload', '/bin/kill -HUP $MAINPID']]) {
+      expect(unit.get(key ?? ''), key).toEqual([value])
+    }
+    // V8 compiles code at run time; this would kill node at startup.
+    expect(unit.has('MemoryDenyWriteExecute')).toBe(false)
+    expect(unit.get('ExecStart')?.[0]?.split(' ')[0]).toBe('/usr/bin/node')
+  })
+
+  it('passes systemd-analyze verify, where systemd is installed', () => {
+    const analyze = spawnSync('systemd-analyze', ['verify', join(ROOT, 'deploy/systemd/dockgate.service'), join(ROOT, 'deploy/systemd/dockgate.socket')], { encoding: 'utf8' })
+    if (analyze.error !== undefined) {
+      expect((analyze.error as NodeJS.ErrnoException).code).toBe('ENOENT')
+      return
+    }
+    expect(analyze.stderr).toBe('')
+    expect(analyze.status).toBe(0)
+  })
+})
+
+describe('deploy/docker (Dockerfile, compose.yaml, dockgate.yaml)', () => {
+  const dockerfile = deploy('docker/Dockerfile')
+  const compose = parse(deploy('docker/compose.yaml')) as {
+    services: Record<string, { build?: { context: string; dockerfile: string }; read_only?: boolean; cap_drop?: string[]; security_opt?: string[]; group_add?: string[]; ports?: string[]; volumes?: string[]; stop_grace_period?: string; user?: string }>
+    volumes: Record<string, unknown>
+  }
+  const service = compose.services.dockgate ?? {}
+  const text = deploy('docker/dockgate.yaml')
+  const config = parse(text) as { listen: string; audit: { file: string }; admin: { listen: string }; shutdown: { graceSeconds: number } }
+
+  it('the container config passes serve --check', async () => {
+    const result = await check(text, 'dockgate.yaml')
+    expect(result.output).toContain('dockgate: config OK (0 warning(s))')
+    expect(result.output).toContain('  admin     0.0.0.0:9376')
+    expect(result.code).toBe(0)
+  })
+
+  it('Dockerfile: multi-stage, non-root, health checked through the admin port, started with the container config', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2)
+    expect(dockerfile).toMatch(/^COPY --from=build /m)
+    const user = /^USER (\d+):(\d+)$/m.exec(dockerfile)
+    expect(Number(user?.[1])).toBeGreaterThan(0)
+    expect(dockerfile).toMatch(new RegExp(`HEALTHCHECK [^]*http://127\\.0\\.0\\.1:${config.admin.listen.split(':')[1] ?? ''}/readyz`))
+    expect(dockerfile).toContain('CMD ["serve", "--config", "/etc/dockgate/dockgate.yaml"]')
+    expect(dockerfile).toContain('COPY deploy/docker/dockgate.yaml /etc/dockgate/dockgate.yaml')
+    expect(dockerfile).toContain(`install -d -o dockgate -g dockgate -m 0750 ${dirname(config.audit.file)}`)
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) {
+      expect(existsSync(join(ROOT, source ?? '')), `COPY ${source ?? ''}`).toBe(true)
+    }
+  })
+
+  it('compose: read-only, no capabilities, the daemon socket mounted, 2376 published, audit on a volume, time to drain', () => {
+    expect(service.build).toEqual({ context: '../..', dockerfile: 'deploy/docker/Dockerfile' })
+    expect(existsSync(join(ROOT, 'deploy', 'docker', service.build?.context ?? '', service.build?.dockerfile ?? ''))).toBe(true)
+    expect(service.read_only).toBe(true)
+    expect(service.cap_drop).toEqual(['ALL'])
+    expect(service.security_opt).toContain('no-new-privileges:true')
+    expect(service.group_add?.[0]).toMatch(/^\$\{DOCKER_GID:\?/)
+    expect(service.volumes).toContain('/var/run/docker.sock:/var/run/docker.sock:ro')
+    expect(service.volumes).toContain('./etc:/etc/dockgate:ro')
+    expect(service.volumes).toContain(`audit:${dirname(config.audit.file)}`)
+    expect(Object.keys(compose.volumes)).toContain('audit')
+    expect(service.ports).toContain(`${config.listen.split(':')[1] ?? ''}:${config.listen.split(':')[1] ?? ''}`)
+    expect(service.ports).toContain(`127.0.0.1:${config.admin.listen.split(':')[1] ?? ''}:${config.admin.listen.split(':')[1] ?? ''}`)
+    expect(Number.parseInt(service.stop_grace_period ?? '0', 10)).toBeGreaterThan(config.shutdown.graceSeconds + 5)
+    expect(compose.services.certs?.user).toBe(/^USER (\S+)$/m.exec(dockerfile)?.[1])
+  })
+})

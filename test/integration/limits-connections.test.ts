@@ -1,0 +1,132 @@
+/**
+ * Connection limits, the request rate limit and the header limits, each
+ * hit on purpose against the real daemon: refused in Docker's error shape
+ * (429 or 503; 408 and 431 for headers), audited and counted, and never
+ * in the way of another identity.
+ */
+import tls from 'node:tls'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { docker, rawExchange, rawRequest, tlsOptions } from '../support/clients.js'
+import { waitFor } from '../support/live.js'
+import { get, sample, startRuntime, type RuntimeHarness } from '../support/runtime.js'
+
+const socket = inject('dockerSocket')
+const POLICY = `version: 1
+identities:
+  - match: { ou: platform }
+    teams: [platform]
+teams:
+  platform:
+    allow: ["* /**"]
+`
+const CLIENTS = [['--cn', 'alice', '--ou', 'platform'], ['--cn', 'oscar', '--ou', 'platform'], ['--cn', 'carol', '--ou', 'platform']]
+const metric = async (gw: RuntimeHarness, limit: string): Promise<number | null> =>
+  sample((await get(`${gw.admin ?? ''}/metrics`)).body, 'dockgate_limit_hits_total', { limit })
+
+/** A verified TLS connection that sends nothing yet. */
+async function connect (port: number, bundle: string): Promise<tls.TLSSocket> {
+  return await new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) }, () => { resolve(socket) })
+    socket.on('error', reject)
+  })
+}
+
+describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerIdentity', () => {
+  let gw: RuntimeHarness
+  const held: tls.TLSSocket[] = []
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  maxConnections: 4\n  connectionsPerIdentity: 2\n' })
+  })
+  afterAll(async () => {
+    for (const s of held) s.destroy()
+    await gw?.close()
+  })
+
+  it('refuses an identity its third connection with 429 and a full gateway with 503, and frees slots as connections close', async () => {
+    for (const cn of ['alice', 'alice']) held.push(await connect(gw.port, gw.bundle(cn)))
+    await waitFor(() => gw.runtime.gateway.stats().connections === 2, 5000, 'alice\'s two connections')
+    const mine = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')
+    expect(mine.status).toBe(429)
+    expect(JSON.parse(mine.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform already has 2 open connections (limits.connectionsPerIdentity); close some and retry' })
+
+    for (const cn of ['oscar', 'oscar']) held.push(await connect(gw.port, gw.bundle(cn)))
+    await waitFor(() => gw.runtime.gateway.stats().connections === 4, 5000, 'four connections')
+    const full = await docker(gw.port, gw.bundle('carol'), ['version', '--format', '{{.Server.Version}}'])
+    expect(full.stderr).toContain('dockgate: the gateway has 4 open connections (limits.maxConnections); retry shortly')
+
+    held.shift()?.destroy()
+    await waitFor(() => gw.runtime.gateway.stats().connections === 3, 5000, 'a freed slot')
+    expect((await rawRequest(gw.port, gw.bundle('carol'), 'GET', '/_ping')).status).toBe(200)
+
+    const codes = gw.records().filter((r) => r.stage === 'Refused').map((r) => [r.code, r.status, r.identity?.subject])
+    expect(codes).toContainEqual(['DG_LIMIT_IDENTITY_CONNECTIONS', 429, 'CN=alice,OU=platform'])
+    expect(codes).toContainEqual(['DG_LIMIT_CONNECTIONS', 503, 'CN=carol,OU=platform'])
+    expect(await metric(gw, 'identity-connections')).toBe(1)
+    expect(await metric(gw, 'connections')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
+  let gw: RuntimeHarness
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  requestsPerSecond: 0.5\n  requestBurst: 3\n' })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  it('answers 429 past the burst, for that identity only, and lets it through again as tokens refill', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) statuses.push((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')).status)
+    expect(statuses).toEqual([200, 200, 200, 429])
+    const refused = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/version')
+    expect(JSON.parse(refused.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform sent more than 0.5 requests per second (limits.requestsPerSecond); retry in 2 s' })
+    expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
+    // One token comes back every 2 s (slow on purpose, so a loaded machine cannot refill one between the requests above).
+    await new Promise((resolve) => setTimeout(resolve, 2200))
+    expect((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')).status).toBe(200)
+    const record = gw.records().find((r) => r.auditID === refused.headers['x-dockgate-request-id'])
+    expect(record).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_RATE', status: 429, request: { method: 'GET', path: '/version' } })
+    expect(await metric(gw, 'rate')).toBe(2)
+  })
+})
+
+describe.skipIf(socket === '')('limits.headerBytes and limits.headersTimeoutSeconds', () => {
+  let gw: RuntimeHarness
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  headerBytes: 8192\n  headersTimeoutSeconds: 1\n' })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  it('cuts a client whose headers never finish with 408, audited and counted', async () => {
+    const started = Date.now()
+    const answer = await rawExchange(gw.port, gw.bundle('alice'), 'GET /_ping HTTP/1.1\r\nHost: d\r\n', 10_000)
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+    expect(answer).toContain('{"message":"dockgate: request headers did not arrive in time"}')
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(gw.records().at(-1)).toMatchObject({ stage: 'Refused', code: 'DG_BAD_REQUEST', status: 408, identity: { subject: 'CN=alice,OU=platform' } })
+    expect(await metric(gw, 'header-timeout')).toBe(1)
+  })
+
+  it('cuts a slowloris that keeps sending a header line every 300 ms', async () => {
+    const socketToGw = await connect(gw.port, gw.bundle('oscar'))
+    let answer = ''
+    socketToGw.on('data', (c: Buffer) => { answer += c.toString('latin1') })
+    const closed = new Promise<number>((resolve) => socketToGw.on('close', () => { resolve(Date.now()) }))
+    const started = Date.now()
+    socketToGw.write('GET /_ping HTTP/1.1\r\n')
+    const drip = setInterval(() => { if (socketToGw.writable) socketToGw.write(`X-Drip-${Date.now()}: x\r\n`) }, 300)
+    try {
+      expect(await closed - started).toBeLessThan(3000)
+    } finally {
+      clearInterval(drip)
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+  })
+
+  it('answers headers over limits.headerBytes with 431, and takes a request just under it', async () => {
+    const big = await rawExchange(gw.port, gw.bundle('alice'), `GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: ${'a'.repeat(9000)}\r\n\r\n`)
+    expect(big).toMatch(/^HTTP\/1\.1 431 /)
+    expect(big).toContain('{"message":"dockgate: request headers are too large"}')
+    expect((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping', { headers: { 'x-fits': 'a'.repeat(6000) } })).status).toBe(200)
+    expect(await metric(gw, 'header-size')).toBe(1)
+  })
+})
