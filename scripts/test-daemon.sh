@@ -14,6 +14,11 @@ log() { printf 'test-daemon: %s\n' "$*" >&2; }
 
 start_daemon() {
   mkdir -p "$dir"
+  # Like /var/run on a host: others may pass through to the socket, which
+  # dockerd makes root:docker 0660. `mktemp -d` gives 0700, and then the
+  # tests that run dockgate as an unprivileged docker-group member (as a
+  # systemd unit does) could not reach the daemon at all.
+  chmod 755 "$dir"
   dockerd -H "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
     --pidfile "$dir/docker.pid" --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
     >"$dir/dockerd.log" 2>&1 &

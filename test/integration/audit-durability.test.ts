@@ -86,6 +86,7 @@ describe.skipIf(socket === '')('dockgate serve: durability of the audit trail', 
     const ids: string[] = []
     for (let i = 0; i < 3; i++) ids.push((await ping(s)).id)
     const last = await ping(s)
+    expect(last.status).toBe(200)
     s.child.kill('SIGKILL')
     await s.exited
     const file = join(s.dir, 'audit', 'audit.jsonl')
