@@ -182,7 +182,7 @@ export class ChainWriter {
       this.day = utcDay(now)
       this.where = file
       this.options.onWritten(sealed.bytes, auditID)
-      this.options.onEvent({ kind: 'opened', reason, file, previousFile })
+      this.options.onEvent({ kind: 'opened', reason, file, previousFile: head === null ? null : previousFile })
     } catch (err) {
       // Leave the file as found, so the next attempt sees the same tail.
       ignoreErrors(() => { ftruncateSync(fd, found) })
@@ -190,7 +190,6 @@ export class ChainWriter {
       throw err
     }
   }
-
 
   private writeLine (bytes: Buffer, head: ChainHead, now: Date): void {
     const fd = this.fd

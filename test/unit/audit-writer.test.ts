@@ -35,6 +35,17 @@ describe('the chain continues', () => {
     expect(verify([file]).problems).toEqual([])
   })
 
+  it('tells the operational log where the chain continues from, and that a first start has nothing before it', async () => {
+    const { file } = trailDir()
+    const events: AuditEvent[] = []
+    await writeTrail(file, 1, { onEvent: (e) => events.push(e) })
+    await writeTrail(file, 1, { onEvent: (e) => events.push(e) }, 1)
+    expect(events.filter((e) => e.kind === 'opened')).toMatchObject([
+      { reason: 'start', previousFile: null },
+      { reason: 'start', previousFile: 'audit.jsonl' }
+    ])
+  })
+
   it('refuses to start on a file that does not end with a sealed record, saying what to do', () => {
     const { file } = trailDir()
     writeFileSync(file, '{"time":"2026-01-01T00:00:00.000Z","stage":"ResponseComplete"}\n')
