@@ -129,8 +129,33 @@ function splitVersion (rawPath: string, segments: readonly string[], query: stri
 }
 
 function accepted (path: string, segments: readonly string[], apiVersion: string | null, query: string): CanonicalResult {
+  const spanProblem = nameSpanProblem(segments)
+  if (spanProblem !== null) return refused(spanProblem)
   const target: CanonicalTarget = Object.freeze({ path, segments: Object.freeze(segments), apiVersion, query })
   return { ok: true, target }
+}
+
+/**
+ * dockerd routes `/containers/{name:.*}/start`, so `/containers/web/db/start`
+ * starts the container whose name is `web/db` (a legacy link alias of
+ * another container), while a rule's `{id}` is one segment: such a path
+ * would slip past `deny: POST /containers/{id}/exec` and past the body rules
+ * an allow of `/containers/**` leaves to them. Container, exec, network and
+ * volume names never need a slash otherwise, so those paths are refused.
+ * Image, plugin and distribution names do have slashes; rules reach them
+ * with `**`.
+ */
+const MAX_SEGMENTS: Readonly<Record<string, number>> = { containers: 3, exec: 3, networks: 3, volumes: 2 }
+
+function nameSpanProblem (segments: readonly string[]): string | null {
+  const [first = '', , third] = segments
+  const max = MAX_SEGMENTS[first]
+  if (max === undefined || segments.length <= max) return null
+  // The one longer route: GET /containers/{name}/attach/ws.
+  if (first === 'containers' && segments.length === 4 && third === 'attach' && segments[3] === 'ws') return null
+  const noun = first === 'containers' ? 'container' : first === 'exec' ? 'exec instance' : first.slice(0, -1)
+  return `${noun} name with a slash in /${segments.join('/')} (dockerd would read one name where rules see several segments); ` +
+    `address the ${noun} by its own name or ID`
 }
 
 function asciiTable (allowed: string): Uint8Array {

@@ -7,6 +7,7 @@
  * real daemon honours, is refused.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -28,6 +29,8 @@ identities:
     teams: [ci]
   - match: { ou: trial }
     teams: [trial]
+  - match: { ou: wide }
+    teams: [wide]
 teams:
   platform:
     allow: ["* /**"]
@@ -39,6 +42,9 @@ teams:
   trial:
     mode: audit
     allow: ["@containers-run"]
+  wide:
+    allow: ["* /**"]
+    deny: ["POST /containers/{id}/exec"]
 `
 
 describe.skipIf(socket === '')('body rules with the real daemon and the docker CLI', () => {
@@ -48,10 +54,10 @@ describe.skipIf(socket === '')('body rules with the real daemon and the docker C
 
   beforeAll(async () => {
     mkdirSync(join(allowed, 'work'), { recursive: true })
-    gw = await startGateway({ socket, policy, clients: [...STANDARD_CLIENTS, { name: 'trial-1', ous: ['trial'] }] })
+    gw = await startGateway({ socket, policy, clients: [...STANDARD_CLIENTS, { name: 'trial-1', ous: ['trial'] }, { name: 'wide-1', ous: ['wide'] }] })
   })
   afterAll(async () => {
-    await as('alice', ['rm', '-f', `dg-${tag}-priv`, `dg-${tag}-start`])
+    await as('alice', ['rm', '-f', `dg-${tag}-priv`, `dg-${tag}-start`, `dg-${tag}-linker`, `dg-${tag}-target`])
     await gw?.close()
     rmSync(hostDir, { recursive: true, force: true })
   })
@@ -138,5 +144,35 @@ describe.skipIf(socket === '')('body rules with the real daemon and the docker C
     // The same request from an unrestricted team shows the daemon really stores it.
     await rawRequest(gw.port, gw.pki.bundle('alice'), 'POST', `/v1.23/containers/${name}/start`, { headers: { 'content-type': 'application/json' }, body: escalation })
     expect(await inspect()).toBe('true [/:/host]\n')
+  })
+
+  // dockerd routes /containers/{name:.*}/start: a legacy link alias names a
+  // container across two segments, which `{id}` rules and the body rules'
+  // one-segment view would not see.
+  it('refuses a container addressed through a link alias (web/db), which the daemon would resolve, even to a team allowed /**', async () => {
+    const target = `dg-${tag}-target`
+    const linker = `dg-${tag}-linker`
+    expect((await as('alice', ['create', '--name', target, '--network', 'none', IMAGE, 'true'])).code).toBe(0)
+    const created = await rawRequest(gw.port, gw.pki.bundle('alice'), 'POST', `/v1.41/containers/create?name=${linker}`, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Image: IMAGE, Cmd: ['true'], HostConfig: { NetworkMode: 'none', Links: [`${target}:db`] } })
+    })
+    expect(created.status).toBe(201)
+    const alias = `${linker}/db`
+    // Straight to the daemon: the alias really is the target container.
+    const direct = await new Promise<number>((resolve, reject) => {
+      http.get({ socketPath: socket, path: `/v1.41/containers/${alias}/json` }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject)
+    })
+    expect(direct).toBe(200)
+    const start = await rawRequest(gw.port, gw.pki.bundle('wide-1'), 'POST', `/v1.23/containers/${alias}/start`, {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Privileged: true, Binds: ['/:/host'] })
+    })
+    expect(start.status).toBe(400)
+    expect(JSON.parse(start.body).message).toContain(`dockgate: request target is not canonical: container name with a slash in /containers/${alias}/start`)
+    const exec = await rawRequest(gw.port, gw.pki.bundle('wide-1'), 'POST', `/v1.41/containers/${alias}/exec`, {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Cmd: ['true'], Privileged: true })
+    })
+    expect(exec.status).toBe(400)
+    expect((await as('alice', ['inspect', '--format', '{{.HostConfig.Privileged}} {{.HostConfig.Binds}} {{.State.Status}}', target])).stdout).toBe('false [] created\n')
   })
 })

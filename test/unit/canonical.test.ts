@@ -28,6 +28,11 @@ const ACCEPTED = [
   '/v1.41/distribution/nginx@sha256:abc/json',
   '/v1.41/exec/e1/start',
   '/v1.41/containers/x/attach?stream=1&stdin=1&stdout=1',
+  '/v1.41/containers/x/attach/ws?stream=1',
+  '/v1.41/networks/n1/connect',
+  '/v1.41/volumes/data',
+  '/v1.41/plugins/vieux/sshfs:latest/enable',
+  '/v1.41/images/127.0.0.1:5000/team/app:1/push',
   '/v1.41/events?since=0&until=9',
   "/v1.41/containers/a-b_c.d~e!$&'()*+,=:@/json",
   '/v999.999/info',
@@ -158,6 +163,20 @@ describe('canonicalize: known attacks and ambiguities are refused', () => {
     for (const ch of ['"', '<', '>', '[', ']', '^', '`', '{', '|', '}']) {
       expect(refuse(`/containers/a${ch}b/json`)).toBe(`character '${ch}' not allowed in path`)
     }
+  })
+  // dockerd routes /containers/{name:.*}/exec: a legacy link alias (web/db)
+  // names a container across two segments, past deny rules written with {id}
+  // and past body rules keyed on the one-segment form.
+  it('a container, exec, network or volume name spanning segments (link-alias bypass)', () => {
+    expect(refuse('/v1.41/containers/web/db/exec')).toBe(
+      'container name with a slash in /containers/web/db/exec (dockerd would read one name where rules see several segments); address the container by its own name or ID')
+    expect(refuse('/v1.23/containers/web/db/start')).toContain('container name with a slash')
+    expect(refuse('/containers/web/db/update')).toContain('container name with a slash')
+    expect(refuse('/containers/web/db/attach/ws')).toContain('container name with a slash')
+    expect(refuse('/containers/web/attach/wx')).toContain('container name with a slash')
+    expect(refuse('/exec/a/b/start')).toContain('exec instance name with a slash')
+    expect(refuse('/networks/a/b/connect')).toContain('network name with a slash')
+    expect(refuse('/volumes/a/b')).toContain('volume name with a slash')
   })
   it('an empty query after ?, which could not be forwarded byte for byte', () => {
     expect(refuse('/containers/json?')).toBe("empty query after '?'")
