@@ -76,7 +76,9 @@ describe.skipIf(socket === '')('body rules with the real daemon and the docker C
     ['--pid host', ['--network', 'none', '--pid', 'host'], 'dockgate: ci may not use a host namespace (HostConfig.PidMode=host)'],
     ['--cap-add', ['--network', 'none', '--cap-add', 'SYS_ADMIN'], 'dockgate: ci may not add capability SYS_ADMIN (HostConfig.CapAdd) (containers.capAdd allows none)'],
     ['--device', ['--network', 'none', '--device', '/dev/null:/dev/xnull'], 'dockgate: ci may not give a container host devices (HostConfig.Devices)'],
-    ['--security-opt seccomp=unconfined', ['--network', 'none', '--security-opt', 'seccomp=unconfined'], 'dockgate: ci may not run unconfined (HostConfig.SecurityOpt seccomp=unconfined)']
+    ['--security-opt seccomp=unconfined', ['--network', 'none', '--security-opt', 'seccomp=unconfined'], 'dockgate: ci may not run unconfined (HostConfig.SecurityOpt seccomp=unconfined)'],
+    ['--log-driver syslog', ['--network', 'none', '--log-driver', 'syslog', '--log-opt', 'syslog-address=tcp://127.0.0.1:9'],
+      'dockgate: ci may not use log driver "syslog" (HostConfig.LogConfig.Type), which the daemon runs with the host\'s network and sockets (only containers: unrestricted allows it)']
   ]
   for (const [name, flags, reason] of refusals) {
     it(`refuses docker run ${name} for a restricted team, and the CLI prints why`, async () => {

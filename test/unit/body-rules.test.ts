@@ -215,6 +215,34 @@ describe('bindMounts', () => {
     expect(volume(ci, { Name: 'v', Driver: 'local' })).toBe('allow')
     expect(volume(ci, { Name: 'v', Driver: 'rexray/ebs' })).toMatch(/ci may not use volume driver "rexray\/ebs"/)
   })
+
+  // A relative source is resolved against dockerd's working directory, so
+  // "xsrv/ci/../../../etc" is no path under /srv/ci, whatever a glob says.
+  it('refuses relative bind sources in volume options, mounts and plugin privileges to a restricted team', () => {
+    const volume = (body: unknown): string => show(judgeAll(policy, tuned, 'POST', '/v1.41/volumes/create', body))
+    expect(volume({ Name: 'v', DriverOpts: { type: 'none', o: 'bind', device: 'xsrv/ci/../../../etc' } }))
+      .toBe('deny DG_BODY_DENIED dockgate: tuned may not bind-mount the relative host path "xsrv/ci/../../../etc" (DriverOpts device), which the daemon would resolve against its own working directory (only containers: unrestricted allows it)')
+    expect(create(tuned, { Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Source: 'srv/ci/x', Target: '/x' }] } })).toMatch(/tuned may not bind-mount the relative host path "srv\/ci\/x"/)
+    expect(show(judgeAll(policy, tuned, 'POST', '/v1.41/plugins/pull?remote=p', [{ Name: 'mount', Value: ['srv/ci'] }]))).toMatch(/relative host path/)
+    expect(show(judgeAll(policy, platform, 'POST', '/v1.41/volumes/create', { Name: 'v', DriverOpts: { type: 'none', o: 'bind', device: 'rel' } }))).toBe('allow')
+  })
+})
+
+// The daemon runs log drivers in the host's network namespace: a
+// `--network none` container logging to syslog-address=tcp://127.0.0.1:PORT
+// reaches the host's loopback services.
+describe('log drivers', () => {
+  it('refuses log drivers that send from the host, for containers and services, and lets local ones through', () => {
+    const logTo = (LogConfig: unknown): string => create(tuned, { Image: 'x', HostConfig: { LogConfig } })
+    expect(logTo({ Type: 'syslog', Config: { 'syslog-address': 'tcp://127.0.0.1:514' } }))
+      .toBe(denied('tuned may not use log driver "syslog" (HostConfig.LogConfig.Type), which the daemon runs with the host\'s network and sockets (only containers: unrestricted allows it)'))
+    expect(logTo({ Type: 'gelf' })).toMatch(/may not use log driver "gelf"/)
+    expect(create(tuned, { Image: 'x', logconfig: { type: 'fluentd' } })).toMatch(/may not use log driver "fluentd" \(LogConfig.Type\)/)
+    for (const Type of ['', 'json-file', 'local', 'journald', 'none']) expect(logTo({ Type, Config: { 'max-size': '1m' } })).toBe('allow')
+    expect(show(judgeAll(policy, tuned, 'POST', '/v1.41/services/create', { TaskTemplate: { ContainerSpec: { Image: 'x' }, LogDriver: { Name: 'splunk' } } })))
+      .toMatch(/may not use log driver "splunk" \(TaskTemplate.LogDriver.Name\)/)
+    expect(create(platform, { Image: 'x', HostConfig: { LogConfig: { Type: 'syslog' } } })).toBe('allow')
+  })
 })
 
 describe('services and plugins', () => {

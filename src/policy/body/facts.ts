@@ -5,6 +5,7 @@
  * same list (containers.ts), so parsing is done once and a body is refused as
  * ambiguous or invalid whichever team is asking.
  */
+import { cleanPath } from './host-paths.js'
 
 /** The `containers:` setting that decides a fact; `unrestricted` facts only `containers: unrestricted` allows. */
 export type ContainerRuleKey = 'privileged' | 'hostNamespaces' | 'capAdd' | 'devices' | 'unconfined' | 'bindMounts' | 'unrestricted'
@@ -62,8 +63,18 @@ export class FactList {
     this.facts.push({ rule: 'unconfined', phrase: `run unconfined (${field} ${what})`, field })
   }
 
-  /** Binds host `path` (already cleaned when absolute) into a container or plugin. */
-  bind (path: string, field: string): void {
+  /**
+   * Binds host path `source` (as written) into a container or plugin. An
+   * absolute source is judged cleaned, as dockerd cleans it; a relative one
+   * would be resolved against the daemon's working directory, which
+   * dockgate cannot see, so only `containers: unrestricted` may ask for it.
+   */
+  bind (source: string, field: string): void {
+    if (!source.startsWith('/')) {
+      this.opaque(field, `bind-mount the relative host path ${JSON.stringify(source)} (${field}), which the daemon would resolve against its own working directory`)
+      return
+    }
+    const path = cleanPath(source)
     this.facts.push({ rule: 'bindMounts', path, phrase: `bind-mount ${path} (${field})`, field })
   }
 

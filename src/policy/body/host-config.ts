@@ -6,8 +6,8 @@
  *
  * Every field here and the decision for it is listed in the README's
  * "Body rules" section; fields not listed (Sysctls, Runtime, PortBindings,
- * LogConfig, ...) do not give a container more of the host than its
- * namespaces, capabilities and mounts already do.
+ * ...) do not give a container more of the host than its namespaces,
+ * capabilities and mounts already do.
  */
 import { DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js'
 import { sharesNamespace, type Action, type FactList } from './facts.js'
@@ -36,6 +36,21 @@ export function readHostConfig (host: StructView, action: Action, facts: FactLis
   if (host.strings('VolumesFrom').length > 0) {
     facts.opaque(at(host, 'VolumesFrom'), `use VolumesFrom (${at(host, 'VolumesFrom')}): it inherits another container's mounts, which dockgate cannot see`)
   }
+  readLogDriver(host.struct('LogConfig')?.string('Type') ?? '', at(host, 'LogConfig.Type'), facts)
+}
+
+/**
+ * Log drivers that only write files or the local journal. The others
+ * (syslog, gelf, fluentd, splunk, ..., and log plugins) are run by the
+ * daemon in the host's network namespace and can reach the host's sockets
+ * and loopback services: a `--network none` container would talk to them.
+ */
+const LOCAL_LOG_DRIVERS = new Set(['', 'json-file', 'local', 'journald', 'none'])
+
+/** Judges a log driver name (a container's LogConfig.Type or a service's LogDriver.Name). */
+export function readLogDriver (driver: string, field: string, facts: FactList): void {
+  if (LOCAL_LOG_DRIVERS.has(driver)) return
+  facts.opaque(field, `use log driver ${JSON.stringify(driver)} (${field}), which the daemon runs with the host's network and sockets`)
 }
 
 /**

@@ -14,9 +14,9 @@
  * - Any other volume driver cannot be judged, with or without options (a
  *   plugin such as local-persist binds whatever host path it is told or
  *   defaults to).
- * All bind sources are cleaned like Go's path.Clean before matching.
+ * All bind sources are cleaned like Go's path.Clean before matching; a
+ * relative one (never a bind in `Binds`) cannot be judged.
  */
-import { cleanPath } from './host-paths.js'
 import type { FactList } from './facts.js'
 import type { StructView } from './fields.js'
 
@@ -28,7 +28,7 @@ export function readBinds (binds: readonly string[], field: string, facts: FactL
   binds.forEach((bind, i) => {
     const parts = bind.split(':')
     const source = parts[0] ?? ''
-    if (parts.length >= 2 && source.startsWith('/')) facts.bind(cleanPath(source), `${field}[${i}]`)
+    if (parts.length >= 2 && source.startsWith('/')) facts.bind(source, `${field}[${i}]`)
   })
 }
 
@@ -39,7 +39,7 @@ export function readMounts (mounts: readonly StructView[], field: string, volume
     const type = mount.string('Type')
     switch (type.toLowerCase()) {
       case 'bind':
-        facts.bind(cleanPath(mount.string('Source')), `${where}.Source`)
+        facts.bind(mount.string('Source'), `${where}.Source`)
         break
       case 'volume':
         readMountVolumeOptions(mount, where, volumeDriver, facts)
@@ -80,7 +80,7 @@ export function readVolumeDriverOptions (driver: string, options: ReadonlyMap<st
   const device = options.get('device') ?? ''
   const mountOptions = (options.get('o') ?? '').split(',')
   if (mountOptions.includes('bind') || mountOptions.includes('rbind')) {
-    facts.bind(device.startsWith('/') ? cleanPath(device) : device, `${where} device`)
+    facts.bind(device, `${where} device`)
     return
   }
   if (type === '' && device === '') return

@@ -5,7 +5,8 @@
  * Services (POST /services/create, /services/{id}/update): the task's
  * container mounts, added capabilities, security privileges (SELinux,
  * seccomp, AppArmor), attachment to the `host` network, and plugin tasks
- * (which install a plugin with its own privileges: never judged in detail).
+ * (which install a plugin with its own privileges: never judged in detail),
+ * and a log driver that sends from the host.
  *
  * Plugins (POST /plugins/pull, /plugins/{name}/upgrade): the body is the
  * list of privileges the client accepts, and dockerd refuses the pull unless
@@ -15,8 +16,8 @@
  */
 import { DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js'
 import type { FactList } from './facts.js'
+import { readLogDriver } from './host-config.js'
 import { asStruct, structItems, type StructView } from './fields.js'
-import { cleanPath } from './host-paths.js'
 import type { JsonValue } from './json.js'
 import { readMounts } from './mounts.js'
 
@@ -31,6 +32,7 @@ export function readServiceSpec (value: JsonValue | undefined, facts: FactList):
   if (task.has('PluginSpec')) {
     facts.opaque('TaskTemplate.PluginSpec', 'run a plugin as a service (TaskTemplate.PluginSpec): its privileges are not judged')
   }
+  readLogDriver(task.struct('LogDriver')?.string('Name') ?? '', 'TaskTemplate.LogDriver.Name', facts)
   const container = task.struct('ContainerSpec')
   if (container === null) return
   readMounts(container.structs('Mounts'), 'TaskTemplate.ContainerSpec.Mounts', '', facts)
@@ -86,7 +88,7 @@ function readPrivilege (name: string, values: readonly string[], where: string, 
       facts.hostNamespace(where, `install a plugin that uses the ${name} (${where})`)
       return
     case 'mount':
-      for (const path of values) facts.bind(path.startsWith('/') ? cleanPath(path) : path, `${where} mount`)
+      for (const path of values) facts.bind(path, `${where} mount`)
       return
     case 'device':
     case 'allow-all-devices':
