@@ -82,8 +82,11 @@ export async function loadConfigFile (file: string, overrides: ConfigOverrides =
     return fail([{ file, line: 0, col: 0, code: 'DG_FILE_UNREADABLE', message: `cannot read config file ${absolute}: ${read.reason}` }])
   }
   const parsed = parseYaml(file, read.text)
-  if (!parsed.ok) return parsed
-  return await buildConfig(parsed.value.value, parsed.value, dirname(absolute), absolute, overrides)
+  if (parsed.ok) return await buildConfig(parsed.value.value, parsed.value, dirname(absolute), absolute, overrides)
+  if (!('partial' in parsed)) return parsed
+  // Duplicate keys alone: check the rest too, so every problem is reported at once.
+  const rest = await buildConfig(parsed.partial.value, parsed.partial, dirname(absolute), absolute, overrides)
+  return fail([...parsed.diagnostics, ...(rest.ok ? [] : rest.diagnostics)])
 }
 
 /**

@@ -55,11 +55,12 @@ export interface PolicyCheck {
 /** Like {@link loadPolicy}, but keeps the warnings of a policy that fails to load. Pure. */
 export function checkPolicy (source: PolicySource): PolicyCheck {
   const parsed = parseYaml(source.file, source.text)
-  if (!parsed.ok) return { diagnostics: parsed.diagnostics, policy: null }
-  const checker = new PolicyChecker(parsed.value)
+  if (!parsed.ok && !('partial' in parsed)) return { diagnostics: parsed.diagnostics, policy: null }
+  const yaml = parsed.ok ? parsed.value : parsed.partial
+  const checker = new PolicyChecker(yaml)
   const compiled = checker.compile()
-  const lint = lintPolicy(compiled, parsed.value)
-  const errors = [...checker.problems, ...lint.errors]
+  const lint = lintPolicy(compiled, yaml)
+  const errors = [...(parsed.ok ? [] : parsed.diagnostics), ...checker.problems, ...lint.errors]
   const warnings = sortDiagnostics(lint.warnings)
   if (errors.length > 0) return { diagnostics: sortDiagnostics([...errors, ...warnings]), policy: null }
   return { diagnostics: warnings, policy: deepFreeze({ ...compiled, warnings }) }

@@ -42,17 +42,33 @@ export function fixedLocator (file: string): Locator {
 }
 
 /**
+ * What {@link parseYaml} gives: a value, or diagnostics. A document whose
+ * only problems are duplicate keys is whole, so it also comes back as
+ * `partial` (later duplicates win): callers check it too and report every
+ * problem at once, but it has failed and must never be used.
+ */
+export type ParsedYaml = Loaded<YamlSource> | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly partial: YamlSource }
+
+/**
  * Parses one YAML document. Syntax errors, duplicate keys, unknown tags and
  * bad aliases all come back as diagnostics together; if there are any, no
- * value is returned, because checking a half-parsed document only produces
- * noise. An empty file parses to `null`.
+ * value is returned (but see `partial`), because checking a half-parsed
+ * document only produces noise. An empty file parses to `null`.
  */
-export function parseYaml (file: string, text: string): Loaded<YamlSource> {
+export function parseYaml (file: string, text: string): ParsedYaml {
   const lines = new LineCounter()
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines, merge: false })
-  const at = (offset: number): Position => lines.linePos(offset)
   const problems = [...doc.errors, ...doc.warnings].map((e) => yamlDiagnostic(file, doc, lines, e))
-  if (problems.length > 0) return { ok: false, diagnostics: problems }
+  if (problems.length === 0) return sourceOf(file, doc, lines)
+  if (problems.every((p) => p.code === 'DG_YAML_DUPLICATE_KEY')) {
+    const whole = sourceOf(file, doc, lines)
+    if (whole.ok) return { ok: false, diagnostics: problems, partial: whole.value }
+  }
+  return { ok: false, diagnostics: problems }
+}
+
+function sourceOf (file: string, doc: Document, lines: LineCounter): Loaded<YamlSource> {
+  const at = (offset: number): Position => lines.linePos(offset)
   let value: unknown
   try {
     // toJS resolves aliases; it throws on dangling ones and on alias bombs.

@@ -170,7 +170,7 @@ describe.skipIf(socket === '')('body rules with the real daemon and the docker C
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Privileged: true, Binds: ['/:/host'] })
     })
     expect(start.status).toBe(400)
-    expect(JSON.parse(start.body).message).toContain(`dockgate: request target is not canonical: container name with a slash in /containers/${alias}/start`)
+    expect((JSON.parse(start.body) as { message: string }).message).toContain(`dockgate: request target is not canonical: container name with a slash in /containers/${alias}/start`)
     const exec = await rawRequest(gw.port, gw.pki.bundle('wide-1'), 'POST', `/v1.41/containers/${alias}/exec`, {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Cmd: ['true'], Privileged: true })
     })

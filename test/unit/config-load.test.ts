@@ -133,9 +133,18 @@ describe('loadConfigFile: problems, all at once, at their place', () => {
     ])
   })
 
-  it('reports YAML syntax errors before anything else', async () => {
-    writeFileSync(join(dir, 'broken.yaml'), 'listen: a\nlisten: b\n')
-    expect(problems(await loadConfigFile(join(dir, 'broken.yaml')))[0]).toContain(':2:1 DG_YAML_DUPLICATE_KEY')
+  it('stops at YAML syntax errors instead of piling schema errors on top', async () => {
+    writeFileSync(join(dir, 'broken.yaml'), 'listen: a\nbogus: [\n')
+    const found = problems(await loadConfigFile(join(dir, 'broken.yaml')))
+    expect(found.length).toBeGreaterThan(0)
+    expect(found.every((line) => line.includes('DG_YAML_SYNTAX'))).toBe(true)
+  })
+
+  it('reports a duplicate key together with every other problem, and does not load', async () => {
+    writeFileSync(join(dir, 'broken.yaml'), 'listen: a\nlisten: 127.0.0.1:2376\nbogus: 1\n')
+    const found = problems(await loadConfigFile(join(dir, 'broken.yaml')))
+    expect(found.some((line) => line.includes(':2:1 DG_YAML_DUPLICATE_KEY'))).toBe(true)
+    expect(found.some((line) => line.includes(':3:1 DG_UNKNOWN_KEY'))).toBe(true)
   })
 })
 

@@ -139,10 +139,19 @@ describe('loadPolicy: every problem at once, at its place', () => {
     expect(problems('- a\n')[0]).toContain('DG_WRONG_TYPE the document must be a mapping')
   })
 
-  it('stops at YAML errors instead of piling schema errors on top', () => {
-    expect(problems('version: 1\nversion: 1\nidentities: []\nteams: {}\n')).toEqual([
-      "2:1 DG_YAML_DUPLICATE_KEY key 'version' (first at line 1) appears twice in the same mapping; YAML would silently keep only one of them"
-    ])
+  it('stops at YAML syntax errors instead of piling schema errors on top', () => {
+    const found = problems('version: 7\nidentities: [\n')
+    expect(found.length).toBeGreaterThan(0)
+    expect(found.every((line) => line.includes('DG_YAML_SYNTAX'))).toBe(true)
+  })
+
+  it('reports duplicate keys together with every other problem (the document is whole), and does not load', () => {
+    const text = 'version: 1\nversion: 1\nidentities:\n  - match: { ou: a }\n    teams: [nobody]\nteams:\n  a:\n    allow: ["GIT /**"]\n    allow: []\n'
+    const found = problems(text)
+    expect(found[0]).toBe("2:1 DG_YAML_DUPLICATE_KEY key 'version' (first at line 1) appears twice in the same mapping; YAML would silently keep only one of them")
+    expect(found.some((line) => line.startsWith('9:5 DG_YAML_DUPLICATE_KEY'))).toBe(true)
+    expect(found.some((line) => line.includes('nobody'))).toBe(true)
+    expect(loadPolicy({ file: 'p.yaml', text }).ok).toBe(false)
   })
 })
 
