@@ -17,6 +17,7 @@ import type { Admit, Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { DEFAULT_LIMITS } from '../config/operations.js'
 import { auditIdentity, requestBase } from './records.js'
 import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchanges.js'
 
@@ -37,9 +38,6 @@ export interface AdmitDeps {
   /** `audit.level`: the level of requests the policy sets none for; metadata unless set. */
   readonly auditLevel?: AuditLevel
 }
-
-/** The default for `limits.bodyBytes`: far above any real create or service body. */
-export const DEFAULT_BODY_LIMIT = 1024 * 1024
 
 /** Builds the function the proxy calls for every request before forwarding anything. */
 export function createAdmit (deps: AdmitDeps): Admit {
@@ -85,7 +83,7 @@ function admit (deps: AdmitDeps, req: IncomingMessage): Exchange {
   }
   return judgement.kind === 'final'
     ? finalExchange(judged, judgement.verdict)
-    : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_BODY_LIMIT)
+    : pendingExchange(judged, judgement.pending, deps.bodyLimit ?? DEFAULT_LIMITS.bodyBytes)
 }
 
 

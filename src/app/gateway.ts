@@ -133,8 +133,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     upstream: options.upstream,
     admit,
     logger: options.logger,
-    headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
-    maxHeaderBytes: options.maxHeaderBytes ?? 32 * 1024,
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutSeconds * 1000,
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_LIMITS.headerBytes,
     onMalformed: (socket, refused) => {
       if (refused.status === 431) observer.limitHit('header-size')
       if (refused.status === 408) observer.limitHit('header-timeout')

@@ -17,7 +17,7 @@ import { ConfigSchema } from './schema.js'
 import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js'
 import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
 import { readAuditConfig, type AuditConfig } from './audit.js'
-import { DEFAULT_LIMITS, readAdmin, readLimits, readShutdown, readWorkers, type AdminAddress, type Limits } from './operations.js'
+import { readAdmin, readLimits, readShutdown, readWorkers, type AdminAddress, type Limits } from './operations.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
 export type { CrlFacts } from './crl.js'
@@ -61,9 +61,6 @@ export interface GatewayConfig {
   /** How many processes serve the port (node:cluster); 1 runs everything in one process. */
   readonly workers: number
 }
-
-/** The default `limits.bodyBytes`. */
-export const DEFAULT_BODY_BYTES = DEFAULT_LIMITS.bodyBytes
 
 /** Values from CLI flags that replace the file's; problems in them are reported against the flag. */
 export interface ConfigOverrides {

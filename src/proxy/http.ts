@@ -245,10 +245,10 @@ function hasBody (method: string | undefined, status: number): boolean {
   return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304
 }
 
-/** Statuses for Node's HTTP parser errors; anything else is a plain 400. */
-const MALFORMED_STATUS: Readonly<Record<string, [number, string]>> = {
-  HPE_HEADER_OVERFLOW: [431, 'request headers are too large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request headers did not arrive in time']
+/** Refusals for Node's HTTP parser errors; anything else is DG_BAD_REQUEST. */
+const MALFORMED: Readonly<Record<string, Refusal>> = {
+  HPE_HEADER_OVERFLOW: refusal('DG_HEADERS_TOO_LARGE', 'request headers are too large'),
+  ERR_HTTP_REQUEST_TIMEOUT: refusal('DG_HEADERS_TIMEOUT', 'request headers did not arrive in time')
 }
 
 /**
@@ -261,10 +261,9 @@ function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoExce
     socket.destroy()
     return
   }
-  const [status, what] = MALFORMED_STATUS[error.code ?? ''] ?? [400, `malformed HTTP request (${error.code ?? 'parse error'})`]
-  const refused: Refusal = { ...refusal('DG_BAD_REQUEST', what), status }
+  const refused = MALFORMED[error.code ?? ''] ?? refusal('DG_BAD_REQUEST', `malformed HTTP request (${error.code ?? 'parse error'})`)
   options.onMalformed(socket, refused)
-  socket.end(rawResponse(status, http.STATUS_CODES[status] ?? 'Bad Request', refused.message))
+  socket.end(rawResponse(refused.status, http.STATUS_CODES[refused.status] ?? 'Bad Request', refused.message))
 }
 
 function isReadable (value: unknown): value is Readable {

@@ -102,7 +102,7 @@ describe.skipIf(socket === '')('limits.headerBytes and limits.headersTimeoutSeco
     expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
     expect(answer).toContain('{"message":"dockgate: request headers did not arrive in time"}')
     expect(Date.now() - started).toBeLessThan(3000)
-    expect(gw.records().at(-1)).toMatchObject({ stage: 'Refused', code: 'DG_BAD_REQUEST', status: 408, identity: { subject: 'CN=alice,OU=platform' } })
+    expect(gw.records().at(-1)).toMatchObject({ stage: 'Refused', code: 'DG_HEADERS_TIMEOUT', status: 408, identity: { subject: 'CN=alice,OU=platform' } })
     expect(await metric(gw, 'header-timeout')).toBe(1)
   })
 

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_BODY_BYTES, loadConfigFile } from '../../src/config/load.js'
+import { loadConfigFile } from '../../src/config/load.js'
+import { DEFAULT_LIMITS } from '../../src/config/operations.js'
 
 let dir = ''
 
@@ -30,9 +31,9 @@ async function load (limits: string): Promise<string[] | number> {
 
 describe('limits.bodyBytes', () => {
   it('defaults to 1 MiB, and takes a whole number of bytes', async () => {
-    expect(await load('')).toBe(DEFAULT_BODY_BYTES)
-    expect(DEFAULT_BODY_BYTES).toBe(1024 * 1024)
-    expect(await load('limits: {}\n')).toBe(DEFAULT_BODY_BYTES)
+    expect(await load('')).toBe(DEFAULT_LIMITS.bodyBytes)
+    expect(DEFAULT_LIMITS.bodyBytes).toBe(1024 * 1024)
+    expect(await load('limits: {}\n')).toBe(DEFAULT_LIMITS.bodyBytes)
     expect(await load('limits:\n  bodyBytes: 65536\n')).toBe(65536)
   })
 
