@@ -84,7 +84,7 @@ export function forwardJudged (request: FastifyRequest, reply: FastifyReply, ups
   })
 }
 
-/** Request headers without `expect`: undici refuses to send it (nodejs/undici#197), and dockgate answered 100-continue itself. */
+/** Request headers without `expect`: dockgate answered 100-continue itself, after judging, so the daemon must not answer it again. */
 export function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const rest = { ...headers }
   delete rest.expect

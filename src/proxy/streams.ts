@@ -19,8 +19,8 @@ export function byteCounter (onBytes: (n: number) => void): Transform {
 }
 
 /**
- * The request body as undici should read it, counted on the way. The
- * client's stream errors or early close destroy the counted stream, so undici
+ * The request body as the upstream client should read it, counted on the way. The
+ * client's stream errors or early close destroy the counted stream, so the upstream client
  * aborts the upstream request instead of waiting for bytes that never come.
  */
 export function countedBody (source: Readable, onBytes: (n: number) => void): Readable {
