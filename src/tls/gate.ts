@@ -124,11 +124,12 @@ const CRL_ERRORS: ReadonlySet<string> = new Set(['CRL_HAS_EXPIRED', 'CRL_NOT_YET
 
 /**
  * Decides whether a finished handshake produced a usable client identity.
- * Revocation is checked against `revocation` on every connection, resumed
+ * Revocation and validity dates are checked on every connection, resumed
  * ones included: a resumed session carries the verification result of the
- * handshake it came from, however long ago that was.
+ * handshake it came from, however long ago that was (Node keeps sessions
+ * for 300 s), so a certificate that expired since would still pass.
  */
-export function vetClient (socket: TLSSocket, revocation: RevocationList): Vetting {
+export function vetClient (socket: TLSSocket, revocation: RevocationList, now = Date.now()): Vetting {
   const peer = socket.getPeerCertificate(true)
   if (peer === null || Object.keys(peer).length === 0) {
     return { ok: false, reason: 'no-certificate', detail: 'NO_CERTIFICATE', peer: null }
@@ -138,6 +139,8 @@ export function vetClient (socket: TLSSocket, revocation: RevocationList): Vetti
   if (code !== null && !CRL_ERRORS.has(code)) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
   if (revocation.isRevoked(identity)) return { ok: false, reason: 'revoked', detail: 'CERT_REVOKED', peer: identity }
   if (code !== null) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
+  if (Date.parse(peer.valid_to) < now) return { ok: false, reason: 'expired', detail: 'CERT_HAS_EXPIRED', peer: identity }
+  if (Date.parse(peer.valid_from) > now) return { ok: false, reason: 'not-yet-valid', detail: 'CERT_NOT_YET_VALID', peer: identity }
   // OpenSSL accepts a certificate with no extendedKeyUsage for any purpose;
   // dockgate requires clientAuth to be stated, so a server certificate or a
   // bare key pair can never act as a client.

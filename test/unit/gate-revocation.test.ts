@@ -64,6 +64,18 @@ describe('revocation in the TLS gate', () => {
     expect(gate.accepted).toEqual(['alice'])
   })
 
+  it('refuses a resumed session whose certificate has expired since its handshake', async () => {
+    const brief = issueClientCertificate(ca, { cn: 'brief', ous: [], days: 1, notAfter: new Date(Date.now() + 2000) })
+    const gate = await startGate(() => NO_REVOCATIONS)
+    const first = await connect(gate.port, brief)
+    expect(first.answer).toMatch(/^HTTP\/1\.1 200/)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    const resumed = await connect(gate.port, brief, first.session)
+    expect(resumed.resumed).toBe(true)
+    expect(resumed.answer).toContain('"message":"dockgate: the client certificate has expired (CERT_HAS_EXPIRED)"')
+    expect(gate.rejections.map((r) => r.reason)).toEqual(['expired'])
+  })
+
   it('does not resume sessions from before a reload (fresh ticket keys)', async () => {
     const gate = await startGate(() => NO_REVOCATIONS)
     const first = await connect(gate.port, alice)
