@@ -29,7 +29,8 @@ const READ_ONLY = [
   'GET /containers/{id}/changes',
   'GET /containers/{id}/stats',
   'GET /exec/{id}/json',
-  // Image names may contain slashes; /images/**/json also covers the list.
+  // Image names may contain slashes, hence ** (one or more segments).
+  'GET /images/json',
   'GET /images/**/json',
   'GET /images/**/history',
   'GET /images/search',

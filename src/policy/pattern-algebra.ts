@@ -35,7 +35,8 @@ export function overlaps (a: RuleShape, b: RuleShape): boolean {
 
 function tokens (pattern: PathPattern): Token[] {
   const asToken = (m: SegmentMatcher): Token => m ?? ONE
-  const many: Token[] = pattern.openEnded ? [MANY] : []
+  // A `**` between segments stands for at least one (see rules.ts).
+  const many: Token[] = !pattern.openEnded ? [] : pattern.tail.length > 0 ? [ONE, MANY] : [MANY]
   return [...pattern.segments.map(asToken), ...many, ...pattern.tail.map(asToken)]
 }
 

@@ -7,10 +7,12 @@
  *
  * Path patterns match canonical paths (see canonical.ts), which never carry
  * the API version: segments are literals, `{name}` or `*` (exactly one
- * non-empty segment), and at most one `**` (zero or more segments, so
- * `/containers/**` also matches `/containers` itself, and a `**` between
- * `/images` and `/json` matches the inspect path of an image whose name has
- * slashes). One `**` at most keeps matching a single linear pass.
+ * non-empty segment), and at most one `**`. At the end it matches zero or
+ * more segments, so `/containers/**` also matches `/containers` itself;
+ * between segments it matches one or more, so a `**` between `/images` and
+ * `/json` inspects an image whose name has slashes, but does not match
+ * `/images/json`, the list. One
+ * `**` at most keeps matching a single linear pass.
  */
 import type { RuleRef } from './types.js'
 
@@ -96,7 +98,7 @@ export function ruleMatches (rule: CompiledRule, method: number, segments: reado
 export function pathMatches (pattern: PathPattern, segments: readonly string[]): boolean {
   const head = pattern.segments
   const tail = pattern.tail
-  const fixed = head.length + tail.length
+  const fixed = head.length + tail.length + (pattern.openEnded && tail.length > 0 ? 1 : 0)
   if (pattern.openEnded ? segments.length < fixed : segments.length !== fixed) return false
   const tailStart = segments.length - tail.length
   return segmentsMatch(head, segments, 0) && segmentsMatch(tail, segments, tailStart)
