@@ -7,7 +7,7 @@
  * the file is readable) and imports nothing from other gateway modules.
  */
 import { dirname, resolve } from 'node:path'
-import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
+import { sortDiagnostics, type Diagnostic } from '../shared/diagnostics.js'
 import type { ErrorCode } from '../shared/errors.js'
 import { checkSchema } from '../shared/schema-check.js'
 import { fixedLocator, parseYaml, type Locator, type ValuePath } from '../shared/yaml-source.js'
@@ -71,8 +71,17 @@ export interface ConfigOverrides {
 /** The file name used in diagnostics for configs built in memory. */
 export const DEV_SOURCE = '<dev>'
 
+/**
+ * A loaded config, or every problem found. A failed config whose `policy`
+ * names a readable file says which, so the policy's own problems can be
+ * reported in the same run rather than after the config is fixed.
+ */
+export type LoadedConfig =
+  | { readonly ok: true; readonly value: GatewayConfig }
+  | { readonly ok: false; readonly diagnostics: readonly Diagnostic[]; readonly policyFile?: string }
+
 /** Reads, parses and checks a config file; relative paths resolve from the file's folder. */
-export async function loadConfigFile (file: string, overrides: ConfigOverrides = {}): Promise<Loaded<GatewayConfig>> {
+export async function loadConfigFile (file: string, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
   const absolute = resolve(file)
   const read = await readTextFile(absolute)
   if (!read.ok) {
@@ -83,14 +92,14 @@ export async function loadConfigFile (file: string, overrides: ConfigOverrides =
   if (!('partial' in parsed)) return parsed
   // Duplicate keys alone: check the rest too, so every problem is reported at once.
   const rest = await buildConfig(parsed.partial.value, parsed.partial, dirname(absolute), absolute, overrides)
-  return fail([...parsed.diagnostics, ...(rest.ok ? [] : rest.diagnostics)])
+  return fail([...parsed.diagnostics, ...(rest.ok ? [] : rest.diagnostics)], rest.ok ? rest.value.policyFile : rest.policyFile ?? null)
 }
 
 /**
  * Builds a config from an in-memory value (the dev setup) with exactly the
  * same checks as a file; diagnostics name the file `<dev>` at 0:0.
  */
-export async function configFromObject (value: unknown, baseDir: string, overrides: ConfigOverrides = {}): Promise<Loaded<GatewayConfig>> {
+export async function configFromObject (value: unknown, baseDir: string, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
   return await buildConfig(value, fixedLocator(DEV_SOURCE), resolve(baseDir), null, overrides)
 }
 
@@ -100,11 +109,11 @@ function isRecord (value: unknown): value is Rec {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
-function fail (diagnostics: Diagnostic[]): Loaded<GatewayConfig> {
-  return { ok: false, diagnostics: sortDiagnostics(diagnostics) }
+function fail (diagnostics: Diagnostic[], policyFile: string | null = null): LoadedConfig {
+  return { ok: false, diagnostics: sortDiagnostics(diagnostics), ...(policyFile === null ? {} : { policyFile }) }
 }
 
-async function buildConfig (value: unknown, locator: Locator, baseDir: string, source: string | null, overrides: ConfigOverrides): Promise<Loaded<GatewayConfig>> {
+async function buildConfig (value: unknown, locator: Locator, baseDir: string, source: string | null, overrides: ConfigOverrides): Promise<LoadedConfig> {
   const checker = new ConfigChecker(value, locator, baseDir, overrides)
   const listen = checker.address('listen', parseListen)
   const upstream = checker.address('upstream', parseUpstream)
@@ -114,7 +123,7 @@ async function buildConfig (value: unknown, locator: Locator, baseDir: string, s
   const audit = auditFile === null ? null : checker.audit(auditFile)
   const operations = checker.operations(listen)
   if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || audit === null) {
-    return fail(checker.problems)
+    return fail(checker.problems, policyFile?.path ?? null)
   }
   const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit, ...operations }
   return { ok: true, value: deepFreeze(config) }

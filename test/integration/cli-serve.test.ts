@@ -87,6 +87,21 @@ describe('dockgate serve --config with problems', () => {
     expect(diagnostics.filter((l) => l.includes('DG_FILE_UNREADABLE')).length).toBe(4)
     expect(lines.at(-1)).toMatch(/^dockgate: not started: \d+ problem\(s\)$/)
   })
+
+  it('reports the policy\'s problems in the same run as the config\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-badboth-'))
+    writeFileSync(join(dir, 'config.yaml'), [
+      'listen: 127.0.0.1:0', 'upstream: unix:///nowhere/docker.sock', 'bogus: 1',
+      'tls:', '  ca: missing/ca.pem', '  cert: missing/cert.pem', '  key: missing/key.pem',
+      'policy: policy.yaml', 'audit:', '  file: audit.jsonl', ''
+    ].join('\n'))
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nidentities:\n  - match: { ou: a }\n    teams: [nobody]\nteams: {}\n')
+    const started = startCli(['serve', '--config', 'config.yaml'], dir)
+    expect(await started.exited).toBe(1)
+    const output = started.output()
+    expect(output).toMatch(/^config\.yaml:3:1 DG_UNKNOWN_KEY /m)
+    expect(output).toMatch(/policy\.yaml:4:13 DG_POLICY_UNKNOWN_TEAM unknown team 'nobody'/)
+  })
 })
 
 describe.skipIf(socket === '')('dockgate serve --config in front of the real daemon', () => {
