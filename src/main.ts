@@ -13,6 +13,7 @@ const USAGE = `usage: dockgate <command> [options]
 
 commands:
   serve [--config FILE] [--listen HOST:PORT] [--upstream unix:///PATH] [--dev] [--check]
+        (without --config: $DOCKGATE_CONFIG, else /etc/dockgate/dockgate.yaml)
         run the gateway (--dev: development setup with generated certificates;
         --check: check everything, print a summary or every problem, exit 0 or 1)
   certs init  [--dir certs] [--host NAME]... [--days N] [--ca-days N] [--force]

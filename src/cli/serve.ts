@@ -9,6 +9,7 @@
  * cluster primary and each worker runs this same command.
  */
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
@@ -23,7 +24,10 @@ import { forgetActivation, inheritedListenFd } from '../app/systemd.js'
 import { runWorker } from '../app/worker.js'
 import { exportLine, prepareDevSetup } from './dev.js'
 
-const USAGE = 'usage: dockgate serve (--config FILE | --dev) [--listen HOST:PORT] [--upstream unix:///PATH] [--check]'
+const USAGE = 'usage: dockgate serve [--config FILE | --dev] [--listen HOST:PORT] [--upstream unix:///PATH] [--check]'
+
+/** Where the config is when --config is not given: $DOCKGATE_CONFIG, else where deploy/ installs it. */
+export const DEFAULT_CONFIG_FILE = '/etc/dockgate/dockgate.yaml'
 
 type Logger = FastifyBaseLogger
 
@@ -40,14 +44,17 @@ export async function runServeCommand (argv: string[]): Promise<number> {
     return usageError((err as Error).message)
   }
   if (args.dev === true && args.config !== undefined) return usageError('--dev and --config exclude each other')
-  if (args.dev !== true && args.config === undefined) return usageError('no config: pass --config FILE, or --dev for a development setup')
+  const configFile = args.dev === true ? null : args.config ?? defaultConfigFile()
+  if (args.dev !== true && configFile === null) {
+    return usageError(`no config: ${DEFAULT_CONFIG_FILE} does not exist; pass --config FILE, or --dev for a development setup`)
+  }
   const overrides: ConfigOverrides = { listen: args.listen, upstream: args.upstream }
   const worker = cluster.isWorker
   const dev = args.dev === true ? await prepareDevSetup(process.cwd()) : null
   if (!worker) for (const path of dev?.created ?? []) process.stdout.write(`dockgate: created ${path}\n`)
   // The same loading runs again on every reload, with the same overrides.
   const source: SettingsSource = dev === null
-    ? { file: args.config ?? '', overrides }
+    ? { file: configFile ?? '', overrides }
     : { object: dev.config, baseDir: process.cwd(), overrides }
   const loadAll = async (): Promise<Loaded<Settings>> => await loadSettings(source)
   const settings = await loadAll()
@@ -125,4 +132,11 @@ function notStarted (message: string): number {
 function usageError (message: string): number {
   process.stderr.write(`dockgate: ${message}\n${USAGE}\n`)
   return 2
+}
+
+// An explicit $DOCKGATE_CONFIG is used even when missing, so its error names it.
+function defaultConfigFile (): string | null {
+  const fromEnv = process.env.DOCKGATE_CONFIG
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  return existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null
 }

@@ -19,8 +19,8 @@ const running: ChildProcess[] = []
 
 interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
 
-function startCli (args: string[], cwd: string): Started {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'info' } })
+function startCli (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'info', ...env } })
   running.push(child)
   let output = ''
   child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
@@ -53,10 +53,15 @@ describe('dockgate serve --dev (what npm start runs)', () => {
     checkAuditDir(join(cwd, 'audit'))
   })
 
-  it('refuses to start without --config or --dev, saying what to pass', async () => {
-    const started = startCli(['serve'], tmpdir())
-    expect(await started.exited).toBe(2)
-    expect(started.output()).toContain('no config: pass --config FILE, or --dev for a development setup')
+  it('without --config, reads $DOCKGATE_CONFIG, else /etc/dockgate/dockgate.yaml, and says what to pass when neither exists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-envcfg-'))
+    writeFileSync(join(dir, 'from-env.yaml'), 'listen: 127.0.0.1:0\nbogus: 1\n')
+    const fromEnv = startCli(['serve', '--check'], tmpdir(), { DOCKGATE_CONFIG: join(dir, 'from-env.yaml') })
+    expect(await fromEnv.exited).toBe(1)
+    expect(fromEnv.output()).toMatch(/from-env\.yaml:2:1 DG_UNKNOWN_KEY /)
+    const none = startCli(['serve'], tmpdir(), { DOCKGATE_CONFIG: '' })
+    expect(await none.exited).toBe(2)
+    expect(none.output()).toContain('no config: /etc/dockgate/dockgate.yaml does not exist; pass --config FILE, or --dev for a development setup')
   })
 })
 
