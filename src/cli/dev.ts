@@ -11,8 +11,9 @@ import { certLayout, clientBundlePaths, DEFAULT_CERTS_DIR, DEV_MATERIAL, ensureD
 /** The package root (holds policies/), whether run from dist/ or src/. */
 const PACKAGE_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 
-/** Where the dev setup listens, forwards and writes; loopback only by design. */
+/** Where the dev setup listens: loopback only by design. */
 export const DEV_LISTEN = '127.0.0.1:2376'
+/** The daemon socket the dev setup forwards to, Docker's default. */
 export const DEV_UPSTREAM = 'unix:///var/run/docker.sock'
 
 /** Creates missing dev material and returns the config object plus the lines to paste. */

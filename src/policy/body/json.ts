@@ -51,11 +51,6 @@ export type JsonParse =
 /** Deepest nesting accepted; dockerd's real bodies stay under 10. */
 export const MAX_DEPTH = 64
 
-/** True iff `value` is a {@link JsonObject}. */
-export function isJsonObject (value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /** Parses `bytes` as one JSON document, following the rules in the module comment. Never throws. */
 export function parseJson (bytes: Uint8Array): JsonParse {
   if (bytes.length === 0) return { ok: true, value: undefined }
