@@ -10,7 +10,8 @@ import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { GENESIS, openLine, seal, sha256 } from '../../src/audit/chain.js'
-import { clock, linesOf, trailDir, trailFiles, verify, writeLines, writeTrail } from '../support/trail.js'
+import { openAuditLog } from '../../src/audit/log.js'
+import { clock, linesOf, trailDir, trailFiles, verify, writeLines, writeSamples, writeTrail } from '../support/trail.js'
 
 const run = promisify(execFile)
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js')
@@ -22,12 +23,12 @@ async function oneFile (n = 6): Promise<{ dir: string; file: string; lines: stri
   return { dir, file, lines: linesOf(file) }
 }
 
-/** Three files from size rotation: two rotated, one active. */
-async function rotatedSet (): Promise<{ dir: string; files: string[] }> {
+/** Files from size rotation: three (two rotated, one active) for 5 records, more for more. */
+async function rotatedSet (records = 5): Promise<{ dir: string; files: string[] }> {
   const { dir, file } = trailDir()
   const time = clock('2026-11-24T10:00:00.000Z')
   // Each record is ~700 bytes: a 1.6 KB limit puts two records per file.
-  await writeTrail(file, 5, { rotate: { maxBytes: 1600, daily: false }, now: () => { time.advance(1000); return time.now() } })
+  await writeTrail(file, records, { rotate: { maxBytes: 1600, daily: false }, now: () => { time.advance(1000); return time.now() } })
   return { dir, files: trailFiles(dir) }
 }
 
@@ -129,6 +130,69 @@ describe('dockgate audit verify: attacks', () => {
     const rest = files.slice(1)
     expect(verify(rest).problems).toMatchObject([{ file: rest[0], line: 1, code: 'DG_AUDIT_FILE_MISSING' }])
     expect(verify(rest, true).problems).toEqual([])
+  })
+
+  it('with --partial-start, a missing middle file is still reported: only the oldest file may lack its predecessor', async () => {
+    const { files } = await rotatedSet(9)
+    expect(files.length).toBeGreaterThanOrEqual(5)
+    const [, second, missing, after, ...rest] = files
+    const { problems } = verify([second ?? '', after ?? '', ...rest], true)
+    expect(problems).toMatchObject([{ file: after, line: 1, code: 'DG_AUDIT_FILE_MISSING' }])
+    expect(problems[0]?.message).toContain(`its first record names ${missing?.split('/').pop() ?? ''}`)
+  })
+
+  it('the first lines cut from a later file are reported, with or without --partial-start', async () => {
+    const { files } = await rotatedSet()
+    const later = files[1] ?? ''
+    writeLines(later, linesOf(later).slice(1))
+    for (const partial of [false, true]) {
+      const { problems } = verify(files, partial)
+      expect(problems).toMatchObject([{ file: later, line: 1, code: 'DG_AUDIT_GAP' }])
+      expect(problems[0]?.message).toContain(`the first records of ${later} were removed`)
+    }
+  })
+
+  it('with --partial-start, the oldest file given may not have its first lines cut either', async () => {
+    const { files } = await rotatedSet()
+    const rest = files.slice(1)
+    writeLines(rest[0] ?? '', linesOf(rest[0] ?? '').slice(1))
+    expect(verify(rest, true).problems).toMatchObject([{ file: rest[0], line: 1, code: 'DG_AUDIT_GAP' }])
+  })
+
+  it('a file cut back to a restart record is reported: a file never begins with a restart that continues a chain', async () => {
+    const { file } = trailDir()
+    await writeTrail(file, 2)
+    await writeTrail(file, 2, {}, 2)
+    const lines = linesOf(file)
+    writeLines(file, lines.slice(3))
+    for (const partial of [false, true]) {
+      expect(verify([file], partial).problems).toMatchObject([{ line: 1, code: 'DG_AUDIT_GAP', message: expect.stringContaining('is a restart record') as unknown }])
+    }
+  })
+
+  it('with --partial-start, a file created again after its predecessor was deleted in use is still reported', async () => {
+    const { file } = trailDir()
+    const audit = openAuditLog({ file })
+    writeSamples(audit, 2)
+    rmSync(file)
+    writeSamples(audit, 1, 2)
+    await audit.close()
+    expect(verify([file], true).problems).toMatchObject([{ line: 1, code: 'DG_AUDIT_FILE_MISSING', message: expect.stringContaining('deleted while dockgate was writing it') as unknown }])
+  })
+
+  it('a second chain of the same file name that starts from nothing beside an earlier one is reported (the active file was deleted while stopped)', async () => {
+    const { dir, file } = trailDir()
+    const time = clock('2026-11-24T10:00:00.000Z')
+    const now = (): Date => { time.advance(1000); return time.now() }
+    await writeTrail(file, 5, { rotate: { maxBytes: 1600, daily: false }, now })
+    rmSync(file)
+    await writeTrail(file, 2, { now }, 5)
+    const files = trailFiles(dir)
+    for (const partial of [false, true]) {
+      const { problems } = verify(files, partial)
+      expect(problems).toMatchObject([{ file, line: 1, code: 'DG_AUDIT_CHAIN_RESTARTED' }])
+      expect(problems[0]?.message).toContain(`starts a new chain of audit.jsonl (seq 0, `)
+    }
   })
 
   it('two files continuing from the same record are reported', async () => {
