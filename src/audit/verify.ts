@@ -12,12 +12,18 @@
  *   given (a rotated file left out or deleted), or two files continuing
  *   from the same record;
  * - DG_AUDIT_CHAIN_RESTARTED: a writer's chain that starts anew beside an
- *   earlier one of the same file name (see link.ts for how starts are judged).
+ *   earlier one of the same file name (see link.ts for how starts are judged);
+ * - DG_AUDIT_HEAD_MISSING: an anchor (a record hash from the copy kept off
+ *   the host) that no record given carries.
+ * Records removed from the end of the newest file leave no trace in the
+ * files themselves; only an anchor from elsewhere shows them.
  * An incomplete last line that the writer acknowledged when it reopened
  * the file (FileOpened `opened.torn`, same length and SHA-256) is reported
  * as a note, not a problem: it is what a crash or power loss leaves.
  */
 import { openLine, sha256, short, type ChainHead } from './chain.js'
+
+import type { Chain } from './link.js'
 
 export { linkFiles, type Chain } from './link.js'
 
@@ -25,7 +31,7 @@ export { linkFiles, type Chain } from './link.js'
 export interface Problem {
   readonly file: string
   readonly line: number
-  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING' | 'DG_AUDIT_CHAIN_RESTARTED'
+  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING' | 'DG_AUDIT_CHAIN_RESTARTED' | 'DG_AUDIT_HEAD_MISSING'
   readonly message: string
 }
 
@@ -56,6 +62,8 @@ export interface FileSummary {
   readonly last: RecordPoint | null
   readonly problems: readonly Problem[]
   readonly notes: readonly string[]
+  /** The intact records in this file whose hash is one of the anchors asked for. */
+  readonly anchored: readonly RecordPoint[]
 }
 
 type Bad = { readonly line: number; readonly text: string; readonly problem: Problem; readonly claimed: ChainHead | null }
@@ -69,8 +77,10 @@ export class FileVerifier {
   private bad: Bad | null = null
   private readonly problems: Problem[] = []
   private readonly notes: string[] = []
+  private readonly anchored: RecordPoint[] = []
 
-  constructor (private readonly file: string) {}
+  /** `anchors`: record hashes (lower-case hex) to look for, e.g. heads taken from the off-host copy. */
+  constructor (private readonly file: string, private readonly anchors: ReadonlySet<string> = new Set()) {}
 
   /** Checks the next line (without its line break). */
   line (text: string): void {
@@ -91,13 +101,14 @@ export class FileVerifier {
     if (this.head !== null) this.checkLink(this.head, point)
     this.first ??= point
     this.head = point
+    if (this.anchors.has(point.hash)) this.anchored.push(point)
     this.records += 1
   }
 
   /** The file's summary; call once, after the last line. */
   finish (): FileSummary {
     this.settleBad(null)
-    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes }
+    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes, anchored: this.anchored }
   }
 
   private setBad (text: string, code: Problem['code'], message: string, claimed: ChainHead | null): void {
@@ -136,6 +147,28 @@ export class FileVerifier {
     }
     this.problems.push({ file: this.file, line: point.line, code: 'DG_AUDIT_GAP', message })
   }
+}
+
+/**
+ * Problems for anchors (record hashes taken from a copy kept off the host)
+ * that no intact record given carries: the records up to the anchor were
+ * removed from the end of the trail (or the anchor is another trail's).
+ * Each is placed at the head of the chain whose last record is newest,
+ * where such records would have followed.
+ */
+export function anchorProblems (anchors: readonly string[], summaries: readonly FileSummary[], chains: readonly Chain[]): Problem[] {
+  const found = new Set(summaries.flatMap((s) => s.anchored.map((p) => p.hash)))
+  // A chain's files all hold records, so its last file has a last record.
+  const heads = chains.map((c) => c.files[c.files.length - 1]).filter((f): f is FileSummary & { last: RecordPoint } => f?.last !== undefined && f.last !== null)
+  const newest = heads.sort((a, b) => ((a.last.time ?? '') < (b.last.time ?? '') ? 1 : -1))[0]
+  return anchors.filter((hash) => !found.has(hash)).map((hash) => ({
+    file: newest?.file ?? summaries[0]?.file ?? '',
+    line: newest?.last.line ?? 0,
+    code: 'DG_AUDIT_HEAD_MISSING' as const,
+    message: `the --head anchor ${hash} is in no file given: records up to it were removed from the end of the trail` +
+      (newest === undefined ? '' : ` (this chain now ends at seq ${newest.last.seq}, line ${newest.last.line})`) +
+      ', or the anchor belongs to another host\'s or writer\'s trail'
+  }))
 }
 
 function previousFileOf (record: Record<string, unknown>): string | null {

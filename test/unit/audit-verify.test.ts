@@ -263,6 +263,40 @@ describe('dockgate audit verify (the built CLI)', () => {
     expect((failed as { stdout: string }).stdout).toContain(`the first is at ${file}:3`)
   })
 
+  it('says what an intact verdict proves, and that records cut from the end can only be seen against the off-host copy', async () => {
+    const { file } = await oneFile()
+    const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', file])
+    expect(stdout).toContain('intact: no record is missing, edited or reordered between each chain\'s first record and its head')
+    expect(stdout).not.toMatch(/intact: no record is missing, edited or out of order$/m)
+    expect(stdout).toContain('records removed after the head leave no trace in these files: compare each head with the copy kept off the host')
+  })
+
+  it('--head: a cut tail is found against an anchor from the off-host copy (exit 1, naming the hash)', async () => {
+    const { file, lines } = await oneFile()
+    const anchor = openLine(lines.at(-1) ?? '')
+    const hash = anchor.kind === 'sealed' ? anchor.hash : ''
+    const intact = await run(process.execPath, [CLI, 'audit', 'verify', '--head', hash, file])
+    expect(intact.stdout).toContain(`--head: the anchor is in the files (seq ${anchor.kind === 'sealed' ? anchor.seq : -1} in ${file})`)
+    writeLines(file, lines.slice(0, -2))
+    const failed = await run(process.execPath, [CLI, 'audit', 'verify', '--head', hash.toUpperCase(), file]).catch((err: { code: number; stdout: string }) => err)
+    expect(failed).toMatchObject({ code: 1 })
+    expect((failed as { stdout: string }).stdout.split('\n')[0]).toBe(`${file}:${lines.length - 2} DG_AUDIT_HEAD_MISSING the --head anchor ${hash} is in no file given: ` +
+      `records up to it were removed from the end of the trail (this chain now ends at seq ${lines.length - 3}, line ${lines.length - 2}), or the anchor belongs to another host's or writer's trail`)
+  })
+
+  it('--head takes several anchors, repeated or comma-separated, and refuses what is not a hash', async () => {
+    const { file, lines } = await oneFile()
+    const [a, b] = [lines[2], lines.at(-1)].map((l) => { const o = openLine(l ?? ''); return o.kind === 'sealed' ? o.hash : '' })
+    const both = await run(process.execPath, [CLI, 'audit', 'verify', '--head', `${a ?? ''},${b ?? ''}`, file])
+    expect(both.stdout).toContain('--head: all 2 anchors are in the files')
+    const missing = '0'.repeat(63) + '1'
+    const one = await run(process.execPath, [CLI, 'audit', 'verify', '--head', a ?? '', '--head', missing, file]).catch((err: { code: number; stdout: string }) => err)
+    expect(one).toMatchObject({ code: 1, stdout: expect.stringContaining(`DG_AUDIT_HEAD_MISSING the --head anchor ${missing}`) as unknown })
+    expect((one as { stdout: string }).stdout).not.toContain(`anchor ${a ?? ''}`)
+    const bad = await run(process.execPath, [CLI, 'audit', 'verify', '--head', 'abc123', file]).catch((err: { code: number; stderr: string }) => err)
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--head takes a record\'s full hash (64 hex digits), not \'abc123\'') as unknown })
+  })
+
   it('exits 2 for a file it cannot read', async () => {
     const failed = await run(process.execPath, [CLI, 'audit', 'verify', '/nonexistent/audit.jsonl']).catch((err: { code: number; stderr: string }) => err)
     expect(failed).toMatchObject({ code: 2 })
