@@ -152,7 +152,9 @@ export class ChainWriter {
 
   // Opens the active path and seals a FileOpened record into it; only then
   // is the previous file closed. At start the chain continues from the
-  // file's own last record. Throws (keeping the old file) on any failure.
+  // file's own last record, and the day daily rotation compares with is
+  // that record's, not today's: a restart on a new day must still rotate at
+  // its first write. Throws (keeping the old file) on any failure.
   private openActive (reason: OpenReason, previousFile: string | null): void {
     const { file } = this.options
     mkdirSync(dirname(file), { recursive: true, mode: 0o750 })
@@ -186,7 +188,7 @@ export class ChainWriter {
       this.size = size + sealed.bytes.length
       this.head = sealed.head
       this.records = 1
-      this.day = utcDay(now)
+      this.day = resumed?.day ?? utcDay(now)
       this.where = file
       this.options.onWritten(sealed.bytes, auditID)
       this.announce(reason, head === null ? null : previousFile, tail.torn.length, starting && head === null)

@@ -69,6 +69,21 @@ describe('the chain continues', () => {
     expect(verify(trailFiles(dir))).toMatchObject({ problems: [], chains: 1 })
   })
 
+  it('across a UTC day with a restart in between: the first record after the restart goes to a new file', async () => {
+    const { dir, file } = trailDir()
+    const time = clock('2026-11-23T23:59:58.000Z')
+    await writeTrail(file, 2, { rotate: { maxBytes: 0, daily: true }, now: time.now })
+    time.set('2026-11-24T08:00:00.000Z')
+    await writeTrail(file, 2, { rotate: { maxBytes: 0, daily: true }, now: time.now }, 2)
+    expect(readdirSync(dir).sort()).toEqual(['audit.2026-11-24T08-00-00.000Z.jsonl', 'audit.jsonl'])
+    const active = parsed(file)
+    expect(active[0]?.opened?.reason).toBe('rotate-daily')
+    expect(active.filter((r) => r.stage === 'Refused')).toHaveLength(2)
+    const rotated = linesOf(join(dir, 'audit.2026-11-24T08-00-00.000Z.jsonl')).map((l) => JSON.parse(l) as Opened & { time: string })
+    expect(rotated.filter((r) => r.stage === 'Refused').every((r) => r.time.startsWith('2026-11-23'))).toBe(true)
+    expect(verify(trailFiles(dir))).toMatchObject({ problems: [], chains: 1 })
+  })
+
   it('under a size limit, no file grows past maxBytes', async () => {
     const { dir, file } = trailDir()
     await writeTrail(file, 30, { rotate: { maxBytes: 4096, daily: false } })
