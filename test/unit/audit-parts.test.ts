@@ -45,6 +45,48 @@ describe('request bodies at level request', () => {
     expect(redacted('{"Cmd":["app","--api-token=s3cret","--port=80"]}')).toEqual({ Cmd: ['app', `--api-token=${REDACTED}`, '--port=80'] })
   })
 
+  it('removes values of the other common secret names, case-insensitive and with any separator', () => {
+    expect(redacted('{"Passphrase":"a","credential":"b","Credentials":"c","secret":"d","secret_access_key":"e","AWS-Secret-Access-Key":"f",' +
+      '"accessKey":"g","apikey":"h","API_KEY":"i","token":"j","com.example.api.token":"k","Name":"web"}'))
+      .toEqual({ Passphrase: REDACTED, credential: REDACTED, Credentials: REDACTED, secret: REDACTED, secret_access_key: REDACTED, 'AWS-Secret-Access-Key': REDACTED,
+        accessKey: REDACTED, apikey: REDACTED, API_KEY: REDACTED, token: REDACTED, 'com.example.api.token': REDACTED, Name: 'web' })
+  })
+
+  it('removes the whole value of a secret-named key that holds an object or a list', () => {
+    expect(redacted('{"Credentials":{"user":"u","pass":"p"},"tokens":1,"secret":["a","b"],"Token":null}'))
+      .toEqual({ Credentials: REDACTED, tokens: 1, secret: REDACTED, Token: null })
+  })
+
+  it('removes the password of a URL anywhere in a string, keeping the user', () => {
+    expect(redacted('{"Cmd":["git","clone","https://bob:s3cr3t@git.example.com/repo.git"],"Labels":{"db":"see postgres://app:pw%40x@db:5432/app and http://host:8080/x"}}'))
+      .toEqual({ Cmd: ['git', 'clone', `https://bob:${REDACTED}@git.example.com/repo.git`], Labels: { db: `see postgres://app:${REDACTED}@db:5432/app and http://host:8080/x` } })
+    expect(redacted('{"x":"redis://:pw@cache:6379"}')).toEqual({ x: `redis://:${REDACTED}@cache:6379` })
+  })
+
+  it('removes Authorization, Bearer and Basic credentials inside strings', () => {
+    expect(redacted('{"Cmd":["curl","-H","Authorization: Bearer eyJhbGci.x.y","https://api"]}'))
+      .toEqual({ Cmd: ['curl', '-H', `Authorization: Bearer ${REDACTED}`, 'https://api'] })
+    expect(redacted('{"Test":["CMD","sh","-c","wget --header=\'authorization: Basic dXNlcjpwYXNz\' http://x"]}'))
+      .toEqual({ Test: ['CMD', 'sh', '-c', `wget --header='authorization: Basic ${REDACTED}' http://x`] })
+    expect(redacted('{"a":"token is bearer abc.def","b":"Basic dXNlcjpwYXNz","c":"a basic configuration"}'))
+      .toEqual({ a: `token is bearer ${REDACTED}`, b: `Basic ${REDACTED}`, c: 'a basic configuration' })
+  })
+
+  it('removes the argument after a secret-named flag in Cmd, Entrypoint and Healthcheck, as list elements and inside shell strings', () => {
+    expect(redacted('{"Cmd":["mysqld","--password","hunter2","--port","3306"],"Entrypoint":["app","-token","t0k","--secret=s","--verbose"],' +
+      '"Healthcheck":{"Test":["CMD-SHELL","mysqladmin ping --password hunter2 && check --api-key \'k y\' --user root"]}}'))
+      .toEqual({
+        Cmd: ['mysqld', '--password', REDACTED, '--port', '3306'],
+        Entrypoint: ['app', '-token', REDACTED, `--secret=${REDACTED}`, '--verbose'],
+        Healthcheck: { Test: ['CMD-SHELL', `mysqladmin ping --password ${REDACTED} && check --api-key ${REDACTED} --user root`] }
+      })
+  })
+
+  it('removes "NAME":"VALUE" members of JSON kept in a string', () => {
+    expect(redacted('{"Labels":{"cfg":"{\\"password\\":\\"p\\",\\"host\\":\\"h\\"}"}}'))
+      .toEqual({ Labels: { cfg: `{"password":"${REDACTED}","host":"h"}` } })
+  })
+
   it('records an empty body as null and a __proto__ key as a plain key', () => {
     expect(redactBody(undefined)).toBeNull()
     expect(redacted('{"__proto__":{"x":1}}')).toEqual(JSON.parse('{"__proto__":{"x":1}}'))
