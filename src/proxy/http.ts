@@ -24,8 +24,12 @@ export interface HttpForwarderOptions {
   readonly headersTimeoutMs: number
   /** The largest request head (request line and headers) accepted; larger is answered 431. */
   readonly maxHeaderBytes: number
-  /** Called for a connection whose bytes are not valid HTTP, before it is answered and closed. */
-  readonly onMalformed: (socket: Duplex, refused: Refusal) => void
+  /**
+   * Called for a connection whose bytes are not valid HTTP, before it is
+   * answered and closed; returns the auditID of its record (sent as
+   * x-dockgate-request-id, so the user can quote it), or null when none.
+   */
+  readonly onMalformed: (socket: Duplex, refused: Refusal) => string | null
 }
 
 /** Per-request bookkeeping, kept off the fastify request to stay typed. */
@@ -262,8 +266,9 @@ function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoExce
     return
   }
   const refused = MALFORMED[error.code ?? ''] ?? refusal('DG_BAD_REQUEST', `malformed HTTP request (${error.code ?? 'parse error'})`)
-  options.onMalformed(socket, refused)
-  socket.end(rawResponse(refused.status, http.STATUS_CODES[refused.status] ?? 'Bad Request', refused.message))
+  const requestId = options.onMalformed(socket, refused)
+  socket.end(rawResponse(refused.status, http.STATUS_CODES[refused.status] ?? 'Bad Request', refused.message,
+    requestId === null ? {} : { [REQUEST_ID_HEADER]: requestId }))
 }
 
 function isReadable (value: unknown): value is Readable {
