@@ -36,7 +36,11 @@ export function ruleOf (rule: RuleRef | null): AuditRule | null {
   return rule.group === undefined ? base : { ...base, group: rule.group }
 }
 
-/** The record for a client turned away at the TLS layer. */
+/**
+ * The record for a client turned away at the TLS layer. The certificate it
+ * presented was not accepted, so its facts carry `verified: false`: they
+ * may be forged and must never be read as who the client was.
+ */
 export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): AuditRecord {
   return {
     schema: 1,
@@ -44,7 +48,7 @@ export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): A
     stage: 'TLSRejected',
     receivedAt: receivedAt.toISOString(),
     client: { address: rejection.remoteAddress, port: rejection.remotePort },
-    identity: rejection.peer === null ? null : auditIdentity(rejection.peer, null, null),
+    identity: rejection.peer === null ? null : { ...auditIdentity(rejection.peer, null, null), verified: false },
     decision: 'deny',
     code: 'DG_TLS_REJECTED',
     tls: { reason: rejection.reason, detail: rejection.detail }

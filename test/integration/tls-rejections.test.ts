@@ -32,6 +32,7 @@ describe.skipIf(socket === '')('TLS rejections', () => {
         expect(record.request).toBeUndefined()
       }
       expect(added[0]?.identity?.subject).toContain(`CN=${client}`)
+      expect(added[0]?.identity?.verified).toBe(false)
     })
   }
 
@@ -51,7 +52,7 @@ describe.skipIf(socket === '')('TLS rejections', () => {
     expect(res.status).toBe(403)
     expect((JSON.parse(res.body) as { message: string }).message).toContain('not issued by this gateway\'s CA')
     const added = gw.records().slice(before)
-    expect(added).toMatchObject([{ stage: 'TLSRejected', identity: { subject: 'CN=mallory,OU=platform' }, tls: { reason: 'unknown-ca' } }])
+    expect(added).toMatchObject([{ stage: 'TLSRejected', identity: { subject: 'CN=mallory,OU=platform', verified: false }, tls: { reason: 'unknown-ca' } }])
     expect(res.headers['x-dockgate-request-id']).toBe(added[0]?.auditID)
   })
 
