@@ -11,6 +11,7 @@ import type { Duplex, Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { CreatedIdTap } from './created-id.js'
 import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
 import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
@@ -41,6 +42,8 @@ interface Tracked {
   bytesOut: number
   error: string | null
   upstreamStatus: number | null
+  /** The new object's Id from a create answer, when the exchange wants it. */
+  createdId: string | null
   /** `exchange.end` was called. */
   ended: boolean
 }
@@ -146,7 +149,7 @@ function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply
 /** Registers the exchange and arranges for `end` to be reported exactly once. */
 function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
   const exchange = admit(request.raw)
-  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, ended: false }
+  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, createdId: null, ended: false }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
   keepAliveOrClose(exchange, reply.raw)
@@ -164,7 +167,7 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
 function finish (state: Tracked, status: number, aborted: boolean): void {
   if (state.ended) return
   state.ended = true
-  state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error })
+  state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error, createdId: state.createdId })
 }
 
 /** Ends the connection after this answer when the exchange says so (Node then sends `Connection: close`). */
@@ -216,11 +219,18 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
   if (unknownLength) raw.flushHeaders()
   const body = res.stream
+  const tap = state?.exchange.wantsCreatedId === true && res.statusCode === 201 ? new CreatedIdTap() : null
   body.pipe(raw, { end: false })
   // Attached after pipe, so the stream is already flowing into `raw`.
-  body.on('data', (chunk: Buffer) => { if (state !== undefined) state.bytesOut += chunk.length })
+  body.on('data', (chunk: Buffer) => {
+    if (state !== undefined) state.bytesOut += chunk.length
+    tap?.push(chunk)
+  })
   body.once('end', () => {
-    if (state !== undefined) finish(state, res.statusCode, false)
+    if (state !== undefined) {
+      state.createdId = tap?.id() ?? null
+      finish(state, res.statusCode, false)
+    }
     raw.end()
   })
   body.on('error', (err) => {

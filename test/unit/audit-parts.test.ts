@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { objectRefOf } from '../../src/audit/object-ref.js'
+import { createsObject, objectRefOf, withCreatedId } from '../../src/audit/object-ref.js'
+import { CREATED_ID_TAP_BYTES, CreatedIdTap } from '../../src/proxy/created-id.js'
 import { RejectionLimiter } from '../../src/audit/rate-limit.js'
 import { redactBody, REDACTED } from '../../src/audit/redact.js'
 import { rotatedPath, workerFile } from '../../src/audit/rotation.js'
@@ -114,6 +115,41 @@ describe('objectRef', () => {
     ['/build', 't=app', null]
   ])('%s?%s', (path, query, expected) => {
     expect(objectRefOf(path, query)).toEqual(expected)
+  })
+
+  it('asks for the created Id of container and exec creates only', () => {
+    expect(createsObject('POST', '/containers/create')).toBe(true)
+    expect(createsObject('POST', '/containers/web/exec')).toBe(true)
+    expect(createsObject('GET', '/containers/create')).toBe(false)
+    expect(createsObject('POST', '/containers/web/start')).toBe(false)
+    expect(createsObject('POST', null)).toBe(false)
+  })
+
+  it('records the created Id, and names a container created without a name by it', () => {
+    const id = 'a'.repeat(64)
+    expect(withCreatedId({ resource: 'containers', name: 'web', subresource: 'create' }, id)).toEqual({ resource: 'containers', name: 'web', subresource: 'create', createdId: id })
+    expect(withCreatedId(null, id)).toEqual({ resource: 'containers', name: id, subresource: 'create', createdId: id })
+  })
+})
+
+describe('the created-Id tap', () => {
+  const id = 'f'.repeat(64)
+  const tapped = (...chunks: string[]): string | null => {
+    const tap = new CreatedIdTap()
+    for (const chunk of chunks) tap.push(Buffer.from(chunk))
+    return tap.id()
+  }
+
+  it('finds the Id of a create answer, also split across chunks', () => {
+    expect(tapped(`{"Id":"${id}","Warnings":[]}\n`)).toBe(id)
+    expect(tapped('{"Id":"', id.slice(0, 10), `${id.slice(10)}"}`)).toBe(id)
+  })
+
+  it('keeps at most a few KiB and gives up on anything else', () => {
+    expect(tapped(`{"Id":"${id}","Warnings":["${'x'.repeat(CREATED_ID_TAP_BYTES)}"]}`)).toBeNull()
+    expect(tapped('not json')).toBeNull()
+    expect(tapped('{"Id":"web"}')).toBeNull()
+    expect(tapped('')).toBeNull()
   })
 })
 
