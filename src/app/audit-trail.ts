@@ -49,6 +49,16 @@ export function auditEventLogger (logger: FastifyBaseLogger, onFailure: AuditCon
       case 'reopen-failed':
         logger.error({ error: event.error }, `audit ${event.kind === 'rotate-failed' ? 'rotation' : 'reopen'} failed: ${event.error}; records keep going to the file already open`)
         return
+      case 'torn':
+        logger.warn({ audit: event.file, bytes: event.bytes },
+          `audit file ${event.file} ended with an incomplete line of ${event.bytes} byte(s) (a crash or power loss while writing); ` +
+          'it was ended and acknowledged in the FileOpened record (opened.torn), and audit verify reports it as a note')
+        return
+      case 'new-chain':
+        logger.warn({ audit: event.file, rotated: event.rotated },
+          `audit file ${event.file} was missing or empty at start while ${event.rotated.length} rotated file(s) of it exist (newest: ${event.rotated[0] ?? '?'}): ` +
+          'a new chain starts; records written after the newest rotated file may have been deleted (audit verify reports DG_AUDIT_CHAIN_RESTARTED)')
+        return
       case 'not-written':
         logger.error({ auditRecord: event.line }, 'an audit record could not be written; it is kept here')
         return

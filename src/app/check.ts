@@ -11,7 +11,7 @@
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { continuationProblem } from '../audit/file-writer.js'
+import { continuationProblem } from '../audit/resume.js'
 import { workerFile } from '../audit/rotation.js'
 import { formatAdmin } from '../config/operations.js'
 import { probeUpstream } from '../proxy/probe.js'

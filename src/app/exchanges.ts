@@ -10,6 +10,7 @@ import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type IdentityMa
 import type { Exchange, ExchangeOutcome } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { AuditRecord } from '../audit/record.js'
+import { createsObject, withCreatedId } from '../audit/object-ref.js'
 import { redactBody } from '../audit/redact.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { Refusal } from '../shared/errors.js'
@@ -89,6 +90,7 @@ function forwardedExchange (judged: Judged, verdictOf: () => Verdict | null, bod
     refusal: null,
     upstreamPath: judged.upstreamPath,
     bodyJudge,
+    wantsCreatedId: createsObject(judged.base.request.method, judged.base.request.path),
     started (status) {
       startedAt = { at: performance.now(), status }
       audit.write({ ...recordOf(), stage: 'RequestReceived', status, durationMs: elapsed(started) })
@@ -104,7 +106,9 @@ function forwardedExchange (judged: Judged, verdictOf: () => Verdict | null, bod
         durationMs: elapsed(started),
         ...(startedAt?.status === 101 ? { sessionMs: elapsed(startedAt.at) } : {}),
         aborted: outcome.aborted,
-        ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' })
+        ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' }),
+        // Links the request that made an object to every later one naming its Id.
+        ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(judged.base.objectRef ?? null, outcome.createdId) })
       })
     }
   }

@@ -12,7 +12,7 @@ import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
-import type { Upstream } from '../proxy/exchange.js'
+import { REQUEST_ID_HEADER, type Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
@@ -139,7 +139,10 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       if (refused.status === 431) observer.limitHit('header-size')
       if (refused.status === 408) observer.limitHit('header-timeout')
       const connection = connections.get(socket)
-      if (connection !== undefined) options.audit.write(malformedRecord(connection, refused))
+      if (connection === undefined) return null
+      const record = malformedRecord(connection, policy, refused)
+      options.audit.write(record)
+      return record.auditID
     }
   })
   handleUpgrades(app.server, options.upstream, admit)
@@ -157,7 +160,11 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       const admission = limiter.openConnection(identity.fingerprint256)
       if (!admission.ok) {
         observer.limitHit(admission.limit)
-        refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
+        refuseOverLimit(socket, connection, admission, (refused) => {
+          const record = connectionRefusedRecord(connection, policy, refused)
+          options.audit.write(record)
+          return record.auditID
+        })
         return
       }
       connections.set(socket, connection)
@@ -166,9 +173,10 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       app.server.emit('connection', socket)
     },
     // Counted for metrics whether or not the audit rate limit writes a record.
-    onRejected: (rejection) => {
+    onRejected: (rejection): Record<string, string> => {
       observer.tlsRejected(rejection.reason)
-      rejections.record(rejection)
+      const requestId = rejections.record(rejection)
+      return requestId === null ? {} : { [REQUEST_ID_HEADER]: requestId }
     }
   })
   setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
@@ -215,13 +223,13 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
 }
 
 // Refused as a whole, in Docker's error shape: the handshake is done, so
-// the client can be told why instead of seeing a reset. Recorded first.
-function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => void): void {
+// the client can be told why instead of seeing a reset. Recorded first;
+// `record` returns the record's id, which the answer carries.
+function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => string): void {
   const refused = over.limit === 'connections'
     ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`)
     : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
-  record(refused)
-  refuseConnection(socket, refused)
+  refuseConnection(socket, refused, record(refused))
 }
 
 function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
@@ -245,9 +253,10 @@ function closeRevoked (open: ReadonlySet<Socket>, connections: WeakMap<object, C
 /**
  * TLSRejected records, rate limited so a scan cannot flood the disk: what
  * the limiter holds back is written as Suppressed summaries every minute
- * and when the gateway closes.
+ * and when the gateway closes. `record` returns the written record's id,
+ * or null when the rejection was only counted.
  */
-function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (rejection: TlsRejection) => void; close: () => void } {
+function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (rejection: TlsRejection) => string | null; close: () => void } {
   const limiter = new RejectionLimiter(limits)
   const flush = (): void => { for (const summary of limiter.summaries()) audit.write(suppressedRecord(summary)) }
   const timer = setInterval(flush, SUMMARY_INTERVAL_MS)
@@ -255,7 +264,10 @@ function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (
   return {
     record: (rejection) => {
       const now = new Date()
-      if (limiter.admit(rejection.remoteAddress, rejection.reason, now)) audit.write(tlsRejectedRecord(rejection, now))
+      if (!limiter.admit(rejection.remoteAddress, rejection.reason, now)) return null
+      const record = tlsRejectedRecord(rejection, now)
+      audit.write(record)
+      return record.auditID
     },
     close: () => {
       clearInterval(timer)

@@ -124,6 +124,7 @@ export class Guard {
       refusal: exchange.refusal,
       upstreamPath: exchange.upstreamPath,
       bodyJudge: exchange.bodyJudge,
+      ...(exchange.wantsCreatedId === undefined ? {} : { wantsCreatedId: exchange.wantsCreatedId }),
       keepAlive: () => !this.draining && (exchange.keepAlive?.() ?? true),
       // Called for a hijack's 101 and a stream's first byte; only sessions
       // that really switched protocols count as open sessions.

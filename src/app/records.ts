@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IdentityMatch, RuleRef } from '../policy/types.js'
 import type { IncomingMessage } from 'node:http'
-import type { CanonicalResult } from '../policy/index.js'
+import { matchIdentity, type CanonicalResult, type Policy } from '../policy/index.js'
 import { objectRefOf } from '../audit/object-ref.js'
 import type { AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
@@ -36,7 +36,11 @@ export function ruleOf (rule: RuleRef | null): AuditRule | null {
   return rule.group === undefined ? base : { ...base, group: rule.group }
 }
 
-/** The record for a client turned away at the TLS layer. */
+/**
+ * The record for a client turned away at the TLS layer. The certificate it
+ * presented was not accepted, so its facts carry `verified: false`: they
+ * may be forged and must never be read as who the client was.
+ */
 export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): AuditRecord {
   return {
     schema: 1,
@@ -44,7 +48,7 @@ export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): A
     stage: 'TLSRejected',
     receivedAt: receivedAt.toISOString(),
     client: { address: rejection.remoteAddress, port: rejection.remotePort },
-    identity: rejection.peer === null ? null : auditIdentity(rejection.peer, null, null),
+    identity: rejection.peer === null ? null : { ...auditIdentity(rejection.peer, null, null), verified: false },
     decision: 'deny',
     code: 'DG_TLS_REJECTED',
     tls: { reason: rejection.reason, detail: rejection.detail }
@@ -68,15 +72,19 @@ export function suppressedRecord (summary: SuppressedSummary): AuditRecord {
   }
 }
 
-/** The record for a verified connection that sent bytes that are not HTTP. */
-export function malformedRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, refused: Refusal): AuditRecord {
+/**
+ * The record for a verified connection that sent bytes that are not HTTP.
+ * Its identity is filled like any request's (entry and teams from `policy`),
+ * so a query by team finds it too.
+ */
+export function malformedRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, policy: Policy, refused: Refusal): AuditRecord {
   return {
     schema: 1,
     auditID: randomUUID(),
     stage: 'Refused',
     receivedAt: new Date().toISOString(),
     client: { address: connection.remoteAddress, port: connection.remotePort },
-    identity: auditIdentity(connection.identity, null, null),
+    identity: auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file),
     decision: 'deny',
     code: refused.code,
     status: refused.status,

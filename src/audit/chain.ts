@@ -38,6 +38,11 @@ export function sha256 (data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
+/** The first 12 hex digits of a hash: enough to tell records apart in a message. */
+export function short (hash: string): string {
+  return hash.slice(0, 12)
+}
+
 /**
  * Seals one serialised record (a JSON object, with or without its trailing
  * newline) as the record after `head` (null: the first of a new chain).

@@ -24,10 +24,11 @@ import { randomUUID } from 'node:crypto'
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname } from 'node:path'
-import { openLine, seal, type ChainHead } from './chain.js'
+import { seal, type ChainHead } from './chain.js'
 import { ignoreErrors, messageOf, nameOfOpenFile, syncFolder, tornFacts } from './file-ops.js'
 import { rotatedPath, rotationDue, utcDay, type RotatePolicy } from './rotation.js'
 import { AUDIT_SCHEMA_VERSION, type OPEN_REASONS } from './schema.js'
+import { resumePointOf, rotatedFilesOf } from './resume.js'
 import { readTail } from './tail.js'
 
 /** Why a file was opened (FileOpened `opened.reason`). */
@@ -38,6 +39,10 @@ export type WriterEvent =
   | { readonly kind: 'opened'; readonly reason: OpenReason; readonly file: string; readonly previousFile: string | null }
   | { readonly kind: 'write-failed' | 'rotate-failed' | 'reopen-failed'; readonly error: string }
   | { readonly kind: 'recovered'; readonly failedWrites: number; readonly since: string }
+  /** At start: no chain to continue (the file is missing or empty) while rotated files of its name exist. */
+  | { readonly kind: 'new-chain'; readonly file: string; readonly rotated: readonly string[] }
+  /** An incomplete last line was found, ended and acknowledged (FileOpened `opened.torn`). */
+  | { readonly kind: 'torn'; readonly file: string; readonly bytes: number }
 
 /** Options of {@link ChainWriter}; see the config's `audit:` section. */
 export interface ChainWriterOptions {
@@ -147,7 +152,9 @@ export class ChainWriter {
 
   // Opens the active path and seals a FileOpened record into it; only then
   // is the previous file closed. At start the chain continues from the
-  // file's own last record. Throws (keeping the old file) on any failure.
+  // file's own last record, and the day daily rotation compares with is
+  // that record's, not today's: a restart on a new day must still rotate at
+  // its first write. Throws (keeping the old file) on any failure.
   private openActive (reason: OpenReason, previousFile: string | null): void {
     const { file } = this.options
     mkdirSync(dirname(file), { recursive: true, mode: 0o750 })
@@ -156,7 +163,9 @@ export class ChainWriter {
     try {
       let size = found
       const tail = readTail(fd, size)
-      const head = this.fd === null && this.head === null ? chainHeadOf(file, tail.lastLine, tail.torn.length > 0) : this.head
+      const starting = this.fd === null && this.head === null
+      const resumed = starting ? resumePointOf(file, tail.lastLine, tail.torn.length > 0) : null
+      const head = starting ? resumed?.head ?? null : this.head
       if (tail.torn.length > 0) size += this.writeAll(fd, Buffer.from('\n'))
       const now = this.options.now()
       const opened = {
@@ -179,16 +188,26 @@ export class ChainWriter {
       this.size = size + sealed.bytes.length
       this.head = sealed.head
       this.records = 1
-      this.day = utcDay(now)
+      this.day = resumed?.day ?? utcDay(now)
       this.where = file
       this.options.onWritten(sealed.bytes, auditID)
-      this.options.onEvent({ kind: 'opened', reason, file, previousFile: head === null ? null : previousFile })
+      this.announce(reason, head === null ? null : previousFile, tail.torn.length, starting && head === null)
     } catch (err) {
       // Leave the file as found, so the next attempt sees the same tail.
       ignoreErrors(() => { ftruncateSync(fd, found) })
       closeSync(fd)
       throw err
     }
+  }
+
+  // The operational log's view of an open: a torn line and a chain that
+  // starts anew beside rotated files are warnings, each needing a look.
+  private announce (reason: OpenReason, previousFile: string | null, torn: number, fresh: boolean): void {
+    const { file, onEvent } = this.options
+    onEvent({ kind: 'opened', reason, file, previousFile })
+    if (torn > 0) onEvent({ kind: 'torn', file, bytes: torn })
+    const rotated = fresh ? rotatedFilesOf(file) : []
+    if (rotated.length > 0) onEvent({ kind: 'new-chain', file, rotated })
   }
 
   private writeLine (bytes: Buffer, head: ChainHead, now: Date): void {
@@ -279,43 +298,5 @@ export class ChainWriter {
     } catch {
       return false
     }
-  }
-}
-
-// The chain head of an existing file's last complete line, where a writer
-// starting on it continues. Throws, saying what to do, when it cannot.
-function chainHeadOf (file: string, lastLine: string | null, torn: boolean): ChainHead | null {
-  if (lastLine === null) {
-    if (torn) throw new Error(`${file} holds only an incomplete line: move it aside (keep it for the auditor) and start again`)
-    return null
-  }
-  const opened = openLine(lastLine)
-  if (opened.kind !== 'sealed') {
-    throw new Error(`${file} does not end with a sealed audit record (${opened.kind === 'malformed' ? opened.problem : 'its last line was edited'}); ` +
-      'dockgate only continues a chain it can verify: move the file aside (keep it for the auditor) and start again')
-  }
-  return { seq: opened.seq, hash: opened.hash }
-}
-
-/**
- * Why a writer could not start on the existing audit file `file` (it does
- * not end with a sealed record), or null when it can (or there is no file
- * yet). Only reads; `serve --check` asks this so it agrees with `serve`.
- */
-export function continuationProblem (file: string): string | null {
-  let fd: number
-  try {
-    fd = openSync(file, 'r')
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : (err as Error).message
-  }
-  try {
-    const tail = readTail(fd, fstatSync(fd).size)
-    chainHeadOf(file, tail.lastLine, tail.torn.length > 0)
-    return null
-  } catch (err) {
-    return (err as Error).message
-  } finally {
-    closeSync(fd)
   }
 }

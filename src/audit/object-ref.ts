@@ -75,3 +75,22 @@ function fromQuery (resource: string, action: string, query: string): AuditObjec
   }
   return null
 }
+
+/**
+ * Whether dockerd's answer to `method path` names a new object by its `Id`
+ * (container create, exec create): such answers are small JSON, worth a
+ * bounded tap so the record can link the name used later to the request
+ * that made it.
+ */
+export function createsObject (method: string, path: string | null): boolean {
+  return method === 'POST' && path !== null && (path === '/containers/create' || /^\/containers\/[^/]+\/exec$/.test(path))
+}
+
+/**
+ * `ref` with the Id dockerd returned recorded as `createdId`. A container
+ * created without a name has no ref from the request; the new Id is then
+ * its name too, so every later request by Id finds it.
+ */
+export function withCreatedId (ref: AuditObjectRef | null, id: string): AuditObjectRef {
+  return ref === null ? { resource: 'containers', name: id, subresource: 'create', createdId: id } : { ...ref, createdId: id }
+}

@@ -3,14 +3,22 @@
  * the parsed JSON with secrets replaced by `<redacted>`. Pure.
  *
  * Redacted, wherever they appear (dockerd matches keys case-insensitively,
- * so keys are compared folded the same way):
+ * so keys are compared folded the same way, ignoring `-`, `_`, `.` and
+ * spaces):
  * - environment values: every `K=V` in an `Env` list keeps `K` (what was
  *   set is audit-relevant, the value is not);
- * - values of keys that name a secret: ending in password, passwd, secret,
- *   token, credentials, auth, authorization, apikey or privatekey (ignoring
- *   `-` and `_`), e.g. a registry `auth`, a log driver's `splunk-token`;
- * - `NAME=VALUE` pairs inside any string whose NAME ends like that (mount
- *   options `o=addr=x,password=y`, `--api-token=...` arguments).
+ * - the whole value (scalar, object or array) of a key that names a secret:
+ *   ending in password, passwd, passphrase, secret, token, credential(s),
+ *   auth, authorization, apikey, accesskey or privatekey, e.g. a registry
+ *   `auth`, a log driver's `splunk-token`, `secret_access_key`;
+ * - inside any string: `NAME=VALUE` pairs and `"NAME":"VALUE"` members with
+ *   such names (mount options `o=addr=x,password=y`, `--api-token=...`),
+ *   the value after a flag with such a name (`--password x`), the password
+ *   of a URL (`https://user:<redacted>@host`), and the credentials after
+ *   `Authorization:`, `Bearer` and `Basic` (a Basic value only when it
+ *   decodes to `user:password`, so ordinary words after "basic" stay);
+ * - in any list of strings (Cmd, Entrypoint, Healthcheck Test, ...): the
+ *   element after a flag element with such a name (`["--token", "x"]`).
  * Over-redacting is the safe side: an auditor loses a value, never a secret
  * leaks into a file many people read. Header values (X-Registry-Auth,
  * Authorization) never reach the record at all.
@@ -22,8 +30,18 @@ export const REDACTED = '<redacted>'
 /** A JSON value in dockgate's reader's form (objects keep member order). */
 export type BodyValue = null | boolean | number | string | readonly BodyValue[] | { readonly kind: 'object'; readonly entries: readonly (readonly [string, BodyValue])[] }
 
-const SECRET_KEY = /(password|passwd|secret|token|credentials|auth|authorization|apikey|privatekey)$/
-const INLINE_SECRET = /((?:^|[\s,;&?])[\w.-]*?(?:password|passwd|secret|token|apikey|api-key|api_key)=)[^\s,;&]*/gi
+const SECRET_KEY = /(password|passwd|passphrase|secret|token|credentials?|auth|authorization|apikey|accesskey|privatekey)$/
+const SEPARATORS = /[-_.\s]/g
+// Every pattern is linear in the string (bodies reach limits.bodyBytes):
+// the scheme is bounded, and no repeated part can start inside another.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,31}:\/\/[^\s/?#@:]*:)[^\s/?#@]*@/gi
+const AUTHORIZATION = /(\bauthorization\s*[:=]\s*(?:(?:bearer|basic|token|digest|negotiate)\s+)?)[^\s"',;]+/gi
+const BEARER = /(\bbearer\s+)(?!<redacted>)[^\s"',;]+/gi
+const BASIC = /(\bbasic\s+)([A-Za-z0-9+/]{4,}={0,2})(?![\w+/=])/gi
+const NAME_VALUE = /((?:^|[\s,;&?"'])(-{0,2}[\w.-]+)=)("[^"]*"|'[^']*'|[^\s,;&"']*)/g
+const JSON_MEMBER = /("([\w.-]+)"\s*:\s*)"(?:[^"\\]|\\.)*"/g
+const FLAG_VALUE = /((?:^|\s)(-{1,2}[\w.-]+)\s+)("[^"]*"|'[^']*'|[^\s"']+)/g
+const FLAG = /^-{1,2}[\w.-]+$/
 
 /** The redacted copy of `value` as plain JSON data (null for an absent body). */
 export function redactBody (value: BodyValue | undefined): unknown {
@@ -31,18 +49,28 @@ export function redactBody (value: BodyValue | undefined): unknown {
 }
 
 function redact (value: BodyValue, key: string | null): unknown {
-  if (key !== null && isSecretKey(key) && value !== null && typeof value !== 'object') return REDACTED
+  if (key !== null && value !== null && isSecretKey(key)) return REDACTED
   if (typeof value === 'string') return redactInline(value)
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) {
     const list = value as readonly BodyValue[]
-    return key !== null && fold(key) === 'env' ? list.map(redactEnvEntry) : list.map((item) => redact(item, null))
+    return key !== null && fold(key) === 'env' ? list.map(redactEnvEntry) : redactList(list)
   }
   const object = value as Extract<BodyValue, { kind: 'object' }>
   // A null prototype: a body key named __proto__ is recorded as a plain key.
   const out = Object.create(null) as Record<string, unknown>
   for (const [name, child] of object.entries) out[name] = redact(child, name)
   return out
+}
+
+// An argument list: the element after a secret-named flag is its value.
+function redactList (list: readonly BodyValue[]): unknown[] {
+  let hideNext = false
+  return list.map((item) => {
+    const hide = hideNext && typeof item === 'string'
+    hideNext = typeof item === 'string' && isSecretFlag(item)
+    return hide ? REDACTED : redact(item, null)
+  })
 }
 
 function redactEnvEntry (entry: BodyValue): unknown {
@@ -52,11 +80,29 @@ function redactEnvEntry (entry: BodyValue): unknown {
 }
 
 function redactInline (text: string): string {
-  return text.replace(INLINE_SECRET, `$1${REDACTED}`)
+  return text
+    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    .replace(AUTHORIZATION, `$1${REDACTED}`)
+    .replace(BEARER, `$1${REDACTED}`)
+    .replace(BASIC, (all, prefix: string, credentials: string) => (isBasicCredentials(credentials) ? `${prefix}${REDACTED}` : all))
+    .replace(NAME_VALUE, (all, head: string, name: string) => (isSecretKey(name) ? `${head}${REDACTED}` : all))
+    .replace(JSON_MEMBER, (all, head: string, name: string) => (isSecretKey(name) ? `${head}"${REDACTED}"` : all))
+    .replace(FLAG_VALUE, (all, head: string, flag: string) => (isSecretKey(flag) ? `${head}${REDACTED}` : all))
+}
+
+// Basic credentials are base64 of `user:password`; a word that happens to
+// follow "basic" rarely decodes to printable text with a colon.
+function isBasicCredentials (text: string): boolean {
+  const decoded = Buffer.from(text, 'base64').toString('latin1')
+  return decoded.includes(':') && /^[\x20-\x7e]+$/.test(decoded)
+}
+
+function isSecretFlag (item: string): boolean {
+  return FLAG.test(item) && isSecretKey(item)
 }
 
 function isSecretKey (key: string): boolean {
-  return SECRET_KEY.test(fold(key).replace(/[-_]/g, ''))
+  return SECRET_KEY.test(fold(key).replace(SEPARATORS, ''))
 }
 
 // Go's encoding/json folds case, and also ſ (U+017F) to s and K (U+212A) to k.

@@ -57,6 +57,23 @@ export function rotatedPath (path: string, at: Date, exists: (candidate: string)
 }
 
 /**
+ * Whether `name` (in the same folder) is a rotated file of the active file
+ * `active`: dockgate's `audit.<time>.jsonl` and logrotate's
+ * `audit.jsonl.1`, `audit.jsonl-20261124`, each maybe `.gz`. Another
+ * writer's file (`audit-w2.jsonl` and its rotated files) is not.
+ */
+export function isRotatedName (active: string, name: string): boolean {
+  const ext = extname(active)
+  const stem = basename(active, ext)
+  if (name === active) return false
+  const bare = name.endsWith('.gz') ? name.slice(0, -3) : name
+  // dockgate's own: the rotation time between stem and extension
+  if (bare.startsWith(`${stem}.`) && bare.endsWith(ext) && /^\d{4}-\d\d-\d\dT/.test(bare.slice(stem.length + 1))) return true
+  // logrotate's: a number or a date (dateext) after the full name
+  return bare.startsWith(active) && /^[.-]\d+$/.test(bare.slice(active.length))
+}
+
+/**
  * A cluster worker's own audit file: `audit.jsonl` for worker 2 is
  * `audit-w2.jsonl`. Each worker writes its own file and chain (two writers
  * can never share one); `dockgate audit verify` checks them together.

@@ -41,8 +41,11 @@ const Identity = Type.Object({
     ref: str('the matched identities entry as FILE:LINE of the policy'),
     index: int('0-based position of the entry in identities')
   }, { additionalProperties: false })),
-  teams: Type.Array(Type.String(), { description: 'teams of the matched entry; empty when none matched' })
-}, { additionalProperties: false, description: 'the verified client certificate and what the policy made of it' })
+  teams: Type.Array(Type.String(), { description: 'teams of the matched entry; empty when none matched' }),
+  verified: Type.Optional(Type.Boolean({
+    description: 'false on TLSRejected records: the certificate was turned away, so these facts are only what the client presented and were NOT verified (anyone can forge them); absent means verified'
+  }))
+}, { additionalProperties: false, description: 'the client certificate and what the policy made of it; verified unless `verified` is false' })
 
 const Request = Type.Object({
   method: str('HTTP method as received'),
@@ -55,7 +58,8 @@ const Request = Type.Object({
 const ObjectRef = Type.Object({
   resource: str('containers, exec, images, volumes, networks, services, tasks, nodes, secrets, configs, plugins or distribution'),
   name: str('the id or name from the path (or, for create and pull, from the query)'),
-  subresource: Type.Optional(str('the action after the name, e.g. start, logs, json'))
+  subresource: Type.Optional(str('the action after the name, e.g. start, logs, json')),
+  createdId: Type.Optional(str('the Id dockerd answered a create with: the new container\'s (containers/create) or exec instance\'s (containers/{id}/exec)'))
 }, { additionalProperties: false, description: 'the Docker object the request is about, parsed from the path' })
 
 const Rule = Type.Object({

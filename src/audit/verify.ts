@@ -10,18 +10,28 @@
  * - DG_AUDIT_MALFORMED: a line that is not a sealed record;
  * - DG_AUDIT_FILE_MISSING: a file that continues from a record in no file
  *   given (a rotated file left out or deleted), or two files continuing
- *   from the same record.
+ *   from the same record;
+ * - DG_AUDIT_CHAIN_RESTARTED: a writer's chain that starts anew beside an
+ *   earlier one of the same file name (see link.ts for how starts are judged);
+ * - DG_AUDIT_HEAD_MISSING: an anchor (a record hash from the copy kept off
+ *   the host) that no record given carries.
+ * Records removed from the end of the newest file leave no trace in the
+ * files themselves; only an anchor from elsewhere shows them.
  * An incomplete last line that the writer acknowledged when it reopened
  * the file (FileOpened `opened.torn`, same length and SHA-256) is reported
  * as a note, not a problem: it is what a crash or power loss leaves.
  */
-import { GENESIS, openLine, sha256, type ChainHead } from './chain.js'
+import { openLine, sha256, short, type ChainHead } from './chain.js'
+
+import type { Chain } from './link.js'
+
+export { linkFiles, type Chain } from './link.js'
 
 /** A verification finding. */
 export interface Problem {
   readonly file: string
   readonly line: number
-  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING'
+  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING' | 'DG_AUDIT_CHAIN_RESTARTED' | 'DG_AUDIT_HEAD_MISSING'
   readonly message: string
 }
 
@@ -32,6 +42,15 @@ export interface RecordPoint extends ChainHead {
   readonly time: string | null
   /** For a FileOpened record: the file it says precedes it. */
   readonly previousFile: string | null
+  /** For a FileOpened record: why and as which file name the writer opened it. */
+  readonly opening: Opening | null
+}
+
+/** What a FileOpened record says about how its part of the chain starts. */
+export interface Opening {
+  readonly reason: string
+  /** The active file name the writer wrote to (`audit.jsonl`, `audit-w2.jsonl`): one name per writer. */
+  readonly file: string | null
 }
 
 /** One file, checked on its own. */
@@ -43,6 +62,8 @@ export interface FileSummary {
   readonly last: RecordPoint | null
   readonly problems: readonly Problem[]
   readonly notes: readonly string[]
+  /** The intact records in this file whose hash is one of the anchors asked for. */
+  readonly anchored: readonly RecordPoint[]
 }
 
 type Bad = { readonly line: number; readonly text: string; readonly problem: Problem; readonly claimed: ChainHead | null }
@@ -56,8 +77,10 @@ export class FileVerifier {
   private bad: Bad | null = null
   private readonly problems: Problem[] = []
   private readonly notes: string[] = []
+  private readonly anchored: RecordPoint[] = []
 
-  constructor (private readonly file: string) {}
+  /** `anchors`: record hashes (lower-case hex) to look for, e.g. heads taken from the off-host copy. */
+  constructor (private readonly file: string, private readonly anchors: ReadonlySet<string> = new Set()) {}
 
   /** Checks the next line (without its line break). */
   line (text: string): void {
@@ -72,19 +95,20 @@ export class FileVerifier {
     const record = opened.record
     const point: RecordPoint = {
       seq: opened.seq, hash: opened.hash, prev: opened.prev, line: this.lineNo,
-      time: typeof record.time === 'string' ? record.time : null, previousFile: previousFileOf(record)
+      time: typeof record.time === 'string' ? record.time : null, previousFile: previousFileOf(record), opening: openingOf(record)
     }
     this.settleBad(record)
     if (this.head !== null) this.checkLink(this.head, point)
     this.first ??= point
     this.head = point
+    if (this.anchors.has(point.hash)) this.anchored.push(point)
     this.records += 1
   }
 
   /** The file's summary; call once, after the last line. */
   finish (): FileSummary {
     this.settleBad(null)
-    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes }
+    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes, anchored: this.anchored }
   }
 
   private setBad (text: string, code: Problem['code'], message: string, claimed: ChainHead | null): void {
@@ -106,7 +130,7 @@ export class FileVerifier {
       return
     }
     this.problems.push(bad.problem)
-    if (bad.claimed !== null) this.head = { ...bad.claimed, line: bad.line, prev: '', time: null, previousFile: null }
+    if (bad.claimed !== null) this.head = { ...bad.claimed, line: bad.line, prev: '', time: null, previousFile: null, opening: null }
   }
 
   private checkLink (before: RecordPoint, point: RecordPoint): void {
@@ -125,56 +149,26 @@ export class FileVerifier {
   }
 }
 
-/** Files in chain order, from the first record given to the newest. */
-export interface Chain {
-  readonly files: readonly FileSummary[]
-  /** True when the chain starts at its very first record (seq 0). */
-  readonly fromGenesis: boolean
-}
-
 /**
- * Orders files into chains by their links (a file's first `prev` is the
- * last hash of the file before it) and reports files whose predecessor is
- * missing. With `partialStart`, a chain may begin with a file whose
- * predecessors were deleted on purpose (retention): only its start is noted.
+ * Problems for anchors (record hashes taken from a copy kept off the host)
+ * that no intact record given carries: the records up to the anchor were
+ * removed from the end of the trail (or the anchor is another trail's).
+ * Each is placed at the head of the chain whose last record is newest,
+ * where such records would have followed.
  */
-export function linkFiles (summaries: readonly FileSummary[], partialStart = false): { chains: Chain[]; problems: Problem[] } {
-  const problems: Problem[] = []
-  const files = summaries.filter((s) => s.first !== null && s.last !== null)
-  const byLast = new Map<string, FileSummary>()
-  for (const s of files) byLast.set(s.last?.hash ?? '', s)
-  const next = new Map<FileSummary, FileSummary>()
-  const starts: FileSummary[] = []
-  for (const s of files) {
-    const first = s.first as RecordPoint
-    const before = first.prev === GENESIS ? undefined : byLast.get(first.prev)
-    if (before === undefined) {
-      if (first.prev !== GENESIS && !partialStart) problems.push(missingBefore(s, first))
-      starts.push(s)
-    } else if (next.has(before)) {
-      problems.push({ file: s.file, line: first.line, code: 'DG_AUDIT_FILE_MISSING', message: `${s.file} and ${next.get(before)?.file ?? ''} both continue from the last record of ${before.file}` })
-    } else {
-      next.set(before, s)
-      if (first.seq !== (before.last?.seq ?? -1) + 1) problems.push({ file: s.file, line: first.line, code: 'DG_AUDIT_GAP', message: `line ${first.line} (seq ${first.seq}) does not follow seq ${before.last?.seq ?? '?'} at the end of ${before.file}` })
-    }
-  }
-  const chains = starts.map((start) => {
-    const list = [start]
-    for (let s = next.get(start); s !== undefined; s = next.get(s)) list.push(s)
-    return { files: list, fromGenesis: start.first?.prev === GENESIS }
-  })
-  for (const s of summaries) {
-    if (s.first === null) problems.push({ file: s.file, line: 1, code: 'DG_AUDIT_MALFORMED', message: `${s.file} holds no intact audit record` })
-  }
-  return { chains, problems }
-}
-
-function missingBefore (s: FileSummary, first: RecordPoint): Problem {
-  const named = first.previousFile === null ? '' : ` (its first record names ${first.previousFile})`
-  return {
-    file: s.file, line: first.line, code: 'DG_AUDIT_FILE_MISSING',
-    message: `${s.file} continues from seq ${first.seq - 1} (hash ${short(first.prev)}), which is in no file given: a rotated file is missing${named}`
-  }
+export function anchorProblems (anchors: readonly string[], summaries: readonly FileSummary[], chains: readonly Chain[]): Problem[] {
+  const found = new Set(summaries.flatMap((s) => s.anchored.map((p) => p.hash)))
+  // A chain's files all hold records, so its last file has a last record.
+  const heads = chains.map((c) => c.files[c.files.length - 1]).filter((f): f is FileSummary & { last: RecordPoint } => f?.last !== undefined && f.last !== null)
+  const newest = heads.sort((a, b) => ((a.last.time ?? '') < (b.last.time ?? '') ? 1 : -1))[0]
+  return anchors.filter((hash) => !found.has(hash)).map((hash) => ({
+    file: newest?.file ?? summaries[0]?.file ?? '',
+    line: newest?.last.line ?? 0,
+    code: 'DG_AUDIT_HEAD_MISSING' as const,
+    message: `the --head anchor ${hash} is in no file given: records up to it were removed from the end of the trail` +
+      (newest === undefined ? '' : ` (this chain now ends at seq ${newest.last.seq}, line ${newest.last.line})`) +
+      ', or the anchor belongs to another host\'s or writer\'s trail'
+  }))
 }
 
 function previousFileOf (record: Record<string, unknown>): string | null {
@@ -183,12 +177,14 @@ function previousFileOf (record: Record<string, unknown>): string | null {
   return typeof file === 'string' ? file : null
 }
 
+function openingOf (record: Record<string, unknown>): Opening | null {
+  if (record.stage !== 'FileOpened') return null
+  const opened = record.opened as { reason?: unknown; file?: unknown } | undefined
+  return { reason: typeof opened?.reason === 'string' ? opened.reason : '', file: typeof opened?.file === 'string' ? opened.file : null }
+}
+
 function tornOf (record: Record<string, unknown>): { bytes: number; sha256: string } | null {
   if (record.stage !== 'FileOpened') return null
   const torn = (record.opened as { torn?: { bytes?: unknown; sha256?: unknown } } | undefined)?.torn
   return typeof torn?.bytes === 'number' && typeof torn.sha256 === 'string' ? { bytes: torn.bytes, sha256: torn.sha256 } : null
-}
-
-function short (hash: string): string {
-  return hash.slice(0, 12)
 }

@@ -13,15 +13,22 @@ import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { createGunzip } from 'node:zlib'
 import { auditRecordJsonSchema } from '../audit/schema.js'
-import { FileVerifier, linkFiles, type Chain, type FileSummary, type Problem } from '../audit/verify.js'
+import { anchorProblems, FileVerifier, linkFiles, type Chain, type FileSummary, type Problem } from '../audit/verify.js'
 
-const USAGE = `usage: dockgate audit verify [--partial-start] FILE...
+const USAGE = `usage: dockgate audit verify [--partial-start] [--head HASH]... FILE...
        dockgate audit schema
 
 verify checks every file's hash chain and how the files continue each other
 (give all rotated files; several workers' files may be given together).
 --partial-start accepts chains whose oldest files were deleted on purpose.
+--head HASH     a record hash from the copy kept off the host (the syslog or
+                stdout sink), e.g. the last one it holds: verify fails unless
+                a record with that hash is in the files, so records removed
+                from the end before it are detected. Repeatable (or several
+                hashes separated by commas).
 `
+
+const HASH = /^[0-9a-f]{64}$/
 
 /** Runs `dockgate audit ...` with the arguments after `audit`; resolves with the exit code. */
 export async function runAuditCommand (argv: string[]): Promise<number> {
@@ -45,9 +52,15 @@ export async function runAuditCommand (argv: string[]): Promise<number> {
 async function runVerify (argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options: { 'partial-start': { type: 'boolean' } }, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: argv, options: { 'partial-start': { type: 'boolean' }, head: { type: 'string', multiple: true } }, allowPositionals: true, strict: true })
   } catch (err) {
     process.stderr.write(`dockgate: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const anchors = [...new Set((parsed.values.head ?? []).flatMap((h) => h.toLowerCase().split(/[\s,]+/)).filter((h) => h !== ''))]
+  const badAnchor = anchors.find((h) => !HASH.test(h))
+  if (badAnchor !== undefined) {
+    process.stderr.write(`dockgate: --head takes a record's full hash (64 hex digits), not '${badAnchor}'\n${USAGE}`)
     return 2
   }
   const files = [...new Set(parsed.positionals)]
@@ -63,24 +76,30 @@ async function runVerify (argv: string[]): Promise<number> {
     }
   }
   const summaries: FileSummary[] = []
-  for (const file of files) summaries.push(await verifyFile(file))
+  for (const file of files) summaries.push(await verifyFile(file, new Set(anchors)))
   const linked = linkFiles(summaries, parsed.values['partial-start'] === true)
-  const problems = [...summaries.flatMap((s) => s.problems), ...linked.problems]
-  process.stdout.write(report(summaries, linked.chains, problems))
+  const problems = [...summaries.flatMap((s) => s.problems), ...linked.problems, ...anchorProblems(anchors, summaries, linked.chains)]
+  process.stdout.write(report(summaries, linked.chains, problems, anchors.length))
   return problems.length === 0 ? 0 : 1
 }
 
-/** Reads one file (gunzipping `.gz`) line by line through a {@link FileVerifier}. */
-export async function verifyFile (file: string): Promise<FileSummary> {
-  const verifier = new FileVerifier(file)
+/** Reads one file (gunzipping `.gz`) line by line through a {@link FileVerifier} looking for `anchors`. */
+export async function verifyFile (file: string, anchors: ReadonlySet<string> = new Set()): Promise<FileSummary> {
+  const verifier = new FileVerifier(file, anchors)
   let input: Readable = createReadStream(file)
   if (file.endsWith('.gz')) input = input.pipe(createGunzip())
   for await (const line of createInterface({ input, crlfDelay: Infinity })) verifier.line(line)
   return verifier.finish()
 }
 
-/** The text verify prints: problems first (the first one is the answer to "where"), then each chain. */
-export function report (summaries: readonly FileSummary[], chains: readonly Chain[], problems: readonly Problem[]): string {
+/**
+ * The text verify prints: problems first (the first one is the answer to
+ * "where"), then each chain with its head, then the verdict. The verdict
+ * claims only what the files prove: nothing missing, edited or reordered
+ * between each chain's first record and its head (and, with anchors, up to
+ * them); never that nothing was removed after the head.
+ */
+export function report (summaries: readonly FileSummary[], chains: readonly Chain[], problems: readonly Problem[], anchors = 0): string {
   const lines = problems.map((p) => `${p.file}:${p.line} ${p.code} ${p.message}`)
   for (const note of summaries.flatMap((s) => s.notes)) lines.push(`note: ${note}`)
   chains.forEach((chain, i) => {
@@ -92,9 +111,14 @@ export function report (summaries: readonly FileSummary[], chains: readonly Chai
       `${chain.fromGenesis ? 'starts at its first record' : `starts at seq ${first?.seq ?? '?'} (earlier files not given)`}; ` +
       `head: seq ${last?.seq ?? '?'} hash ${last?.hash ?? '?'}`)
   })
-  const verdict = problems.length === 0
-    ? 'intact: no record is missing, edited or out of order'
-    : `${problems.length} problem(s); the first is at ${problems[0]?.file ?? ''}:${problems[0]?.line ?? 0}`
-  lines.push(`dockgate: verified ${summaries.length} file(s), ${chains.length} chain(s): ${verdict}`)
+  if (problems.length > 0) {
+    lines.push(`dockgate: verified ${summaries.length} file(s), ${chains.length} chain(s): ${problems.length} problem(s); the first is at ${problems[0]?.file ?? ''}:${problems[0]?.line ?? 0}`)
+    return lines.join('\n') + '\n'
+  }
+  lines.push(`dockgate: verified ${summaries.length} file(s), ${chains.length} chain(s): intact: no record is missing, edited or reordered between each chain's first record and its head`)
+  const found = summaries.flatMap((s) => s.anchored.map((p) => `seq ${p.seq} in ${s.file}`))
+  if (anchors > 0) lines.push(`  --head: ${anchors === 1 ? 'the anchor is' : `all ${anchors} anchors are`} in the files (${found.join(', ')}), so no record up to ${anchors === 1 ? 'it' : 'them'} was removed`)
+  lines.push(`  records removed after ${anchors === 0 ? 'the head' : anchors === 1 ? 'the anchor' : 'the anchors'} leave no trace in these files: compare each head with the copy kept off the host ` +
+    '(audit.sinks: syslog or stdout), or pass that copy\'s newest hash with --head')
   return lines.join('\n') + '\n'
 }

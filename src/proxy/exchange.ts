@@ -21,6 +21,8 @@ export interface ExchangeOutcome {
   readonly aborted: boolean
   /** Upstream failure, when the daemon could not be reached or broke off. */
   readonly error: string | null
+  /** The `Id` of a 201 answer, when the exchange asked for it (`wantsCreatedId`) and the answer had one. */
+  readonly createdId?: string | null
 }
 
 /**
@@ -56,6 +58,12 @@ export interface Exchange {
    * says no while it shuts down, so clients reconnect elsewhere.
    */
   readonly keepAlive?: () => boolean
+  /**
+   * The answer names a new object (container or exec create): the proxy
+   * copies the first few KiB of a 201 body as it passes (never holding it
+   * back) and reports its JSON `Id` in `end`. Absent means no.
+   */
+  readonly wantsCreatedId?: boolean
   /**
    * A long-lived exchange is about to start, called before the client sees
    * its status line: the daemon switched protocols (101; a hijacked session)

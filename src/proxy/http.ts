@@ -11,6 +11,7 @@ import type { Duplex, Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { CreatedIdTap } from './created-id.js'
 import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
 import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
@@ -24,8 +25,12 @@ export interface HttpForwarderOptions {
   readonly headersTimeoutMs: number
   /** The largest request head (request line and headers) accepted; larger is answered 431. */
   readonly maxHeaderBytes: number
-  /** Called for a connection whose bytes are not valid HTTP, before it is answered and closed. */
-  readonly onMalformed: (socket: Duplex, refused: Refusal) => void
+  /**
+   * Called for a connection whose bytes are not valid HTTP, before it is
+   * answered and closed; returns the auditID of its record (sent as
+   * x-dockgate-request-id, so the user can quote it), or null when none.
+   */
+  readonly onMalformed: (socket: Duplex, refused: Refusal) => string | null
 }
 
 /** Per-request bookkeeping, kept off the fastify request to stay typed. */
@@ -37,6 +42,8 @@ interface Tracked {
   bytesOut: number
   error: string | null
   upstreamStatus: number | null
+  /** The new object's Id from a create answer, when the exchange wants it. */
+  createdId: string | null
   /** `exchange.end` was called. */
   ended: boolean
 }
@@ -152,7 +159,7 @@ function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply
 /** Registers the exchange and arranges for `end` to be reported exactly once. */
 function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
   const exchange = admit(request.raw)
-  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, ended: false }
+  const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, createdId: null, ended: false }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
   keepAliveOrClose(exchange, reply.raw)
@@ -170,7 +177,7 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
 function finish (state: Tracked, status: number, aborted: boolean): void {
   if (state.ended) return
   state.ended = true
-  state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error })
+  state.exchange.end({ status, upstreamStatus: state.upstreamStatus, bytesIn: state.bytesIn, bytesOut: state.bytesOut, aborted, error: state.error, createdId: state.createdId })
 }
 
 /** Ends the connection after this answer when the exchange says so (Node then sends `Connection: close`). */
@@ -222,11 +229,18 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
   if (unknownLength) raw.flushHeaders()
   const body = res.stream
+  const tap = state?.exchange.wantsCreatedId === true && res.statusCode === 201 ? new CreatedIdTap() : null
   body.pipe(raw, { end: false })
   // Attached after pipe, so the stream is already flowing into `raw`.
-  body.on('data', (chunk: Buffer) => { if (state !== undefined) state.bytesOut += chunk.length })
+  body.on('data', (chunk: Buffer) => {
+    if (state !== undefined) state.bytesOut += chunk.length
+    tap?.push(chunk)
+  })
   body.once('end', () => {
-    if (state !== undefined) finish(state, res.statusCode, false)
+    if (state !== undefined) {
+      state.createdId = tap?.id() ?? null
+      finish(state, res.statusCode, false)
+    }
     raw.end()
   })
   body.on('error', (err) => {
@@ -272,8 +286,9 @@ function answerMalformed (options: HttpForwarderOptions, error: NodeJS.ErrnoExce
     return
   }
   const refused = MALFORMED[error.code ?? ''] ?? refusal('DG_BAD_REQUEST', `malformed HTTP request (${error.code ?? 'parse error'})`)
-  options.onMalformed(socket, refused)
-  socket.end(rawResponse(refused.status, http.STATUS_CODES[refused.status] ?? 'Bad Request', refused.message))
+  const requestId = options.onMalformed(socket, refused)
+  socket.end(rawResponse(refused.status, http.STATUS_CODES[refused.status] ?? 'Bad Request', refused.message,
+    requestId === null ? {} : { [REQUEST_ID_HEADER]: requestId }))
 }
 
 function isReadable (value: unknown): value is Readable {

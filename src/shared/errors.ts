@@ -55,6 +55,8 @@ export const ERRORS = {
   DG_AUDIT_GAP: { status: 0, summary: 'an audit record is missing, inserted, repeated or out of order' },
   DG_AUDIT_MALFORMED: { status: 0, summary: 'an audit line is not a sealed audit record' },
   DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' },
+  DG_AUDIT_CHAIN_RESTARTED: { status: 0, summary: 'a writer\'s file starts a new chain while files of an earlier chain of the same name are given (its active file was deleted)' },
+  DG_AUDIT_HEAD_MISSING: { status: 0, summary: 'a --head anchor from the off-host copy is in no file given (records were removed from the end)' },
 
   // Startup failures (printed as `dockgate: not started: CODE ...`).
   DG_LISTEN_FAILED: { status: 0, summary: 'the TLS port or the admin address cannot be listened on (in use, no permission, no such address)' }

@@ -54,7 +54,12 @@ export interface TlsGateOptions {
   /** Read for every connection, so a reload takes effect at the next handshake. */
   readonly revocation: () => RevocationList
   readonly onAccepted: (connection: AcceptedConnection) => void
-  readonly onRejected: (rejection: TlsRejection) => void
+  /**
+   * Told of every refused client; returns header fields to add to the 403
+   * it is answered with (the wiring sends the record's id, so the user can
+   * quote it). A handshake that failed gets no answer at all.
+   */
+  readonly onRejected: (rejection: TlsRejection) => Readonly<Record<string, string>>
 }
 
 /**
@@ -75,6 +80,7 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
   })
   server.on('secureConnection', (socket) => { admitOrReject(socket, options) })
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    // No HTTP answer is possible without a finished handshake.
     options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
   })
   return server
@@ -110,8 +116,8 @@ function admitOrReject (socket: TLSSocket, options: TlsGateOptions): void {
     options.onAccepted({ socket, identity: verdict.identity, ...remote })
     return
   }
-  options.onRejected({ reason: verdict.reason, detail: verdict.detail, peer: verdict.peer, ...remote })
-  answerRejectedClient(socket, rejectionMessage(verdict.reason, verdict.detail))
+  const headers = options.onRejected({ reason: verdict.reason, detail: verdict.detail, peer: verdict.peer, ...remote })
+  answerRejectedClient(socket, rejectionMessage(verdict.reason, verdict.detail), headers)
 }
 
 type Vetting =
@@ -200,7 +206,7 @@ export function rejectionMessage (reason: RejectReason, detail: string): string 
  * flight and will read the answer), answers 403 without parsing them, and
  * closes. HEAD requests get no body, as HTTP requires.
  */
-function answerRejectedClient (socket: TLSSocket, message: string): void {
+function answerRejectedClient (socket: TLSSocket, message: string, headers: Readonly<Record<string, string>>): void {
   socket.on('error', () => { socket.destroy() })
   socket.setTimeout(REJECTED_CLIENT_GRACE_MS, () => { socket.destroy() })
   socket.once('data', (chunk: Buffer) => {
@@ -208,7 +214,7 @@ function answerRejectedClient (socket: TLSSocket, message: string): void {
     const isHead = chunk.subarray(0, 5).toString('latin1') === 'HEAD '
     socket.end(
       'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: close\r\n\r\n` +
       (isHead ? '' : body))
     socket.removeAllListeners('data')
     socket.resume()

@@ -6,10 +6,11 @@
  * request with secrets removed; hostile certificate subjects kept to one
  * escaped line; TLS scans rate limited; and a copy shipped to syslog.
  */
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, TEST_POLICY, type TestGateway } from '../support/gateway.js'
 import { docker, dockerEnv, rawRequest } from '../support/clients.js'
@@ -17,6 +18,12 @@ import { validateRecord } from '../support/audit-check.js'
 import { hostileBundle } from '../support/hostile-cert.js'
 
 const socket = inject('dockerSocket')
+
+/** Runs a shell command line in `cwd` (so `audit*.jsonl` globs the trail) and resolves with its standard output. */
+async function runShell (command: string, cwd: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('sh', ['-c', command], { cwd, maxBuffer: 16 * 1024 * 1024 })
+  return stdout
+}
 const IMAGE = 'dockgate-test/busybox:latest'
 const tag = Math.random().toString(36).slice(2, 8)
 
@@ -55,6 +62,36 @@ describe.skipIf(socket === '')('audit records through the docker CLI (real daemo
     expect(create?.identity?.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
     const start = gw.records().findLast((r) => r.request?.path?.endsWith('/start') === true)
     expect(start?.objectRef).toMatchObject({ resource: 'containers', subresource: 'start' })
+  })
+
+  it('links a created container and exec to the requests that later name their Ids, and the README recipe finds them all', async () => {
+    const name = `dg-${tag}-link`
+    const run = await docker(gw.port, alice(), ['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sleep', '30'])
+    const id = run.stdout.trim()
+    expect(id).toMatch(/^[0-9a-f]{64}$/)
+    expect((await docker(gw.port, alice(), ['exec', name, 'true'])).code).toBe(0)
+    expect((await docker(gw.port, alice(), ['rm', '-f', id.slice(0, 12)])).code).toBe(0)
+    const records = gw.records()
+    const create = records.findLast((r) => r.request?.path === '/containers/create' && r.stage === 'ResponseComplete')
+    expect(create?.objectRef).toEqual({ resource: 'containers', name, subresource: 'create', createdId: id })
+    expect(records.findLast((r) => r.request?.path === `/containers/${id}/start`)?.objectRef).toEqual({ resource: 'containers', name: id, subresource: 'start' })
+    const execCreate = records.findLast((r) => r.request?.path === `/containers/${name}/exec` && r.stage === 'ResponseComplete')
+    const execId = execCreate?.objectRef?.createdId ?? ''
+    expect(execId).toMatch(/^[0-9a-f]{64}$/)
+    expect(records.some((r) => r.objectRef?.resource === 'exec' && r.objectRef.name === execId && r.objectRef.subresource === 'start')).toBe(true)
+    expect(create?.identity?.verified).toBeUndefined()
+
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
+    const recipe = /^(jq -n -c --arg name web [^]*? audit\*\.jsonl)$/m.exec(readme)?.[1] ?? ''
+    expect(recipe).not.toBe('')
+    const found = await runShell(recipe.replace('--arg name web', `--arg name ${name}`), dirname(gw.auditFile))
+    const rows = found.trimEnd().split('\n').map((l) => JSON.parse(l) as [string, string, string, string, string, string])
+    const paths = new Set(rows.map((r) => `${r[4]} ${r[5]}`))
+    for (const expected of ['POST /containers/create', `POST /containers/${id}/start`, `POST /containers/${name}/exec`, `POST /exec/${execId}/start`, `DELETE /containers/${id.slice(0, 12)}`]) {
+      expect(paths, expected).toContain(expected)
+    }
+    expect(rows.every((r) => r[2] === 'CN=alice,OU=platform')).toBe(true)
+    expect(rows.some((r) => r[5] === '/containers/create' && r[1] === 'ResponseComplete')).toBe(true)
   })
 
   it('a long-lived stream gets RequestReceived when its response starts and ResponseComplete when it ends', async () => {

@@ -48,6 +48,8 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
     const mine = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')
     expect(mine.status).toBe(429)
     expect(JSON.parse(mine.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform already has 2 open connections (limits.connectionsPerIdentity); close some and retry' })
+    const id = mine.headers['x-dockgate-request-id']
+    expect(gw.records().find((r) => r.auditID === id)).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_IDENTITY_CONNECTIONS', status: 429 })
 
     for (const cn of ['oscar', 'oscar']) held.push(await connect(gw.port, gw.bundle(cn)))
     await waitFor(() => gw.runtime.gateway.stats().connections === 4, 5000, 'four connections')

@@ -32,6 +32,7 @@ describe.skipIf(socket === '')('TLS rejections', () => {
         expect(record.request).toBeUndefined()
       }
       expect(added[0]?.identity?.subject).toContain(`CN=${client}`)
+      expect(added[0]?.identity?.verified).toBe(false)
     })
   }
 
@@ -40,7 +41,9 @@ describe.skipIf(socket === '')('TLS rejections', () => {
     const res = await rawRequest(gw.port, gw.pki.bundle('alice'), 'GET', '/v1.41/containers/json', { withCert: false })
     expect(res.status).toBe(403)
     expect((JSON.parse(res.body) as { message: string }).message).toMatch(/^dockgate: no client certificate was presented .*\(NO_CERTIFICATE\)$/)
-    expect(gw.records().slice(before)).toMatchObject([{ stage: 'TLSRejected', identity: null, tls: { reason: 'no-certificate' } }])
+    const added = gw.records().slice(before)
+    expect(added).toMatchObject([{ stage: 'TLSRejected', identity: null, tls: { reason: 'no-certificate' } }])
+    expect(res.headers['x-dockgate-request-id']).toBe(added[0]?.auditID)
   })
 
   it('refuses a certificate from another CA presented by a raw TLS client, audited as unknown-ca', async () => {
@@ -48,7 +51,9 @@ describe.skipIf(socket === '')('TLS rejections', () => {
     const res = await rawRequest(gw.port, gw.pki.bundle('mallory'), 'GET', '/v1.41/containers/json')
     expect(res.status).toBe(403)
     expect((JSON.parse(res.body) as { message: string }).message).toContain('not issued by this gateway\'s CA')
-    expect(gw.records().slice(before)).toMatchObject([{ stage: 'TLSRejected', identity: { subject: 'CN=mallory,OU=platform' }, tls: { reason: 'unknown-ca' } }])
+    const added = gw.records().slice(before)
+    expect(added).toMatchObject([{ stage: 'TLSRejected', identity: { subject: 'CN=mallory,OU=platform', verified: false }, tls: { reason: 'unknown-ca' } }])
+    expect(res.headers['x-dockgate-request-id']).toBe(added[0]?.auditID)
   })
 
   it('refuses the docker CLI holding another CA\'s certificate (Go sends none) and says why', async () => {

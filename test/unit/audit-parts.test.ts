@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { objectRefOf } from '../../src/audit/object-ref.js'
+import { createsObject, objectRefOf, withCreatedId } from '../../src/audit/object-ref.js'
+import { CREATED_ID_TAP_BYTES, CreatedIdTap } from '../../src/proxy/created-id.js'
 import { RejectionLimiter } from '../../src/audit/rate-limit.js'
 import { redactBody, REDACTED } from '../../src/audit/redact.js'
 import { rotatedPath, workerFile } from '../../src/audit/rotation.js'
@@ -45,6 +46,48 @@ describe('request bodies at level request', () => {
     expect(redacted('{"Cmd":["app","--api-token=s3cret","--port=80"]}')).toEqual({ Cmd: ['app', `--api-token=${REDACTED}`, '--port=80'] })
   })
 
+  it('removes values of the other common secret names, case-insensitive and with any separator', () => {
+    expect(redacted('{"Passphrase":"a","credential":"b","Credentials":"c","secret":"d","secret_access_key":"e","AWS-Secret-Access-Key":"f",' +
+      '"accessKey":"g","apikey":"h","API_KEY":"i","token":"j","com.example.api.token":"k","Name":"web"}'))
+      .toEqual({ Passphrase: REDACTED, credential: REDACTED, Credentials: REDACTED, secret: REDACTED, secret_access_key: REDACTED, 'AWS-Secret-Access-Key': REDACTED,
+        accessKey: REDACTED, apikey: REDACTED, API_KEY: REDACTED, token: REDACTED, 'com.example.api.token': REDACTED, Name: 'web' })
+  })
+
+  it('removes the whole value of a secret-named key that holds an object or a list', () => {
+    expect(redacted('{"Credentials":{"user":"u","pass":"p"},"tokens":1,"secret":["a","b"],"Token":null}'))
+      .toEqual({ Credentials: REDACTED, tokens: 1, secret: REDACTED, Token: null })
+  })
+
+  it('removes the password of a URL anywhere in a string, keeping the user', () => {
+    expect(redacted('{"Cmd":["git","clone","https://bob:s3cr3t@git.example.com/repo.git"],"Labels":{"db":"see postgres://app:pw%40x@db:5432/app and http://host:8080/x"}}'))
+      .toEqual({ Cmd: ['git', 'clone', `https://bob:${REDACTED}@git.example.com/repo.git`], Labels: { db: `see postgres://app:${REDACTED}@db:5432/app and http://host:8080/x` } })
+    expect(redacted('{"x":"redis://:pw@cache:6379"}')).toEqual({ x: `redis://:${REDACTED}@cache:6379` })
+  })
+
+  it('removes Authorization, Bearer and Basic credentials inside strings', () => {
+    expect(redacted('{"Cmd":["curl","-H","Authorization: Bearer eyJhbGci.x.y","https://api"]}'))
+      .toEqual({ Cmd: ['curl', '-H', `Authorization: Bearer ${REDACTED}`, 'https://api'] })
+    expect(redacted('{"Test":["CMD","sh","-c","wget --header=\'authorization: Basic dXNlcjpwYXNz\' http://x"]}'))
+      .toEqual({ Test: ['CMD', 'sh', '-c', `wget --header='authorization: Basic ${REDACTED}' http://x`] })
+    expect(redacted('{"a":"token is bearer abc.def","b":"Basic dXNlcjpwYXNz","c":"a basic configuration"}'))
+      .toEqual({ a: `token is bearer ${REDACTED}`, b: `Basic ${REDACTED}`, c: 'a basic configuration' })
+  })
+
+  it('removes the argument after a secret-named flag in Cmd, Entrypoint and Healthcheck, as list elements and inside shell strings', () => {
+    expect(redacted('{"Cmd":["mysqld","--password","hunter2","--port","3306"],"Entrypoint":["app","-token","t0k","--secret=s","--verbose"],' +
+      '"Healthcheck":{"Test":["CMD-SHELL","mysqladmin ping --password hunter2 && check --api-key \'k y\' --user root"]}}'))
+      .toEqual({
+        Cmd: ['mysqld', '--password', REDACTED, '--port', '3306'],
+        Entrypoint: ['app', '-token', REDACTED, `--secret=${REDACTED}`, '--verbose'],
+        Healthcheck: { Test: ['CMD-SHELL', `mysqladmin ping --password ${REDACTED} && check --api-key ${REDACTED} --user root`] }
+      })
+  })
+
+  it('removes "NAME":"VALUE" members of JSON kept in a string', () => {
+    expect(redacted('{"Labels":{"cfg":"{\\"password\\":\\"p\\",\\"host\\":\\"h\\"}"}}'))
+      .toEqual({ Labels: { cfg: `{"password":"${REDACTED}","host":"h"}` } })
+  })
+
   it('records an empty body as null and a __proto__ key as a plain key', () => {
     expect(redactBody(undefined)).toBeNull()
     expect(redacted('{"__proto__":{"x":1}}')).toEqual(JSON.parse('{"__proto__":{"x":1}}'))
@@ -72,6 +115,41 @@ describe('objectRef', () => {
     ['/build', 't=app', null]
   ])('%s?%s', (path, query, expected) => {
     expect(objectRefOf(path, query)).toEqual(expected)
+  })
+
+  it('asks for the created Id of container and exec creates only', () => {
+    expect(createsObject('POST', '/containers/create')).toBe(true)
+    expect(createsObject('POST', '/containers/web/exec')).toBe(true)
+    expect(createsObject('GET', '/containers/create')).toBe(false)
+    expect(createsObject('POST', '/containers/web/start')).toBe(false)
+    expect(createsObject('POST', null)).toBe(false)
+  })
+
+  it('records the created Id, and names a container created without a name by it', () => {
+    const id = 'a'.repeat(64)
+    expect(withCreatedId({ resource: 'containers', name: 'web', subresource: 'create' }, id)).toEqual({ resource: 'containers', name: 'web', subresource: 'create', createdId: id })
+    expect(withCreatedId(null, id)).toEqual({ resource: 'containers', name: id, subresource: 'create', createdId: id })
+  })
+})
+
+describe('the created-Id tap', () => {
+  const id = 'f'.repeat(64)
+  const tapped = (...chunks: string[]): string | null => {
+    const tap = new CreatedIdTap()
+    for (const chunk of chunks) tap.push(Buffer.from(chunk))
+    return tap.id()
+  }
+
+  it('finds the Id of a create answer, also split across chunks', () => {
+    expect(tapped(`{"Id":"${id}","Warnings":[]}\n`)).toBe(id)
+    expect(tapped('{"Id":"', id.slice(0, 10), `${id.slice(10)}"}`)).toBe(id)
+  })
+
+  it('keeps at most a few KiB and gives up on anything else', () => {
+    expect(tapped(`{"Id":"${id}","Warnings":["${'x'.repeat(CREATED_ID_TAP_BYTES)}"]}`)).toBeNull()
+    expect(tapped('not json')).toBeNull()
+    expect(tapped('{"Id":"web"}')).toBeNull()
+    expect(tapped('')).toBeNull()
   })
 })
 

@@ -10,7 +10,8 @@ import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { GENESIS, openLine, seal, sha256 } from '../../src/audit/chain.js'
-import { clock, linesOf, trailDir, trailFiles, verify, writeLines, writeTrail } from '../support/trail.js'
+import { openAuditLog } from '../../src/audit/log.js'
+import { clock, linesOf, trailDir, trailFiles, verify, writeLines, writeSamples, writeTrail } from '../support/trail.js'
 
 const run = promisify(execFile)
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js')
@@ -22,12 +23,12 @@ async function oneFile (n = 6): Promise<{ dir: string; file: string; lines: stri
   return { dir, file, lines: linesOf(file) }
 }
 
-/** Three files from size rotation: two rotated, one active. */
-async function rotatedSet (): Promise<{ dir: string; files: string[] }> {
+/** Files from size rotation: three (two rotated, one active) for 5 records, more for more. */
+async function rotatedSet (records = 5): Promise<{ dir: string; files: string[] }> {
   const { dir, file } = trailDir()
   const time = clock('2026-11-24T10:00:00.000Z')
   // Each record is ~700 bytes: a 1.6 KB limit puts two records per file.
-  await writeTrail(file, 5, { rotate: { maxBytes: 1600, daily: false }, now: () => { time.advance(1000); return time.now() } })
+  await writeTrail(file, records, { rotate: { maxBytes: 1600, daily: false }, now: () => { time.advance(1000); return time.now() } })
   return { dir, files: trailFiles(dir) }
 }
 
@@ -131,6 +132,69 @@ describe('dockgate audit verify: attacks', () => {
     expect(verify(rest, true).problems).toEqual([])
   })
 
+  it('with --partial-start, a missing middle file is still reported: only the oldest file may lack its predecessor', async () => {
+    const { files } = await rotatedSet(9)
+    expect(files.length).toBeGreaterThanOrEqual(5)
+    const [, second, missing, after, ...rest] = files
+    const { problems } = verify([second ?? '', after ?? '', ...rest], true)
+    expect(problems).toMatchObject([{ file: after, line: 1, code: 'DG_AUDIT_FILE_MISSING' }])
+    expect(problems[0]?.message).toContain(`its first record names ${missing?.split('/').pop() ?? ''}`)
+  })
+
+  it('the first lines cut from a later file are reported, with or without --partial-start', async () => {
+    const { files } = await rotatedSet()
+    const later = files[1] ?? ''
+    writeLines(later, linesOf(later).slice(1))
+    for (const partial of [false, true]) {
+      const { problems } = verify(files, partial)
+      expect(problems).toMatchObject([{ file: later, line: 1, code: 'DG_AUDIT_GAP' }])
+      expect(problems[0]?.message).toContain(`the first records of ${later} were removed`)
+    }
+  })
+
+  it('with --partial-start, the oldest file given may not have its first lines cut either', async () => {
+    const { files } = await rotatedSet()
+    const rest = files.slice(1)
+    writeLines(rest[0] ?? '', linesOf(rest[0] ?? '').slice(1))
+    expect(verify(rest, true).problems).toMatchObject([{ file: rest[0], line: 1, code: 'DG_AUDIT_GAP' }])
+  })
+
+  it('a file cut back to a restart record is reported: a file never begins with a restart that continues a chain', async () => {
+    const { file } = trailDir()
+    await writeTrail(file, 2)
+    await writeTrail(file, 2, {}, 2)
+    const lines = linesOf(file)
+    writeLines(file, lines.slice(3))
+    for (const partial of [false, true]) {
+      expect(verify([file], partial).problems).toMatchObject([{ line: 1, code: 'DG_AUDIT_GAP', message: expect.stringContaining('is a restart record') as unknown }])
+    }
+  })
+
+  it('with --partial-start, a file created again after its predecessor was deleted in use is still reported', async () => {
+    const { file } = trailDir()
+    const audit = openAuditLog({ file })
+    writeSamples(audit, 2)
+    rmSync(file)
+    writeSamples(audit, 1, 2)
+    await audit.close()
+    expect(verify([file], true).problems).toMatchObject([{ line: 1, code: 'DG_AUDIT_FILE_MISSING', message: expect.stringContaining('deleted while dockgate was writing it') as unknown }])
+  })
+
+  it('a second chain of the same file name that starts from nothing beside an earlier one is reported (the active file was deleted while stopped)', async () => {
+    const { dir, file } = trailDir()
+    const time = clock('2026-11-24T10:00:00.000Z')
+    const now = (): Date => { time.advance(1000); return time.now() }
+    await writeTrail(file, 5, { rotate: { maxBytes: 1600, daily: false }, now })
+    rmSync(file)
+    await writeTrail(file, 2, { now }, 5)
+    const files = trailFiles(dir)
+    for (const partial of [false, true]) {
+      const { problems } = verify(files, partial)
+      expect(problems).toMatchObject([{ file, line: 1, code: 'DG_AUDIT_CHAIN_RESTARTED' }])
+      expect(problems[0]?.message).toContain(`starts a new chain of audit.jsonl (seq 0, `)
+    }
+  })
+
   it('two files continuing from the same record are reported', async () => {
     const { dir, files } = await rotatedSet()
     const copy = join(dir, 'copy.jsonl')
@@ -197,6 +261,40 @@ describe('dockgate audit verify (the built CLI)', () => {
     expect(failed).toMatchObject({ code: 1 })
     expect((failed as { stdout: string }).stdout.split('\n')[0]).toMatch(new RegExp(`^${file}:3 DG_AUDIT_GAP record seq 2 is missing`))
     expect((failed as { stdout: string }).stdout).toContain(`the first is at ${file}:3`)
+  })
+
+  it('says what an intact verdict proves, and that records cut from the end can only be seen against the off-host copy', async () => {
+    const { file } = await oneFile()
+    const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', file])
+    expect(stdout).toContain('intact: no record is missing, edited or reordered between each chain\'s first record and its head')
+    expect(stdout).not.toMatch(/intact: no record is missing, edited or out of order$/m)
+    expect(stdout).toContain('records removed after the head leave no trace in these files: compare each head with the copy kept off the host')
+  })
+
+  it('--head: a cut tail is found against an anchor from the off-host copy (exit 1, naming the hash)', async () => {
+    const { file, lines } = await oneFile()
+    const anchor = openLine(lines.at(-1) ?? '')
+    const hash = anchor.kind === 'sealed' ? anchor.hash : ''
+    const intact = await run(process.execPath, [CLI, 'audit', 'verify', '--head', hash, file])
+    expect(intact.stdout).toContain(`--head: the anchor is in the files (seq ${anchor.kind === 'sealed' ? anchor.seq : -1} in ${file})`)
+    writeLines(file, lines.slice(0, -2))
+    const failed = await run(process.execPath, [CLI, 'audit', 'verify', '--head', hash.toUpperCase(), file]).catch((err: { code: number; stdout: string }) => err)
+    expect(failed).toMatchObject({ code: 1 })
+    expect((failed as { stdout: string }).stdout.split('\n')[0]).toBe(`${file}:${lines.length - 2} DG_AUDIT_HEAD_MISSING the --head anchor ${hash} is in no file given: ` +
+      `records up to it were removed from the end of the trail (this chain now ends at seq ${lines.length - 3}, line ${lines.length - 2}), or the anchor belongs to another host's or writer's trail`)
+  })
+
+  it('--head takes several anchors, repeated or comma-separated, and refuses what is not a hash', async () => {
+    const { file, lines } = await oneFile()
+    const [a, b] = [lines[2], lines.at(-1)].map((l) => { const o = openLine(l ?? ''); return o.kind === 'sealed' ? o.hash : '' })
+    const both = await run(process.execPath, [CLI, 'audit', 'verify', '--head', `${a ?? ''},${b ?? ''}`, file])
+    expect(both.stdout).toContain('--head: all 2 anchors are in the files')
+    const missing = '0'.repeat(63) + '1'
+    const one = await run(process.execPath, [CLI, 'audit', 'verify', '--head', a ?? '', '--head', missing, file]).catch((err: { code: number; stdout: string }) => err)
+    expect(one).toMatchObject({ code: 1, stdout: expect.stringContaining(`DG_AUDIT_HEAD_MISSING the --head anchor ${missing}`) as unknown })
+    expect((one as { stdout: string }).stdout).not.toContain(`anchor ${a ?? ''}`)
+    const bad = await run(process.execPath, [CLI, 'audit', 'verify', '--head', 'abc123', file]).catch((err: { code: number; stderr: string }) => err)
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--head takes a record\'s full hash (64 hex digits), not \'abc123\'') as unknown })
   })
 
   it('exits 2 for a file it cannot read', async () => {

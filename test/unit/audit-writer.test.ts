@@ -7,7 +7,10 @@
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { FastifyBaseLogger } from 'fastify'
+import { auditEventLogger } from '../../src/app/audit-trail.js'
 import { openAuditLog, type AuditEvent } from '../../src/audit/log.js'
+import { isRotatedName } from '../../src/audit/rotation.js'
 import { clock, linesOf, sampleRecord, trailDir, trailFiles, verify, writeSamples, writeTrail } from '../support/trail.js'
 
 type Opened = { stage: string; opened?: { reason: string; previous: { file: string | null; seq: number } | null; outage?: { failedWrites: number; error: string } } }
@@ -66,6 +69,21 @@ describe('the chain continues', () => {
     expect(verify(trailFiles(dir))).toMatchObject({ problems: [], chains: 1 })
   })
 
+  it('across a UTC day with a restart in between: the first record after the restart goes to a new file', async () => {
+    const { dir, file } = trailDir()
+    const time = clock('2026-11-23T23:59:58.000Z')
+    await writeTrail(file, 2, { rotate: { maxBytes: 0, daily: true }, now: time.now })
+    time.set('2026-11-24T08:00:00.000Z')
+    await writeTrail(file, 2, { rotate: { maxBytes: 0, daily: true }, now: time.now }, 2)
+    expect(readdirSync(dir).sort()).toEqual(['audit.2026-11-24T08-00-00.000Z.jsonl', 'audit.jsonl'])
+    const active = parsed(file)
+    expect(active[0]?.opened?.reason).toBe('rotate-daily')
+    expect(active.filter((r) => r.stage === 'Refused')).toHaveLength(2)
+    const rotated = linesOf(join(dir, 'audit.2026-11-24T08-00-00.000Z.jsonl')).map((l) => JSON.parse(l) as Opened & { time: string })
+    expect(rotated.filter((r) => r.stage === 'Refused').every((r) => r.time.startsWith('2026-11-23'))).toBe(true)
+    expect(verify(trailFiles(dir))).toMatchObject({ problems: [], chains: 1 })
+  })
+
   it('under a size limit, no file grows past maxBytes', async () => {
     const { dir, file } = trailDir()
     await writeTrail(file, 30, { rotate: { maxBytes: 4096, daily: false } })
@@ -99,6 +117,64 @@ describe('the chain continues', () => {
     await audit.close()
     expect(parsed(file)[0]?.opened?.reason).toBe('recreate')
     expect(verify([file]).problems).toMatchObject([{ line: 1, code: 'DG_AUDIT_FILE_MISSING' }])
+  })
+})
+
+describe('what a start tells the operational log', () => {
+  const warnings = (): { logger: FastifyBaseLogger; lines: string[] } => {
+    const lines: string[] = []
+    const log = (level: string) => (_fields: unknown, message: string) => { lines.push(`${level}: ${message}`) }
+    return { logger: { info: log('info'), warn: log('warn'), error: log('error') } as unknown as FastifyBaseLogger, lines }
+  }
+
+  it('warns when the active file is missing while rotated files of it exist: a new chain starts', async () => {
+    const { dir, file } = trailDir()
+    await writeTrail(file, 5, { rotate: { maxBytes: 1600, daily: false } })
+    const rotated = trailFiles(dir).filter((f) => f !== file).map((f) => f.split('/').pop())
+    rmSync(file)
+    writeFileSync(join(dir, 'audit-w2.2026-11-24T00-00-00.000Z.jsonl'), '')
+    const events: AuditEvent[] = []
+    const { logger, lines } = warnings()
+    const log = auditEventLogger(logger, 'refuse')
+    await writeTrail(file, 1, { onEvent: (e) => { events.push(e); log(e) } })
+    const fresh = events.find((e) => e.kind === 'new-chain')
+    expect(fresh).toMatchObject({ file })
+    expect([...(fresh?.kind === 'new-chain' ? fresh.rotated : [])].sort()).toEqual(rotated.sort())
+    expect(lines.find((l) => l.startsWith('warn: '))).toMatch(new RegExp(`^warn: audit file ${file} was missing or empty at start while ${rotated.length} rotated file\\(s\\) of it exist ` +
+      '\\(newest: audit\\.2026[^)]*\\): a new chain starts; records written after the newest rotated file may have been deleted'))
+  })
+
+  it('does not warn on a first start, on a start that continues the file, or for another writer\'s rotated files', async () => {
+    const { dir, file } = trailDir()
+    writeFileSync(join(dir, 'audit-w2.2026-11-24T00-00-00.000Z.jsonl'), '')
+    const events: AuditEvent[] = []
+    await writeTrail(file, 1, { onEvent: (e) => events.push(e) })
+    writeFileSync(join(dir, 'audit.2026-11-24T00-00-00.000Z.jsonl'), '')
+    await writeTrail(file, 1, { onEvent: (e) => events.push(e) }, 1)
+    expect(events.map((e) => e.kind)).toEqual(['opened', 'opened'])
+  })
+
+  it('warns when it finds an incomplete last line, besides acknowledging it in the record', async () => {
+    const { file } = trailDir()
+    await writeTrail(file, 2)
+    writeFileSync(file, linesOf(file).map((l) => l + '\n').join('') + '{"time":"2026-')
+    const events: AuditEvent[] = []
+    const { logger, lines } = warnings()
+    const log = auditEventLogger(logger, 'refuse')
+    await writeTrail(file, 1, { onEvent: (e) => { events.push(e); log(e) } }, 2)
+    expect(events.find((e) => e.kind === 'torn')).toEqual({ kind: 'torn', file, bytes: 14 })
+    expect(lines).toContain(`warn: audit file ${file} ended with an incomplete line of 14 byte(s) (a crash or power loss while writing); ` +
+      'it was ended and acknowledged in the FileOpened record (opened.torn), and audit verify reports it as a note')
+  })
+
+  it('knows dockgate\'s and logrotate\'s rotated names, and not another writer\'s', () => {
+    for (const name of ['audit.2026-11-24T00-00-00.012Z.jsonl', 'audit.2026-11-24T00-00-00.012Z-1.jsonl.gz', 'audit.jsonl.1', 'audit.jsonl.2.gz', 'audit.jsonl-20261124']) {
+      expect(isRotatedName('audit.jsonl', name), name).toBe(true)
+    }
+    for (const name of ['audit.jsonl', 'audit-w2.jsonl', 'audit-w2.2026-11-24T00-00-00.012Z.jsonl', 'audit.notes.jsonl', 'audit.jsonl.bak']) {
+      expect(isRotatedName('audit.jsonl', name), name).toBe(false)
+    }
+    expect(isRotatedName('audit-w2.jsonl', 'audit-w2.2026-11-24T00-00-00.012Z.jsonl')).toBe(true)
   })
 })
 

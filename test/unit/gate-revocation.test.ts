@@ -25,7 +25,10 @@ async function startGate (revocation: () => RevocationList, start: TlsMaterial =
     material: start,
     revocation,
     onAccepted: ({ socket, identity }) => { accepted.push(identity.cn[0] ?? ''); socket.resume(); socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n') },
-    onRejected: (rejection) => { rejections.push(rejection) }
+    onRejected: (rejection) => {
+      rejections.push(rejection)
+      return { 'x-test-rejection': rejection.reason }
+    }
   })
   await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
   open.push(gate)
@@ -60,6 +63,8 @@ describe('revocation in the TLS gate', () => {
     expect(resumed.resumed).toBe(true)
     // ...but the gate refuses it anyway.
     expect(resumed.answer).toContain('"message":"dockgate: the client certificate has been revoked (CERT_REVOKED)"')
+    // The header fields the wiring returns (the record's id) are in the 403.
+    expect(resumed.answer).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n[^]*\r\nx-test-rejection: revoked\r\n[^]*\r\n\r\n/)
     expect(gate.rejections.map((r) => r.reason)).toEqual(['revoked'])
     expect(gate.accepted).toEqual(['alice'])
   })

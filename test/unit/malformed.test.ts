@@ -7,6 +7,11 @@ import { startGateway, type TestGateway } from '../support/gateway.js'
 import { startFakeDaemon, type FakeDaemon } from '../support/fake-daemon.js'
 import { rawExchange } from '../support/clients.js'
 
+/** The x-dockgate-request-id of a raw answer, or null. */
+function requestIdOf (answer: string): string | null {
+  return /\r\nx-dockgate-request-id: ([0-9a-f-]{36})\r\n/.exec(answer.split('\r\n\r\n')[0] + '\r\n')?.[1] ?? null
+}
+
 describe('malformed requests', () => {
   let daemon: FakeDaemon
   let gw: TestGateway
@@ -24,8 +29,15 @@ describe('malformed requests', () => {
     const answer = await rawExchange(gw.port, gw.pki.bundle('alice'), 'HELLO THERE\r\n\r\n')
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
     expect(answer).toMatch(/\{"message":"dockgate: malformed HTTP request \(HPE_[A-Z_]+\)"\}$/)
-    expect(gw.records().at(-1)).toMatchObject({ stage: 'Refused', code: 'DG_BAD_REQUEST', status: 400, identity: { subject: 'CN=alice,OU=platform' } })
+    const record = gw.records().at(-1)
+    expect(record).toMatchObject({ stage: 'Refused', code: 'DG_BAD_REQUEST', status: 400, identity: { subject: 'CN=alice,OU=platform' } })
     expect(forwarded).toBe(0)
+    expect(requestIdOf(answer)).toBe(record?.auditID)
+  })
+
+  it('fills the record\'s identity entry and teams from the policy, like any request\'s', async () => {
+    await rawExchange(gw.port, gw.pki.bundle('alice'), 'HELLO THERE\r\n\r\n')
+    expect(gw.records().at(-1)?.identity).toMatchObject({ subject: 'CN=alice,OU=platform', teams: ['platform'], entry: { ref: expect.stringMatching(/policy\.yaml:3$/) as unknown, index: 0 } })
   })
 
   it('refuses a request smuggling a second length (Content-Length with Transfer-Encoding)', async () => {
@@ -40,6 +52,7 @@ describe('malformed requests', () => {
     const answer = await rawExchange(gw.port, gw.pki.bundle('alice'), `GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`)
     expect(answer).toMatch(/^HTTP\/1\.1 431 /)
     expect(forwarded).toBe(0)
+    expect(requestIdOf(answer)).toBe(gw.records().at(-1)?.auditID)
   })
 
   it('cuts a client whose headers never finish (slowloris) with 408', async () => {
@@ -48,5 +61,6 @@ describe('malformed requests', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408 /)
     expect(Date.now() - started).toBeLessThan(4000)
     expect(forwarded).toBe(0)
+    expect(requestIdOf(answer)).toBe(gw.records().at(-1)?.auditID)
   })
 })
