@@ -4,6 +4,7 @@
  * `dockgate: not started: CODE ...` by the CLI.
  */
 import { userInfo } from 'node:os'
+import { AuditFileInUse } from '../audit/lock.js'
 
 /** Why listening on `what` (the TLS port, the admin address) failed, and what to do. */
 export function listenFailure (what: string, address: string, err: NodeJS.ErrnoException): string {
@@ -21,6 +22,7 @@ const LISTEN_REASONS: Readonly<Record<string, string>> = {
 
 /** Why the audit file could not be opened, with who dockgate runs as. */
 export function auditOpenFailure (file: string, err: unknown): string {
+  if (err instanceof AuditFileInUse) return `DG_AUDIT_IN_USE ${err.message}`
   const e = err as NodeJS.ErrnoException
   const who = ((): string => { try { return userInfo().username } catch { return `uid ${process.getuid?.() ?? '?'}` } })()
   const hint = e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'EPERM'

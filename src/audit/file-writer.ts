@@ -29,6 +29,7 @@ import { ignoreErrors, messageOf, nameOfOpenFile, syncFolder, tornFacts } from '
 import { rotatedPath, rotationDue, utcDay, type RotatePolicy } from './rotation.js'
 import { AUDIT_SCHEMA_VERSION, type OPEN_REASONS } from './schema.js'
 import { resumePointOf, rotatedFilesOf } from './resume.js'
+import { lockAuditFile } from './lock.js'
 import { readTail } from './tail.js'
 
 /** Why a file was opened (FileOpened `opened.reason`). */
@@ -82,10 +83,18 @@ export class ChainWriter {
   private lastError: string | null = null
   private rotateRetryAt = 0
   private timer: NodeJS.Timeout | null = null
+  private readonly unlock: () => void
 
   constructor (private readonly options: ChainWriterOptions) {
     this.where = options.file
-    this.openActive('start', basename(options.file))
+    mkdirSync(dirname(options.file), { recursive: true, mode: 0o750 })
+    this.unlock = lockAuditFile(options.file)
+    try {
+      this.openActive('start', basename(options.file))
+    } catch (err) {
+      this.unlock()
+      throw err
+    }
   }
 
   /** Appends one serialised record; false when it could not be written (counted, and reported once per outage). */
@@ -148,6 +157,7 @@ export class ChainWriter {
     this.timer = null
     if (this.fd !== null) closeSync(this.fd)
     this.fd = null
+    this.unlock()
   }
 
   // Opens the active path and seals a FileOpened record into it; only then

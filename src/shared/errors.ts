@@ -54,6 +54,7 @@ export const ERRORS = {
   DG_AUDIT_EDITED: { status: 0, summary: 'an audit line was changed after it was written (its bytes no longer match its hash)' },
   DG_AUDIT_GAP: { status: 0, summary: 'an audit record is missing, inserted, repeated or out of order' },
   DG_AUDIT_MALFORMED: { status: 0, summary: 'an audit line is not a sealed audit record' },
+  DG_AUDIT_IN_USE: { status: 0, summary: 'at startup: another live dockgate process holds the audit file\'s lock (FILE.lock); two writers would break the chain' },
   DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' },
   DG_AUDIT_CHAIN_RESTARTED: { status: 0, summary: 'a writer\'s file starts a new chain while files of an earlier chain of the same name are given (its active file was deleted)' },
   DG_AUDIT_HEAD_MISSING: { status: 0, summary: 'a --head anchor from the off-host copy is in no file given (records were removed from the end)' },

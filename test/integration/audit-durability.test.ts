@@ -135,6 +135,25 @@ describe.skipIf(socket === '')('dockgate serve: durability of the audit trail', 
     expect(err).toContain('give it write access to that folder')
   })
 
+  it('a second dockgate serve with the same config stops before writing a byte to the live trail', async () => {
+    const s = await serve()
+    expect((await ping(s)).status).toBe(200)
+    const file = join(s.dir, 'audit', 'audit.jsonl')
+    const before = readFileSync(file, 'utf8')
+    const second = spawn(process.execPath, [CLI, 'serve', '--config', 'config.yaml'], { cwd: s.dir, ...(asRoot ? { uid: 65534, gid: statSync(socket).gid } : {}) })
+    children.push(second)
+    let err = ''
+    second.stderr.on('data', (c: Buffer) => { err += c.toString() })
+    expect(await new Promise((resolve) => second.on('close', resolve))).toBe(1)
+    expect(err).toContain(`dockgate: not started: DG_AUDIT_IN_USE the audit file ${file} is being written by another dockgate process (pid ${s.child.pid ?? 0}`)
+    expect(readFileSync(file, 'utf8')).toBe(before)
+    expect((await ping(s)).status).toBe(200)
+    s.child.kill('SIGTERM')
+    expect(await s.exited).toBe(0)
+    const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', file])
+    expect(stdout).toContain('intact')
+  })
+
   it('logrotate (rename, then SIGHUP) continues the chain into a new file', async () => {
     const s = await serve()
     const folder = join(s.dir, 'audit')
