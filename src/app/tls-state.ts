@@ -64,31 +64,48 @@ export function liveTls (tls: TlsConfig, now: Date): LiveTls {
 
 /**
  * Refuses to roll revocations back: a reloaded CRL from the same CA that is
- * older (by thisUpdate) than the newest one in use is a restored backup or
- * a replayed file, and would quietly un-revoke certificates. One message
- * per such CRL; empty when `next` is as new or newer.
+ * older than the newest one in use is a restored backup or a replayed file,
+ * and would quietly un-revoke certificates. Older means a lower cRLNumber
+ * when both carry one (clocks on CA hosts disagree; the number does not),
+ * else an earlier thisUpdate. One message per such CRL; empty when `next`
+ * is as new or newer.
  */
 export function crlRollbacks (current: readonly CrlFacts[], next: readonly CrlFacts[]): Diagnostic[] {
   const inUse = newestByCa(current)
   const problems: Diagnostic[] = []
   for (const [ca, crl] of newestByCa(next)) {
     const previous = inUse.get(ca)
-    if (previous === undefined || crl.thisUpdate >= previous.thisUpdate) continue
+    if (previous === undefined || compareCrls(crl, previous) >= 0) continue
     problems.push({
       file: crl.file, line: 0, col: 0, code: 'DG_TLS_MATERIAL',
-      message: `this CRL from ${crl.issuer} was issued ${crl.thisUpdate.toISOString()}, before the one in use ` +
-        `(${previous.thisUpdate.toISOString()}); an older CRL could un-revoke certificates, so it is not loaded ` +
+      message: `this CRL from ${crl.issuer} (${describeCrl(crl)}) is older than the one in use ` +
+        `(${describeCrl(previous)}); an older CRL could un-revoke certificates, so it is not loaded ` +
         '(restart dockgate to load an older CRL on purpose)'
     })
   }
   return problems
 }
 
+/**
+ * Orders two CRLs of one CA: negative when `a` is older than `b`, 0 when
+ * as new, positive when newer. By cRLNumber when both have one, because a
+ * CRL signed on a host whose clock is behind can carry an earlier
+ * thisUpdate and still be the newer list; by thisUpdate otherwise.
+ */
+export function compareCrls (a: CrlFacts, b: CrlFacts): number {
+  if (a.crlNumber !== null && b.crlNumber !== null) return a.crlNumber < b.crlNumber ? -1 : a.crlNumber > b.crlNumber ? 1 : 0
+  return a.thisUpdate.getTime() - b.thisUpdate.getTime()
+}
+
+function describeCrl (crl: CrlFacts): string {
+  return (crl.crlNumber === null ? '' : `number ${crl.crlNumber}, `) + `issued ${crl.thisUpdate.toISOString()}`
+}
+
 function newestByCa (crls: readonly CrlFacts[]): Map<string, CrlFacts> {
   const newest = new Map<string, CrlFacts>()
   for (const crl of crls) {
     const seen = newest.get(crl.caFingerprint256)
-    if (seen === undefined || seen.thisUpdate < crl.thisUpdate) newest.set(crl.caFingerprint256, crl)
+    if (seen === undefined || compareCrls(seen, crl) < 0) newest.set(crl.caFingerprint256, crl)
   }
   return newest
 }

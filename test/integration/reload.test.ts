@@ -135,7 +135,7 @@ describe.skipIf(socket === '')('live reload', () => {
     const failed = gw.reloader.stats().failed
     writeFileSync(crlFile, older)
     await failedSince(failed)
-    expect(gw.logs().at(-2)?.msg).toMatch(/crl\.pem:0:0 DG_TLS_MATERIAL this CRL from .* was issued .*, before the one in use/)
+    expect(gw.logs().at(-2)?.msg).toMatch(/crl\.pem:0:0 DG_TLS_MATERIAL this CRL from .* \(number \d+, issued .*\) is older than the one in use \(number \d+, /)
     expect((await docker(gw.port, gw.bundle('oscar'), ['ps'])).stderr).toContain('the client certificate has been revoked')
     // Every reload fails until a current CRL is back; publishing one is the fix.
     const applied2 = gw.reloader.stats().applied

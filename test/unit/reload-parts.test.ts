@@ -15,8 +15,8 @@ const ca = createCa({ commonName: 'parts CA', days: 400 })
 const server = issueServerCertificate(ca, { hosts: [], days: 10 })
 const T0 = new Date('2026-11-24T12:00:00Z')
 
-function crl (file: string, ca: string, from: Date, until: Date | null, serials: string[] = []): CrlFacts {
-  return { file, pem: `PEM ${file}`, caFingerprint256: ca, issuer: `CN=${ca}`, thisUpdate: from, nextUpdate: until, revokedSerials: serials }
+function crl (file: string, ca: string, from: Date, until: Date | null, serials: string[] = [], crlNumber: bigint | null = null): CrlFacts {
+  return { file, pem: `PEM ${file}`, caFingerprint256: ca, issuer: `CN=${ca}`, thisUpdate: from, nextUpdate: until, crlNumber, revokedSerials: serials }
 }
 
 function tlsWith (crls: CrlFacts[]): TlsConfig {
@@ -61,11 +61,24 @@ describe('crlRollbacks', () => {
   it('refuses a CRL older than the one in use from the same CA, and nothing else', () => {
     const inUse = crl('/c.pem', 'A', T0, null)
     expect(crlRollbacks([inUse], [crl('/c.pem', 'A', new Date(T0.getTime() - 1000), null)])).toEqual([expect.objectContaining({
-      file: '/c.pem', code: 'DG_TLS_MATERIAL', message: expect.stringMatching(/before the one in use .* could un-revoke certificates/) as unknown
+      file: '/c.pem', code: 'DG_TLS_MATERIAL', message: expect.stringMatching(/is older than the one in use \(issued .*\); an older CRL could un-revoke certificates/) as unknown
     })])
     expect(crlRollbacks([inUse], [crl('/c.pem', 'A', T0, null)])).toEqual([])
     expect(crlRollbacks([inUse], [crl('/c.pem', 'B', new Date(0), null)])).toEqual([])
     expect(crlRollbacks([inUse], [])).toEqual([])
+  })
+
+  it('orders by cRLNumber when both CRLs carry one: a newer list from a host whose clock is behind is no rollback', () => {
+    const inUse = crl('/c.pem', 'A', T0, null, ['01'], 7n)
+    const behindClock = crl('/c.pem', 'A', new Date(T0.getTime() - HOUR), null, ['01', '02'], 8n)
+    expect(crlRollbacks([inUse], [behindClock])).toEqual([])
+    // A lower number is refused even when its clock ran ahead.
+    const replayed = crl('/c.pem', 'A', new Date(T0.getTime() + HOUR), null, [], 6n)
+    expect(crlRollbacks([inUse], [replayed])).toEqual([expect.objectContaining({
+      message: expect.stringMatching(/\(number 6, issued .*\) is older than the one in use \(number 7, issued /) as unknown
+    })])
+    // Without a number on both sides, thisUpdate decides.
+    expect(crlRollbacks([inUse], [crl('/c.pem', 'A', new Date(T0.getTime() - 1000), null, ['01', '02'])])).toHaveLength(1)
   })
 })
 
