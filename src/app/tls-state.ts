@@ -86,6 +86,50 @@ export function crlRollbacks (current: readonly CrlFacts[], next: readonly CrlFa
   return problems
 }
 
+/** What replacing the CRLs in use by another set would do; see {@link crlTightening}. */
+export type CrlTightening =
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'tightens'; readonly newlyRevoked: number }
+  | { readonly kind: 'loosens'; readonly reason: string }
+
+/**
+ * Whether `next` only tightens `current`, so it can be applied even while
+ * the rest of a reload is refused. Invariant: `tightens` only when, for
+ * every CA with a CRL in use, `next` has one as new or newer
+ * ({@link compareCrls}) and revokes at least every serial in use; anything
+ * else (a rollback, a dropped serial, a CA left out) is `loosens`.
+ */
+export function crlTightening (current: readonly CrlFacts[], next: readonly CrlFacts[]): CrlTightening {
+  const samePems = (a: readonly CrlFacts[], b: readonly CrlFacts[]): boolean => a.map((c) => c.pem).join('\n') === b.map((c) => c.pem).join('\n')
+  if (samePems(current, next)) return { kind: 'unchanged' }
+  const newest = newestByCa(next)
+  const nextSerials = serialsByCa(next)
+  let added = 0
+  for (const [ca, inUse] of newestByCa(current)) {
+    const candidate = newest.get(ca)
+    if (candidate === undefined) return { kind: 'loosens', reason: `there is no CRL from ${inUse.issuer} any more` }
+    if (compareCrls(candidate, inUse) < 0) return { kind: 'loosens', reason: `the CRL from ${inUse.issuer} is older than the one in use` }
+  }
+  for (const [ca, serials] of serialsByCa(current)) {
+    const kept = nextSerials.get(ca) ?? new Set<string>()
+    const dropped = [...serials].filter((serial) => !kept.has(serial))
+    if (dropped.length > 0) return { kind: 'loosens', reason: `it no longer revokes ${dropped.join(', ')}` }
+  }
+  const inUse = serialsByCa(current)
+  for (const [ca, serials] of nextSerials) added += [...serials].filter((serial) => inUse.get(ca)?.has(serial) !== true).length
+  return { kind: 'tightens', newlyRevoked: added }
+}
+
+function serialsByCa (crls: readonly CrlFacts[]): Map<string, Set<string>> {
+  const byCa = new Map<string, Set<string>>()
+  for (const crl of crls) {
+    const serials = byCa.get(crl.caFingerprint256) ?? new Set<string>()
+    for (const serial of crl.revokedSerials) serials.add(serial)
+    byCa.set(crl.caFingerprint256, serials)
+  }
+  return byCa
+}
+
 /**
  * Orders two CRLs of one CA: negative when `a` is older than `b`, 0 when
  * as new, positive when newer. By cRLNumber when both have one, because a

@@ -4,7 +4,9 @@
  * `dockgate certs` replace files by renaming a new one over the old, which
  * leaves a watch on the old inode silent forever.
  */
+import { createHash } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 
 /** A running watch; `close` stops it and cancels a pending callback. */
@@ -49,4 +51,18 @@ export function watchFiles (files: readonly string[], onChange: () => void, debo
       for (const watcher of watchers) watcher.close()
     }
   }
+}
+
+/**
+ * What `files` hold now, as one hash, to tell a real change from an
+ * editor's swap file or a touch. Unreadable files count as their error
+ * code, so fixing one is a change. Never rejects.
+ */
+export async function fingerprint (files: readonly string[]): Promise<string> {
+  const hash = createHash('sha256')
+  for (const file of files) {
+    hash.update(file).update('\0')
+    hash.update(await readFile(file).catch((err: NodeJS.ErrnoException) => err.code ?? 'unreadable')).update('\0')
+  }
+  return hash.digest('hex')
 }

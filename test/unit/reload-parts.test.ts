@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { describeExpiry, expiryLevel, expiryOf, EXPIRY_WARNING_SECONDS } from '../../src/app/expiry.js'
-import { CRL_STALE_LEAD_MS, crlRollbacks, liveTls } from '../../src/app/tls-state.js'
+import { CRL_STALE_LEAD_MS, crlRollbacks, crlTightening, liveTls } from '../../src/app/tls-state.js'
 import { watchFiles } from '../../src/app/watch.js'
 import { createCa, issueServerCertificate } from '../../src/certs/issue.js'
 import type { CrlFacts, TlsConfig } from '../../src/config/load.js'
@@ -79,6 +79,29 @@ describe('crlRollbacks', () => {
     })])
     // Without a number on both sides, thisUpdate decides.
     expect(crlRollbacks([inUse], [crl('/c.pem', 'A', new Date(T0.getTime() - 1000), null, ['01', '02'])])).toHaveLength(1)
+  })
+})
+
+describe('crlTightening', () => {
+  const inUse = [crl('/a.pem', 'A', T0, null, ['01'], 4n), crl('/b.pem', 'B', T0, null, ['0B'], 9n)]
+  const b = inUse[1] as CrlFacts
+  // The file's contents differ from the CRL in use, as after `certs revoke`.
+  const next = (serials: string[], crlNumber: bigint, from = T0): CrlFacts => ({ ...crl('/a.pem', 'A', from, null, serials, crlNumber), pem: `PEM /a.pem #${crlNumber}` })
+
+  it('applies a newer set that revokes everything the one in use does, counting what it adds', () => {
+    expect(crlTightening(inUse, [next(['01', '02', '03'], 5n, new Date(T0.getTime() - HOUR)), b])).toEqual({ kind: 'tightens', newlyRevoked: 2 })
+    // A fresh CRL with the same revocations (`certs crl` from cron) only tightens too.
+    expect(crlTightening(inUse, [next(['01'], 5n), b])).toEqual({ kind: 'tightens', newlyRevoked: 0 })
+  })
+
+  it('says unchanged when the CRLs are the same', () => {
+    expect(crlTightening(inUse, [...inUse])).toEqual({ kind: 'unchanged' })
+  })
+
+  it('refuses a set that drops a serial, rolls a CRL back, or leaves a CA out', () => {
+    expect(crlTightening(inUse, [next(['02'], 5n), b])).toEqual({ kind: 'loosens', reason: 'it no longer revokes 01' })
+    expect(crlTightening(inUse, [next(['01', '02'], 3n), b])).toEqual({ kind: 'loosens', reason: 'the CRL from CN=A is older than the one in use' })
+    expect(crlTightening(inUse, [next(['01', '02'], 5n)])).toEqual({ kind: 'loosens', reason: 'there is no CRL from CN=B any more' })
   })
 })
 
