@@ -124,9 +124,10 @@ const CRL_ERRORS: ReadonlySet<string> = new Set(['CRL_HAS_EXPIRED', 'CRL_NOT_YET
 
 /**
  * Decides whether a finished handshake produced a usable client identity.
- * Revocation is checked against `revocation` on every connection, resumed
- * ones included: a resumed session carries the verification result of the
- * handshake it came from, however long ago that was.
+ * Revocation (against `revocation`) and expiry are checked on every
+ * connection, resumed ones included: a resumed session carries the
+ * verification result of the handshake it came from, however long ago
+ * that was.
  */
 export function vetClient (socket: TLSSocket, revocation: RevocationList): Vetting {
   const peer = socket.getPeerCertificate(true)
@@ -137,6 +138,9 @@ export function vetClient (socket: TLSSocket, revocation: RevocationList): Vetti
   const code = socket.authorized ? null : String(socket.authorizationError)
   if (code !== null && !CRL_ERRORS.has(code)) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
   if (revocation.isRevoked(identity)) return { ok: false, reason: 'revoked', detail: 'CERT_REVOKED', peer: identity }
+  // A resumed session reports the verification of the handshake it came
+  // from, so a certificate that expired since then would pass unnoticed.
+  if (Date.parse(identity.notAfter) < Date.now()) return { ok: false, reason: 'expired', detail: 'CERT_HAS_EXPIRED', peer: identity }
   if (code !== null) return { ok: false, reason: reasonForVerifyError(code), detail: code, peer: identity }
   // OpenSSL accepts a certificate with no extendedKeyUsage for any purpose;
   // dockgate requires clientAuth to be stated, so a server certificate or a

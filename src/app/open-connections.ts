@@ -1,0 +1,95 @@
+/**
+ * The gateway's open client connections, each with the verified identity
+ * it was admitted with, and the reasons dockgate closes one on its own.
+ * The TLS gate decides once, at the handshake; a connection can outlive
+ * that decision (keep-alive, `docker events`, `exec` sessions), so what the
+ * gate would now refuse is closed here too:
+ *
+ * - revoked: a reloaded CRL revokes the certificate;
+ * - expired: the certificate's notAfter passes (a timer per connection).
+ *
+ * Each close is audited as `ConnectionClosed` with its own code before the
+ * socket is destroyed; whatever was in flight gets its aborted record too.
+ */
+import type { Socket } from 'node:net'
+import type { AuditLog } from '../audit/log.js'
+import type { RevocationList } from '../tls/revocation.js'
+import type { ConnectionInfo } from './admit.js'
+import { closedConnectionRecord, type CloseReason } from './records.js'
+
+/** setTimeout fires at once for delays past 2^31−1 ms (~24.8 days); longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The open connections. Invariant: a socket is in `sockets` from `add`
+ * until it closes, and while it is, its certificate has not expired (its
+ * timer closes it first).
+ */
+export class OpenConnections {
+  private readonly open = new Set<Socket>()
+  private readonly infos = new WeakMap<object, ConnectionInfo>()
+
+  constructor (private readonly audit: AuditLog) {}
+
+  /** Every open connection, for draining and closing. */
+  get sockets (): ReadonlySet<Socket> {
+    return this.open
+  }
+
+  /** Tracks `socket` until it closes and closes it when its certificate expires. */
+  add (socket: Socket, connection: ConnectionInfo): void {
+    this.infos.set(socket, connection)
+    this.open.add(socket)
+    const timer = closeAt(Date.parse(connection.identity.notAfter), () => { this.close(socket, connection, 'expired') })
+    socket.once('close', () => {
+      this.open.delete(socket)
+      timer.cancel()
+    })
+  }
+
+  /** The identity `socket` was admitted with, if it is one of ours. */
+  infoOf (socket: object): ConnectionInfo | undefined {
+    return this.infos.get(socket)
+  }
+
+  /** Closes the open connections whose certificate `revocation` revokes; returns how many. */
+  closeRevoked (revocation: RevocationList): number {
+    return this.closeWhere((connection) => revocation.isRevoked(connection.identity), 'revoked')
+  }
+
+  private closeWhere (matches: (connection: ConnectionInfo, socket: Socket) => boolean, reason: CloseReason): number {
+    let closed = 0
+    for (const socket of [...this.open]) {
+      const connection = this.infos.get(socket)
+      if (connection === undefined || !matches(connection, socket)) continue
+      this.close(socket, connection, reason)
+      closed += 1
+    }
+    return closed
+  }
+
+  private close (socket: Socket, connection: ConnectionInfo, reason: CloseReason): void {
+    if (socket.destroyed) return
+    this.audit.write(closedConnectionRecord(connection, reason))
+    socket.destroy()
+  }
+}
+
+// Calls `fire` once the wall clock is past `at` (X.509 notAfter is the last
+// valid second). Waits are re-checked against the clock when they end, so
+// long waits can be chained and a clock that was set back is honoured.
+function closeAt (at: number, fire: () => void): { cancel: () => void } {
+  let timer: NodeJS.Timeout | null = null
+  const arm = (): void => {
+    const left = at - Date.now()
+    if (left < 0) {
+      timer = null
+      fire()
+      return
+    }
+    timer = setTimeout(arm, Math.min(left + 1, MAX_TIMER_MS))
+    timer.unref()
+  }
+  if (!Number.isNaN(at)) arm()
+  return { cancel: () => { if (timer !== null) clearTimeout(timer) } }
+}
