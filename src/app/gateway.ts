@@ -17,6 +17,8 @@ import type { AuditLog } from '../audit/log.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { caCertificates } from '../config/tls-material.js'
+import { peerChain } from '../tls/trust.js'
 import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
 import { drainer } from './drain.js'
@@ -91,13 +93,15 @@ export interface GatewayUpdate {
  * new TLS material, new requests (also on kept-alive connections) the new
  * policy, while streams and hijacked sessions already admitted run on. With
  * a new revocation list, open connections whose certificate it revokes are
- * closed and audited; the count is returned. Independently of updates, a
- * connection is closed (and audited) when its certificate expires.
+ * closed and audited, and with a changed CA, so are open connections
+ * whose certificate no CA in it issued; the counts are returned.
+ * Independently of updates, a connection is closed (and audited) when its
+ * certificate expires.
  */
 export interface Gateway {
   listen: () => Promise<AddressInfo>
   close: () => Promise<void>
-  update: (next: GatewayUpdate) => { closedRevoked: number }
+  update: (next: GatewayUpdate) => GatewayUpdateResult
   /**
    * Graceful shutdown, first half: stop accepting, answer every new request
    * 503 (closing its connection), wait up to `graceMs` for what is in
@@ -110,6 +114,12 @@ export interface Gateway {
   stats: () => GatewayStats
 }
 
+/** What an update closed: connections of revoked certificates, and of certificates no CA in a new `tls.ca` issued. */
+export interface GatewayUpdateResult {
+  readonly closedRevoked: number
+  readonly closedUntrusted: number
+}
+
 /** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
 const HARD_LIMIT_HEADROOM = 64
 
@@ -118,6 +128,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const open = new OpenConnections(options.audit)
   let policy = options.policy
   let revocation = options.revocation ?? NO_REVOCATIONS
+  let trustedCa = options.tls.ca
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
   const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => open.infoOf(req.socket)
@@ -161,7 +172,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
         return
       }
-      open.add(socket, connection)
+      open.add(socket, connection, () => peerChain(socket))
       socket.once('close', () => { admission.release() })
       app.server.emit('connection', socket)
     },
@@ -205,9 +216,12 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         limiter.update(next.limits)
         setHardLimit(gate, next.limits)
       }
-      if (next.revocation === undefined) return { closedRevoked: 0 }
-      revocation = next.revocation
-      return { closedRevoked: open.closeRevoked(revocation) }
+      if (next.revocation !== undefined) revocation = next.revocation
+      const closedRevoked = next.revocation === undefined ? 0 : open.closeRevoked(revocation)
+      // Only a changed CA can untrust what the gate admitted; new handshakes already verify against it.
+      const caChanged = next.tls !== undefined && next.tls.ca !== trustedCa
+      if (next.tls !== undefined) trustedCa = next.tls.ca
+      return { closedRevoked, closedUntrusted: caChanged ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
     },
     drain,
     stats: () => ({ connections: open.sockets.size, ...guard.openKinds(), draining: guard.isDraining })

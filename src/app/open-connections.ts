@@ -6,14 +6,18 @@
  * gate would now refuse is closed here too:
  *
  * - revoked: a reloaded CRL revokes the certificate;
- * - expired: the certificate's notAfter passes (a timer per connection).
+ * - expired: the certificate's notAfter passes (a timer per connection);
+ * - untrusted: `tls.ca` changed and the certificate no longer chains to a
+ *   CA in it (CA rotation or removal).
  *
  * Each close is audited as `ConnectionClosed` with its own code before the
  * socket is destroyed; whatever was in flight gets its aborted record too.
  */
+import type { X509Certificate } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { AuditLog } from '../audit/log.js'
 import type { RevocationList } from '../tls/revocation.js'
+import { chainsToAny } from '../tls/trust.js'
 import type { ConnectionInfo } from './admit.js'
 import { closedConnectionRecord, type CloseReason } from './records.js'
 
@@ -28,6 +32,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export class OpenConnections {
   private readonly open = new Set<Socket>()
   private readonly infos = new WeakMap<object, ConnectionInfo>()
+  private readonly chains = new WeakMap<object, () => readonly X509Certificate[]>()
 
   constructor (private readonly audit: AuditLog) {}
 
@@ -36,9 +41,14 @@ export class OpenConnections {
     return this.open
   }
 
-  /** Tracks `socket` until it closes and closes it when its certificate expires. */
-  add (socket: Socket, connection: ConnectionInfo): void {
+  /**
+   * Tracks `socket` until it closes and closes it when its certificate
+   * expires. `chain` gives the peer's certificate chain (client certificate
+   * first), read only when the trusted CAs change.
+   */
+  add (socket: Socket, connection: ConnectionInfo, chain: () => readonly X509Certificate[]): void {
     this.infos.set(socket, connection)
+    this.chains.set(socket, chain)
     this.open.add(socket)
     const timer = closeAt(Date.parse(connection.identity.notAfter), () => { this.close(socket, connection, 'expired') })
     socket.once('close', () => {
@@ -57,11 +67,20 @@ export class OpenConnections {
     return this.closeWhere((connection) => revocation.isRevoked(connection.identity), 'revoked')
   }
 
+  /**
+   * Closes the open connections whose certificate chains to none of `cas`
+   * (the new `tls.ca`); returns how many. Fails closed: a connection whose
+   * chain cannot be read any more is closed.
+   */
+  closeUntrusted (cas: readonly X509Certificate[]): number {
+    return this.closeWhere((_connection, socket) => !chainsToAny(this.chains.get(socket)?.() ?? [], cas), 'untrusted')
+  }
+
   private closeWhere (matches: (connection: ConnectionInfo, socket: Socket) => boolean, reason: CloseReason): number {
     let closed = 0
     for (const socket of [...this.open]) {
       const connection = this.infos.get(socket)
-      if (connection === undefined || !matches(connection, socket)) continue
+      if (connection === undefined || socket.destroyed || !matches(connection, socket)) continue
       this.close(socket, connection, reason)
       closed += 1
     }
@@ -69,6 +88,7 @@ export class OpenConnections {
   }
 
   private close (socket: Socket, connection: ConnectionInfo, reason: CloseReason): void {
+    // Closed for another reason a moment ago: one record says why it ended.
     if (socket.destroyed) return
     this.audit.write(closedConnectionRecord(connection, reason))
     socket.destroy()

@@ -85,7 +85,7 @@ export function malformedRecord (connection: { identity: CertificateIdentity; re
 }
 
 /** Why dockgate closed an open connection itself. */
-export type CloseReason = 'revoked' | 'expired'
+export type CloseReason = 'revoked' | 'expired' | 'untrusted'
 
 const CLOSED: Readonly<Record<CloseReason, { code: ErrorCode; reason: string; detail: string; error: string }>> = {
   revoked: {
@@ -95,13 +95,18 @@ const CLOSED: Readonly<Record<CloseReason, { code: ErrorCode; reason: string; de
   expired: {
     code: 'DG_CONNECTION_EXPIRED', reason: 'expired', detail: 'CERT_HAS_EXPIRED',
     error: 'dockgate: the client certificate has expired; the connection was closed at its notAfter'
+  },
+  // What OpenSSL would answer this certificate at a new handshake.
+  untrusted: {
+    code: 'DG_CONNECTION_UNTRUSTED', reason: 'unknown-ca', detail: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    error: 'dockgate: the client certificate is not issued by a CA the gateway trusts any more; the connection was closed when tls.ca was reloaded'
   }
 }
 
 /**
  * The record for an open connection dockgate closed itself, and why: a
- * reloaded CRL revokes its certificate, or the certificate expired while
- * the connection was open. Whatever was in flight on it gets its own
+ * reloaded CRL revokes its certificate, the certificate expired while the
+ * connection was open, or a reloaded `tls.ca` no longer trusts its issuer. Whatever was in flight on it gets its own
  * (aborted) record as usual; this one says why it ended.
  */
 export function closedConnectionRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, why: CloseReason): AuditRecord {

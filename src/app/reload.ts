@@ -17,7 +17,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { GatewayConfig, TlsConfig } from '../config/load.js'
 import { formatAdmin } from '../config/operations.js'
 import { formatDiagnostic, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
-import type { GatewayUpdate } from './gateway.js'
+import type { GatewayUpdate, GatewayUpdateResult } from './gateway.js'
 import type { Settings } from './settings.js'
 import { describeExpiry, expiryLevel, expiryOf, type ExpiryItem, type ExpiryLevel } from './expiry.js'
 import { crlsOnly } from './reload-crls.js'
@@ -36,10 +36,12 @@ export interface ReloadResult {
   readonly applied: boolean
   readonly diagnostics: readonly Diagnostic[]
   readonly closedRevoked: number
+  /** Open connections closed because the new `tls.ca` no longer trusts their certificate's issuer. */
+  readonly closedUntrusted: number
   readonly crlsApplied: boolean
 }
 
-const NOTHING_DONE = { applied: false, diagnostics: [], closedRevoked: 0, crlsApplied: false } as const satisfies ReloadResult
+const NOTHING_DONE = { applied: false, diagnostics: [], closedRevoked: 0, closedUntrusted: 0, crlsApplied: false } as const satisfies ReloadResult
 
 /** Counters for the metrics of issue 6 and for tests. */
 export interface ReloadStats {
@@ -53,7 +55,7 @@ export interface ReloadStats {
 
 /** What the reloader needs; `load` reads and checks everything from disk again. */
 export interface ReloaderOptions {
-  readonly gateway: { update: (next: GatewayUpdate) => { closedRevoked: number } }
+  readonly gateway: { update: (next: GatewayUpdate) => GatewayUpdateResult }
   readonly initial: Settings
   readonly load: () => Promise<Loaded<Settings>>
   readonly logger: FastifyBaseLogger
@@ -151,7 +153,7 @@ class LiveReloader implements Reloader {
     const next = loaded.value
     this.warnRestartNeeded(next.config)
     const live = liveTls(next.config.tls, this.now())
-    const { closedRevoked } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
+    const { closedRevoked, closedUntrusted } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
     for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
@@ -159,14 +161,15 @@ class LiveReloader implements Reloader {
     this.handshakeChecksCrl = live.handshakeChecksCrl
     this.counts = { ...this.counts, applied: this.counts.applied + 1, lastAppliedAt: this.now().toISOString() }
     this.log.info({
-      trigger, policy: next.config.policyFile, crls: next.config.tls.crls.length, revoked: live.revocation.size, closedRevoked
+      trigger, policy: next.config.policyFile, crls: next.config.tls.crls.length, revoked: live.revocation.size, closedRevoked, closedUntrusted
     }, `reloaded (${trigger}): new connections use the new certificates and CRLs, new requests the new policy` +
-      (closedRevoked > 0 ? `; closed ${closedRevoked} open connection(s) of revoked certificates` : ''))
+      (closedRevoked > 0 ? `; closed ${closedRevoked} open connection(s) of revoked certificates` : '') +
+      (closedUntrusted > 0 ? `; closed ${closedUntrusted} open connection(s) whose certificate no CA in tls.ca issued any more` : ''))
     this.logTlsMode()
     this.logExpiry(true)
     this.rewatch()
     this.scheduleClock()
-    return { applied: true, diagnostics: [], closedRevoked, crlsApplied: false }
+    return { applied: true, diagnostics: [], closedRevoked, closedUntrusted, crlsApplied: false }
   }
 
   // All or nothing, except for CRLs that only add revocations: those are
@@ -183,7 +186,7 @@ class LiveReloader implements Reloader {
         `${failed}: the revocations were applied anyway, because the new CRLs only add revocations ` +
         `(${crls.newlyRevoked} newly revoked; closed ${closedRevoked} open connection(s) of revoked certificates), ` +
         'but the rest of the reload was refused; still serving the previous certificates and policy')
-      return { applied: false, diagnostics, closedRevoked, crlsApplied: true }
+      return { ...NOTHING_DONE, diagnostics, closedRevoked, crlsApplied: true }
     }
     this.log.error({ trigger, problems: diagnostics.length },
       `${failed}; still serving the previous certificates, CRLs and policy` +

@@ -50,6 +50,7 @@ export const ERRORS = {
   // Actions dockgate takes on its own (audit records).
   DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' },
   DG_CONNECTION_EXPIRED: { status: 0, summary: 'an open connection was closed because its client certificate expired while it was open' },
+  DG_CONNECTION_UNTRUSTED: { status: 0, summary: 'an open connection was closed because a reloaded tls.ca no longer holds a CA that issued its client certificate' },
 
   // `dockgate audit verify` findings, each at FILE:LINE of an audit file.
   DG_AUDIT_EDITED: { status: 0, summary: 'an audit line was changed after it was written (its bytes no longer match its hash)' },

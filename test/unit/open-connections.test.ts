@@ -1,12 +1,15 @@
 // The gateway's open connections, with a fake clock: each is closed and
 // audited the moment its certificate's notAfter passes, not before, also
-// when that is further away than one setTimeout can wait (2^31−1 ms).
+// when that is further away than one setTimeout can wait (2^31−1 ms); and
+// when tls.ca changes, those whose certificate no new CA issued.
+import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { AuditLog } from '../../src/audit/log.js'
 import type { AuditRecord } from '../../src/audit/record.js'
 import { OpenConnections } from '../../src/app/open-connections.js'
+import { createCa, issueClientCertificate } from '../../src/certs/issue.js'
 import type { CertificateIdentity } from '../../src/tls/identity.js'
 
 const DAY = 86_400_000
@@ -37,9 +40,9 @@ describe('OpenConnections', () => {
   })
   afterEach(() => { vi.useRealTimers() })
 
-  const add = (notAfter: Date): FakeSocket => {
+  const add = (notAfter: Date, chain: readonly X509Certificate[] = []): FakeSocket => {
     const socket = new FakeSocket()
-    open.add(socket as unknown as Socket, { identity: identity(notAfter), remoteAddress: '127.0.0.1', remotePort: 5000 })
+    open.add(socket as unknown as Socket, { identity: identity(notAfter), remoteAddress: '127.0.0.1', remotePort: 5000 }, () => chain)
     return socket
   }
 
@@ -75,5 +78,27 @@ describe('OpenConnections', () => {
     vi.advanceTimersByTime(10_000)
     expect(written).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('when tls.ca changes, closes only the connections whose certificate no CA in it issued', () => {
+    vi.useRealTimers()
+    const oldCa = createCa({ commonName: 'old CA', days: 30 })
+    const newCa = createCa({ commonName: 'new CA', days: 30 })
+    const x509 = (pem: string): X509Certificate => new X509Certificate(pem)
+    const ofOld = x509(issueClientCertificate(oldCa, { cn: 'a', ous: [], days: 1 }).certPem)
+    const ofNew = x509(issueClientCertificate(newCa, { cn: 'b', ous: [], days: 1 }).certPem)
+    const later = new Date(Date.now() + 3_600_000)
+    const fromOld = add(later, [ofOld, x509(oldCa.certPem)])
+    const fromNew = add(later, [ofNew, x509(newCa.certPem)])
+    const unreadable = add(later, [])
+    // Both CAs trusted (rotation with overlap): nothing to close, except what cannot be checked.
+    expect(open.closeUntrusted([x509(oldCa.certPem), x509(newCa.certPem)])).toBe(1)
+    expect([fromOld.destroyed, fromNew.destroyed, unreadable.destroyed]).toEqual([false, false, true])
+    expect(open.closeUntrusted([x509(newCa.certPem)])).toBe(1)
+    expect([fromOld.destroyed, fromNew.destroyed]).toEqual([true, false])
+    expect(written.map((record) => [record.code, record.tls])).toEqual([
+      ['DG_CONNECTION_UNTRUSTED', { reason: 'unknown-ca', detail: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' }],
+      ['DG_CONNECTION_UNTRUSTED', { reason: 'unknown-ca', detail: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' }]
+    ])
   })
 })
