@@ -16,7 +16,7 @@ export const ERRORS = {
   DG_WRONG_TYPE: { status: 0, summary: 'a value has the wrong type' },
   DG_BAD_VALUE: { status: 0, summary: 'a value has the right type but is not acceptable' },
   DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable, or the audit file cannot be opened for writing' },
-  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
+  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, the server certificate is expired or not yet valid, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
   DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
