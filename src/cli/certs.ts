@@ -19,7 +19,7 @@ const USAGE = `usage: dockgate certs init   [--dir ${DEFAULT_CERTS_DIR}] [--host
        dockgate certs revoke (--cn NAME | --serial HEX) [--reason REASON] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs list   [--expiring 7d] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs crl    [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
-       dockgate certs renew  --cn NAME [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs renew  --cn NAME [--days N | --hours N] [--force] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs renew  --server [--host NAME]... [--days N] [--dir ${DEFAULT_CERTS_DIR}]
 `
 
