@@ -81,8 +81,9 @@ async function runInit (args: string[]): Promise<number> {
     `CA valid until ${result.caValidTo}`,
     `server certificate valid until ${result.serverValidTo} for: ${result.serverNames.join(', ')}`
   ]
-  if (result.replacedCa) {
-    lines.push('replaced the previous CA: certificates it issued no longer work; reissue them with `dockgate certs issue`')
+  if (result.previousCaMovedTo !== null) {
+    lines.push(`moved the previous CA (its key, index and CRL) to ${result.previousCaMovedTo}; nothing was deleted`,
+      'replaced the previous CA: certificates it issued no longer work; reissue them with `dockgate certs issue`')
   }
   lines.push(`next: dockgate certs issue --cn NAME --ou TEAM${dirFlag(values.dir)}`)
   process.stdout.write(lines.join('\n') + '\n')
