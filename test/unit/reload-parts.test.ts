@@ -1,6 +1,6 @@
 // The pure parts of reload: which CRLs the handshake gets at a given time,
 // refusing CRL rollbacks, expiry numbers and messages, and the file watch.
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -127,6 +127,11 @@ describe('expiry', () => {
   })
 })
 
+async function waitFor (check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
 describe('watchFiles', () => {
   let dir = ''
   let closeWatch = (): void => {}
@@ -154,6 +159,22 @@ describe('watchFiles', () => {
     writeFileSync(join(dir, 'policy.yaml'), 'again')
     await settle()
     expect(watch.calls()).toBe(2)
+  })
+
+  it('does not act on a file written in place in two steps with a pause longer than the debounce', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dockgate-watch-'))
+    const file = join(dir, 'policy.yaml')
+    writeFileSync(file, 'old')
+    const seen: string[] = []
+    closeWatch = watchFiles([file], () => { seen.push(readFileSync(file, 'utf8')) }, 100, () => {}, 300).close
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    writeFileSync(file, 'first half')
+    // Past the 100 ms debounce, well within the 300 ms between the two reads.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    appendFileSync(file, ', second half')
+    await waitFor(() => seen.length > 0, 3000)
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(seen).toEqual(['first half, second half'])
   })
 
   it('ignores other files in the same folder', async () => {
