@@ -100,24 +100,33 @@ export type CrlTightening =
  * else (a rollback, a dropped serial, a CA left out) is `loosens`.
  */
 export function crlTightening (current: readonly CrlFacts[], next: readonly CrlFacts[]): CrlTightening {
-  const samePems = (a: readonly CrlFacts[], b: readonly CrlFacts[]): boolean => a.map((c) => c.pem).join('\n') === b.map((c) => c.pem).join('\n')
-  if (samePems(current, next)) return { kind: 'unchanged' }
-  const newest = newestByCa(next)
-  const nextSerials = serialsByCa(next)
+  const pems = (crls: readonly CrlFacts[]): string => crls.map((crl) => crl.pem).join('\n')
+  if (pems(current) === pems(next)) return { kind: 'unchanged' }
+  const loosened = olderOrMissing(current, next) ?? droppedSerials(current, next)
+  if (loosened !== null) return { kind: 'loosens', reason: loosened }
+  const inUse = serialsByCa(current)
   let added = 0
+  for (const [ca, serials] of serialsByCa(next)) added += [...serials].filter((serial) => inUse.get(ca)?.has(serial) !== true).length
+  return { kind: 'tightens', newlyRevoked: added }
+}
+
+function olderOrMissing (current: readonly CrlFacts[], next: readonly CrlFacts[]): string | null {
+  const newest = newestByCa(next)
   for (const [ca, inUse] of newestByCa(current)) {
     const candidate = newest.get(ca)
-    if (candidate === undefined) return { kind: 'loosens', reason: `there is no CRL from ${inUse.issuer} any more` }
-    if (compareCrls(candidate, inUse) < 0) return { kind: 'loosens', reason: `the CRL from ${inUse.issuer} is older than the one in use` }
+    if (candidate === undefined) return `there is no CRL from ${inUse.issuer} any more`
+    if (compareCrls(candidate, inUse) < 0) return `the CRL from ${inUse.issuer} is older than the one in use`
   }
+  return null
+}
+
+function droppedSerials (current: readonly CrlFacts[], next: readonly CrlFacts[]): string | null {
+  const kept = serialsByCa(next)
   for (const [ca, serials] of serialsByCa(current)) {
-    const kept = nextSerials.get(ca) ?? new Set<string>()
-    const dropped = [...serials].filter((serial) => !kept.has(serial))
-    if (dropped.length > 0) return { kind: 'loosens', reason: `it no longer revokes ${dropped.join(', ')}` }
+    const dropped = [...serials].filter((serial) => kept.get(ca)?.has(serial) !== true)
+    if (dropped.length > 0) return `it no longer revokes ${dropped.join(', ')}`
   }
-  const inUse = serialsByCa(current)
-  for (const [ca, serials] of nextSerials) added += [...serials].filter((serial) => inUse.get(ca)?.has(serial) !== true).length
-  return { kind: 'tightens', newlyRevoked: added }
+  return null
 }
 
 function serialsByCa (crls: readonly CrlFacts[]): Map<string, Set<string>> {
