@@ -17,12 +17,15 @@ import type { AuditLog } from '../audit/log.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { caCertificates } from '../config/tls-material.js'
+import { peerChain } from '../tls/trust.js'
 import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
 import { drainer } from './drain.js'
 import { Guard } from './guard.js'
 import { connectionRefusedRecord } from './limit-records.js'
-import { malformedRecord, revokedConnectionRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
+import { OpenConnections } from './open-connections.js'
+import { malformedRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
@@ -90,12 +93,15 @@ export interface GatewayUpdate {
  * new TLS material, new requests (also on kept-alive connections) the new
  * policy, while streams and hijacked sessions already admitted run on. With
  * a new revocation list, open connections whose certificate it revokes are
- * closed and audited; the count is returned.
+ * closed and audited, and with a changed CA, so are open connections
+ * whose certificate no CA in it issued; the counts are returned.
+ * Independently of updates, a connection is closed (and audited) when its
+ * certificate expires.
  */
 export interface Gateway {
   listen: () => Promise<AddressInfo>
   close: () => Promise<void>
-  update: (next: GatewayUpdate) => { closedRevoked: number }
+  update: (next: GatewayUpdate) => GatewayUpdateResult
   /**
    * Graceful shutdown, first half: stop accepting, answer every new request
    * 503 (closing its connection), wait up to `graceMs` for what is in
@@ -108,18 +114,24 @@ export interface Gateway {
   stats: () => GatewayStats
 }
 
+/** What an update closed: connections of revoked certificates, and of certificates no CA in a new `tls.ca` issued. */
+export interface GatewayUpdateResult {
+  readonly closedRevoked: number
+  readonly closedUntrusted: number
+}
+
 /** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
 const HARD_LIMIT_HEADROOM = 64
 
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
-  const connections = new WeakMap<object, ConnectionInfo>()
-  const open = new Set<Socket>()
+  const open = new OpenConnections(options.audit)
   let policy = options.policy
   let revocation = options.revocation ?? NO_REVOCATIONS
+  let trustedCa = options.tls.ca
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
   const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
-  const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
+  const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => open.infoOf(req.socket)
   const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
   const admit = guard.wrap(createAdmit({
     connectionOf,
@@ -138,7 +150,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     onMalformed: (socket, refused) => {
       if (refused.status === 431) observer.limitHit('header-size')
       if (refused.status === 408) observer.limitHit('header-timeout')
-      const connection = connections.get(socket)
+      const connection = open.infoOf(socket)
       if (connection === undefined) return null
       const record = malformedRecord(connection, policy, refused)
       options.audit.write(record)
@@ -167,9 +179,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         })
         return
       }
-      connections.set(socket, connection)
-      open.add(socket)
-      socket.once('close', () => { open.delete(socket); admission.release() })
+      open.add(socket, connection, () => peerChain(socket))
+      socket.once('close', () => { admission.release() })
       app.server.emit('connection', socket)
     },
     // Counted for metrics whether or not the audit rate limit writes a record.
@@ -187,7 +198,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
     await gateClosed
   }
-  const drain = drainer({ guard, stopAccepting: closeGate, open })
+  const drain = drainer({ guard, stopAccepting: closeGate, open: open.sockets })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
@@ -201,7 +212,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     }),
     close: async () => {
       const closed = closeGate()
-      for (const socket of open) socket.destroy()
+      for (const socket of open.sockets) socket.destroy()
       await app.close()
       await closed
       rejections.close()
@@ -213,12 +224,15 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         limiter.update(next.limits)
         setHardLimit(gate, next.limits)
       }
-      if (next.revocation === undefined) return { closedRevoked: 0 }
-      revocation = next.revocation
-      return { closedRevoked: closeRevoked(open, connections, revocation, options.audit) }
+      if (next.revocation !== undefined) revocation = next.revocation
+      const closedRevoked = next.revocation === undefined ? 0 : open.closeRevoked(revocation)
+      // Only a changed CA can untrust what the gate admitted; new handshakes already verify against it.
+      const caChanged = next.tls !== undefined && next.tls.ca !== trustedCa
+      if (next.tls !== undefined) trustedCa = next.tls.ca
+      return { closedRevoked, closedUntrusted: caChanged ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
     },
     drain,
-    stats: () => ({ connections: open.size, ...guard.openKinds(), draining: guard.isDraining })
+    stats: () => ({ connections: open.sockets.size, ...guard.openKinds(), draining: guard.isDraining })
   }
 }
 
@@ -234,20 +248,6 @@ function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { li
 
 function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
   gate.maxConnections = limits.maxConnections + Math.max(HARD_LIMIT_HEADROOM, Math.ceil(limits.maxConnections / 4))
-}
-
-// Connections that finish their handshake after this point are vetted
-// against the new list by the gate; this catches the ones already open.
-function closeRevoked (open: ReadonlySet<Socket>, connections: WeakMap<object, ConnectionInfo>, revocation: RevocationList, audit: AuditLog): number {
-  let closed = 0
-  for (const socket of open) {
-    const connection = connections.get(socket)
-    if (connection === undefined || !revocation.isRevoked(connection.identity)) continue
-    audit.write(revokedConnectionRecord(connection))
-    socket.destroy()
-    closed += 1
-  }
-  return closed
 }
 
 /**

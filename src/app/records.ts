@@ -11,7 +11,7 @@ import type { AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../aud
 import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 import type { TlsRejection } from '../tls/gate.js'
-import type { Refusal } from '../shared/errors.js'
+import type { ErrorCode, Refusal } from '../shared/errors.js'
 
 /**
  * The identity block: certificate facts plus what the policy made of them.
@@ -92,12 +92,33 @@ export function malformedRecord (connection: { identity: CertificateIdentity; re
   }
 }
 
+/** Why dockgate closed an open connection itself. */
+export type CloseReason = 'revoked' | 'expired' | 'untrusted'
+
+const CLOSED: Readonly<Record<CloseReason, { code: ErrorCode; reason: string; detail: string; error: string }>> = {
+  revoked: {
+    code: 'DG_CONNECTION_REVOKED', reason: 'revoked', detail: 'CERT_REVOKED',
+    error: 'dockgate: the client certificate has been revoked; the connection was closed when the CRL was reloaded'
+  },
+  expired: {
+    code: 'DG_CONNECTION_EXPIRED', reason: 'expired', detail: 'CERT_HAS_EXPIRED',
+    error: 'dockgate: the client certificate has expired; the connection was closed at its notAfter'
+  },
+  // What OpenSSL would answer this certificate at a new handshake.
+  untrusted: {
+    code: 'DG_CONNECTION_UNTRUSTED', reason: 'unknown-ca', detail: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    error: 'dockgate: the client certificate is not issued by a CA the gateway trusts any more; the connection was closed when tls.ca was reloaded'
+  }
+}
+
 /**
- * The record for an open connection dockgate closed because a reloaded CRL
- * revokes its certificate. Whatever was in flight on it gets its own
+ * The record for an open connection dockgate closed itself, and why: a
+ * reloaded CRL revokes its certificate, the certificate expired while the
+ * connection was open, or a reloaded `tls.ca` no longer trusts its issuer. Whatever was in flight on it gets its own
  * (aborted) record as usual; this one says why it ended.
  */
-export function revokedConnectionRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }): AuditRecord {
+export function closedConnectionRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, why: CloseReason): AuditRecord {
+  const closed = CLOSED[why]
   return {
     schema: 1,
     auditID: randomUUID(),
@@ -105,9 +126,9 @@ export function revokedConnectionRecord (connection: { identity: CertificateIden
     client: { address: connection.remoteAddress, port: connection.remotePort },
     identity: auditIdentity(connection.identity, null, null),
     decision: 'deny',
-    code: 'DG_CONNECTION_REVOKED',
-    tls: { reason: 'revoked', detail: 'CERT_REVOKED' },
-    error: 'dockgate: the client certificate has been revoked; the connection was closed when the CRL was reloaded'
+    code: closed.code,
+    tls: { reason: closed.reason, detail: closed.detail },
+    error: closed.error
   }
 }
 

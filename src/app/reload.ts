@@ -13,27 +13,35 @@
  * value is logged as needing a restart. The other limits apply at once.
  * (SIGHUP also reopens the audit file: see live.ts.)
  */
-import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import type { GatewayConfig } from '../config/load.js'
+import type { GatewayConfig, TlsConfig } from '../config/load.js'
 import { formatAdmin } from '../config/operations.js'
 import { formatDiagnostic, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
-import type { GatewayUpdate } from './gateway.js'
+import type { GatewayUpdate, GatewayUpdateResult } from './gateway.js'
 import type { Settings } from './settings.js'
 import { describeExpiry, expiryLevel, expiryOf, type ExpiryItem, type ExpiryLevel } from './expiry.js'
+import { crlsOnly } from './reload-crls.js'
 import { crlRollbacks, liveTls } from './tls-state.js'
-import { watchFiles, type FileWatch } from './watch.js'
+import { fingerprint, watchFiles, type FileWatch } from './watch.js'
 
 /** What started a reload, for the log. */
 export type ReloadTrigger = 'SIGHUP' | 'file-change'
 
-/** The outcome of one reload. `applied` false with no diagnostics: nothing had changed. */
+/**
+ * The outcome of one reload. `applied` false with no diagnostics: nothing
+ * had changed. `crlsApplied`: the reload was refused but its CRLs, which
+ * only add revocations, were applied anyway (see reload-crls.ts).
+ */
 export interface ReloadResult {
   readonly applied: boolean
   readonly diagnostics: readonly Diagnostic[]
   readonly closedRevoked: number
+  /** Open connections closed because the new `tls.ca` no longer trusts their certificate's issuer. */
+  readonly closedUntrusted: number
+  readonly crlsApplied: boolean
 }
+
+const NOTHING_DONE = { applied: false, diagnostics: [], closedRevoked: 0, closedUntrusted: 0, crlsApplied: false } as const satisfies ReloadResult
 
 /** Counters for the metrics of issue 6 and for tests. */
 export interface ReloadStats {
@@ -47,7 +55,7 @@ export interface ReloadStats {
 
 /** What the reloader needs; `load` reads and checks everything from disk again. */
 export interface ReloaderOptions {
-  readonly gateway: { update: (next: GatewayUpdate) => { closedRevoked: number } }
+  readonly gateway: { update: (next: GatewayUpdate) => GatewayUpdateResult }
   readonly initial: Settings
   readonly load: () => Promise<Loaded<Settings>>
   readonly logger: FastifyBaseLogger
@@ -112,7 +120,7 @@ class LiveReloader implements Reloader {
     this.queue = run.catch(() => {})
     return await run.catch((err: unknown): ReloadResult => {
       this.log.error({ trigger, err }, 'reload failed unexpectedly; still serving the previous state')
-      return { applied: false, diagnostics: [], closedRevoked: 0 }
+      return NOTHING_DONE
     })
   }
 
@@ -135,19 +143,17 @@ class LiveReloader implements Reloader {
   }
 
   private async reloadNow (trigger: ReloadTrigger): Promise<ReloadResult> {
-    if (this.closed) return { applied: false, diagnostics: [], closedRevoked: 0 }
+    if (this.closed) return NOTHING_DONE
     const files = watchedFiles(this.current.config)
     const print = await fingerprint(files)
-    if (trigger === 'file-change' && print === this.appliedFingerprint) {
-      return { applied: false, diagnostics: [], closedRevoked: 0 }
-    }
+    if (trigger === 'file-change' && print === this.appliedFingerprint) return NOTHING_DONE
     const loaded = await this.options.load()
     const diagnostics = loaded.ok ? crlRollbacks(this.current.config.tls.crls, loaded.value.config.tls.crls) : loaded.diagnostics
-    if (!loaded.ok || diagnostics.length > 0) return this.refuse(trigger, diagnostics)
+    if (!loaded.ok || diagnostics.length > 0) return await this.refuse(trigger, diagnostics)
     const next = loaded.value
     this.warnRestartNeeded(next.config)
     const live = liveTls(next.config.tls, this.now())
-    const { closedRevoked } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
+    const { closedRevoked, closedUntrusted } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
     for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
@@ -155,22 +161,50 @@ class LiveReloader implements Reloader {
     this.handshakeChecksCrl = live.handshakeChecksCrl
     this.counts = { ...this.counts, applied: this.counts.applied + 1, lastAppliedAt: this.now().toISOString() }
     this.log.info({
-      trigger, policy: next.config.policyFile, crls: next.config.tls.crls.length, revoked: live.revocation.size, closedRevoked
+      trigger, policy: next.config.policyFile, crls: next.config.tls.crls.length, revoked: live.revocation.size, closedRevoked, closedUntrusted
     }, `reloaded (${trigger}): new connections use the new certificates and CRLs, new requests the new policy` +
-      (closedRevoked > 0 ? `; closed ${closedRevoked} open connection(s) of revoked certificates` : ''))
+      (closedRevoked > 0 ? `; closed ${closedRevoked} open connection(s) of revoked certificates` : '') +
+      (closedUntrusted > 0 ? `; closed ${closedUntrusted} open connection(s) whose certificate no CA in tls.ca issued any more` : ''))
     this.logTlsMode()
     this.logExpiry(true)
     this.rewatch()
     this.scheduleClock()
-    return { applied: true, diagnostics: [], closedRevoked }
+    return { applied: true, diagnostics: [], closedRevoked, closedUntrusted, crlsApplied: false }
   }
 
-  private refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[]): ReloadResult {
+  // All or nothing, except for CRLs that only add revocations: those are
+  // applied on their own (reload-crls.ts), so a revocation never waits for
+  // an unrelated problem to be fixed.
+  private async refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[]): Promise<ReloadResult> {
     for (const d of diagnostics) this.log.error({ trigger, code: d.code }, formatDiagnostic(d))
+    const failed = `reload (${trigger}) failed with ${diagnostics.length} problem(s)`
+    const crls = await crlsOnly(this.current.config.tls)
     this.counts = { ...this.counts, failed: this.counts.failed + 1, lastFailedAt: this.now().toISOString() }
+    if (crls.kind === 'apply') {
+      const closedRevoked = this.applyCrlsOnly(crls.tls)
+      this.log.error({ trigger, problems: diagnostics.length, newlyRevoked: crls.newlyRevoked, closedRevoked },
+        `${failed}: the revocations were applied anyway, because the new CRLs only add revocations ` +
+        `(${crls.newlyRevoked} newly revoked; closed ${closedRevoked} open connection(s) of revoked certificates), ` +
+        'but the rest of the reload was refused; still serving the previous certificates and policy')
+      return { ...NOTHING_DONE, diagnostics, closedRevoked, crlsApplied: true }
+    }
     this.log.error({ trigger, problems: diagnostics.length },
-      `reload (${trigger}) failed with ${diagnostics.length} problem(s); still serving the previous certificates, CRLs and policy`)
-    return { applied: false, diagnostics, closedRevoked: 0 }
+      `${failed}; still serving the previous certificates, CRLs and policy` +
+      (crls.reason === null ? '' : `; the changed CRLs were not applied either: ${crls.reason}`))
+    return { ...NOTHING_DONE, diagnostics }
+  }
+
+  // The serving certificate, key and CA with the new CRLs: a new secure
+  // context (so fresh ticket keys) and the open connections they revoke closed.
+  private applyCrlsOnly (tls: TlsConfig): number {
+    const live = liveTls(tls, this.now())
+    const { closedRevoked } = this.options.gateway.update({ tls: live.material, revocation: live.revocation })
+    this.current = Object.freeze({ ...this.current, config: Object.freeze({ ...this.current.config, tls }) })
+    this.handshakeChecksCrl = live.handshakeChecksCrl
+    this.logTlsMode()
+    this.logExpiry(true)
+    this.scheduleClock()
+    return closedRevoked
   }
 
   // The process was started with these; changing them needs a new listener,
@@ -261,15 +295,4 @@ export function watchedFiles (config: GatewayConfig): string[] {
   const { tls } = config
   const files = [config.source, config.policyFile, tls.caFile, tls.certFile, tls.keyFile, ...tls.crlFiles]
   return [...new Set(files.filter((file): file is string => file !== null))].sort()
-}
-
-// What the files hold now, to tell a real change from an editor's swap file
-// or a touch. Unreadable files count as their error, so a fix is a change.
-async function fingerprint (files: readonly string[]): Promise<string> {
-  const hash = createHash('sha256')
-  for (const file of files) {
-    hash.update(file).update('\0')
-    hash.update(await readFile(file).catch((err: NodeJS.ErrnoException) => err.code ?? 'unreadable')).update('\0')
-  }
-  return hash.digest('hex')
 }

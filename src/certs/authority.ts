@@ -88,27 +88,43 @@ export async function listCertificates (dir: string, options: { expiringWithinSe
   return rows.filter((row) => row.status === 'valid' && row.secondsLeft !== null && row.secondsLeft <= within)
 }
 
+/** How to renew: validity (the latest certificate's length unless given), and `force` to renew a revoked identity. */
+export interface RenewOptions {
+  readonly days?: number
+  readonly hours?: number
+  readonly force?: boolean
+  readonly now?: Date
+}
+
 /**
  * Issues a new key and certificate for the client `cn` with the subject
  * and alternative names of its latest certificate, for the same length of
- * time unless `validity` says otherwise. The earlier certificate stays
- * valid until it expires or is revoked, so clients can switch over.
+ * time unless told otherwise. The earlier certificate is left as it is
+ * (valid until it expires or is revoked), so clients can switch over;
+ * `previous` is its index entry. Throws {@link CertStoreError} when the
+ * latest certificate is revoked and `force` is not set: renewing would
+ * quietly give a revoked identity access again.
  */
-export async function renewClient (dir: string, cn: string, validity: { days?: number; hours?: number }, now = new Date()): Promise<ClientBundleResult & { previousSerial: string }> {
+export async function renewClient (dir: string, cn: string, options: RenewOptions = {}): Promise<ClientBundleResult & { previous: IndexEntry }> {
   const ca = await readCa(dir)
   const index = await readIndex(certLayout(dir).caDir, fingerprintOf(ca))
   const latest = index.certificates.filter((entry) => entry.kind === 'client' && entry.cn === cn).at(-1)
   if (latest === undefined) throw new CertInputError(`no client certificate with CN '${cn}' in the index; issue one with \`dockgate certs issue\``)
-  const hours = validity.hours ?? (validity.days === undefined ? originalHours(latest) : undefined)
+  if (latest.revoked !== null && options.force !== true) {
+    throw new CertStoreError(`the latest certificate of '${cn}' (${latest.serial}) was revoked on ${latest.revoked.at} (${latest.revoked.reason}); ` +
+      'renewing it would give that identity access again. If access should be restored, issue a certificate deliberately with ' +
+      `\`dockgate certs issue --cn ${cn}${latest.ous.map((ou) => ` --ou ${ou}`).join('')}\` (or renew with --force)`)
+  }
+  const hours = options.hours ?? (options.days === undefined ? originalHours(latest) : undefined)
   const issued = await issueClientBundle(dir, {
     cn,
     ous: latest.ous,
-    days: validity.days ?? DEFAULT_DAYS.client,
+    days: options.days ?? DEFAULT_DAYS.client,
     ...(hours === undefined ? {} : { hours }),
     altNames: { dns: latest.sanDns, uri: latest.sanUri, email: latest.sanEmail },
-    now
+    ...(options.now === undefined ? {} : { now: options.now })
   })
-  return { ...issued, previousSerial: latest.serial }
+  return { ...issued, previous: latest }
 }
 
 /** What `renew --server` wrote. */

@@ -59,3 +59,18 @@ export async function pathExists (path: string): Promise<boolean> {
     throw err
   }
 }
+
+/**
+ * Renames `folder` to `<folder>.replaced-<UTC time>` (`ca.replaced-20261124T120000Z`,
+ * with `-2`, `-3`, ... should that exist) in the same parent, so the rename
+ * is atomic and nothing in it is lost. Returns the new path.
+ */
+export async function moveAside (folder: string, now: Date): Promise<string> {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  for (let attempt = 1; ; attempt++) {
+    const target = `${folder}.replaced-${stamp}${attempt === 1 ? '' : `-${attempt}`}`
+    if (await pathExists(target)) continue
+    await rename(folder, target)
+    return target
+  }
+}

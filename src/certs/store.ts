@@ -13,7 +13,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CertInputError, CertStoreError } from './errors.js'
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, ensurePrivateDir, pathExists, writeFileAtomic } from './files.js'
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, ensurePrivateDir, moveAside, pathExists, writeFileAtomic } from './files.js'
 import { checkClientIdentity, createCa, issueClientCertificate, issueServerCertificate, type Ca, type IssuedCertificate } from './issue.js'
 import { serverHostNames } from './hosts.js'
 import { indexPath } from './index-file.js'
@@ -119,9 +119,14 @@ export interface InitOptions {
   readonly now?: Date
 }
 
-/** What `certs init` did; `replacedCa` means every earlier certificate is now useless. */
+/**
+ * What `certs init` did; `replacedCa` means every earlier certificate is now
+ * useless, and `previousCaMovedTo` is where the old CA folder (key, index,
+ * CRL) was kept, null when there was none.
+ */
 export interface InitResult {
   readonly replacedCa: boolean
+  readonly previousCaMovedTo: string | null
   readonly serverNames: readonly string[]
   readonly written: readonly string[]
   /** Expiry of the CA and of the server certificate, as Node prints dates. */
@@ -133,7 +138,10 @@ export interface InitResult {
  * Creates a CA and a server certificate under `dir`. Everything is issued in
  * memory before the first write, so bad input leaves the directory untouched.
  * Throws {@link CertStoreError} if a CA (either file) exists and `force` is
- * false: replacing it silently would lock out every client.
+ * false: replacing it silently would lock out every client. With `force`,
+ * the old CA folder is renamed to `ca.replaced-<UTC time>` first, never
+ * overwritten: a CA key cannot be recreated, so a mistaken `--force` must
+ * be undoable.
  */
 export async function initCertificates (dir: string, opts: InitOptions): Promise<InitResult> {
   const layout = certLayout(dir)
@@ -145,9 +153,11 @@ export async function initCertificates (dir: string, opts: InitOptions): Promise
   const now = opts.now ?? new Date()
   const ca = createCa({ commonName: `dockgate CA ${now.toISOString().slice(0, 10)}`, days: opts.caDays, now })
   const server = issueServerCertificate(ca, { hosts: opts.hosts, days: opts.days, now })
+  const previousCaMovedTo = caExists ? await moveAside(layout.caDir, now) : null
   const written = [...await writeCa(layout, ca), ...await writeServer(layout, ca, server), ...await startLedger(layout.caDir, ca, server.certPem, now)]
   return {
     replacedCa: caExists,
+    previousCaMovedTo,
     serverNames,
     written,
     caValidTo: new X509Certificate(ca.certPem).validTo,

@@ -21,6 +21,7 @@ const RENEW_OPTIONS = {
   dir: DIR,
   cn: { type: 'string' },
   server: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   host: { type: 'string', multiple: true, default: [] as string[] },
   days: { type: 'string' },
   hours: { type: 'string' }
@@ -72,6 +73,7 @@ export async function runCrl (args: string[]): Promise<number> {
 export async function runRenew (args: string[]): Promise<number> {
   const { values } = asUsageError(() => parseArgs({ args, options: RENEW_OPTIONS, strict: true, allowPositionals: false }))
   if (values.server === (values.cn !== undefined)) throw new UsageError('certs renew needs exactly one of --cn NAME or --server')
+  if (values.force && values.server) throw new UsageError('--force is for renewing a revoked client identity (--cn NAME)')
   if (values.server) {
     if (values.hours !== undefined) throw new UsageError('--hours is for client certificates; give the server --days')
     const result = await renewServer(values.dir, values.host, parseDays('--days', values.days, DEFAULT_DAYS.server))
@@ -83,14 +85,28 @@ export async function runRenew (args: string[]): Promise<number> {
     return 0
   }
   const hours = validityHours(values)
-  const result = await renewClient(values.dir, values.cn ?? '', hours === undefined ? {} : { hours })
+  const result = await renewClient(values.dir, values.cn ?? '', { ...(hours === undefined ? {} : { hours }), force: values.force })
   process.stdout.write([
     `wrote client bundle ${result.paths.dir} (new key), serial ${result.serialHex}, valid until ${result.validTo}`,
-    `the previous certificate ${result.previousSerial} stays valid until it expires or is revoked; to cut it off now:`,
-    `  dockgate certs revoke --serial ${result.previousSerial} --reason superseded${dirFlag(values.dir)}`,
+    ...previousLines(result.previous, values.dir),
     `  export DOCKER_CERT_PATH=${shellQuote(resolve(result.paths.dir))}`
   ].join('\n') + '\n')
   return 0
+}
+
+// What became of the certificate renewed: only a valid one needs cutting off.
+function previousLines (previous: IndexEntry, dir: string): string[] {
+  if (previous.revoked !== null) {
+    return [`the previous certificate ${previous.serial} stays revoked (since ${previous.revoked.at}, ${previous.revoked.reason}); ` +
+      'the new one is not: --force gave this identity access again']
+  }
+  if (previous.notAfter !== null && Date.parse(previous.notAfter) <= Date.now()) {
+    return [`the previous certificate ${previous.serial} expired on ${previous.notAfter}`]
+  }
+  return [
+    `the previous certificate ${previous.serial} stays valid${previous.notAfter === null ? '' : ` until ${previous.notAfter}`} unless revoked; to cut it off now:`,
+    `  dockgate certs revoke --serial ${previous.serial} --reason superseded${dirFlag(dir)}`
+  ]
 }
 
 function parseReason (raw: string | undefined): RevocationReason {

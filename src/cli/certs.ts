@@ -19,7 +19,7 @@ const USAGE = `usage: dockgate certs init   [--dir ${DEFAULT_CERTS_DIR}] [--host
        dockgate certs revoke (--cn NAME | --serial HEX) [--reason REASON] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs list   [--expiring 7d] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs crl    [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
-       dockgate certs renew  --cn NAME [--days N | --hours N] [--dir ${DEFAULT_CERTS_DIR}]
+       dockgate certs renew  --cn NAME [--days N | --hours N] [--force] [--dir ${DEFAULT_CERTS_DIR}]
        dockgate certs renew  --server [--host NAME]... [--days N] [--dir ${DEFAULT_CERTS_DIR}]
 `
 
@@ -81,8 +81,9 @@ async function runInit (args: string[]): Promise<number> {
     `CA valid until ${result.caValidTo}`,
     `server certificate valid until ${result.serverValidTo} for: ${result.serverNames.join(', ')}`
   ]
-  if (result.replacedCa) {
-    lines.push('replaced the previous CA: certificates it issued no longer work; reissue them with `dockgate certs issue`')
+  if (result.previousCaMovedTo !== null) {
+    lines.push(`moved the previous CA (its key, index and CRL) to ${result.previousCaMovedTo}; nothing was deleted`,
+      'replaced the previous CA: certificates it issued no longer work; reissue them with `dockgate certs issue`')
   }
   lines.push(`next: dockgate certs issue --cn NAME --ou TEAM${dirFlag(values.dir)}`)
   process.stdout.write(lines.join('\n') + '\n')

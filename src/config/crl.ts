@@ -36,9 +36,16 @@ export interface CrlFacts {
   readonly thisUpdate: Date
   /** Null when the CRL names no nextUpdate (it then never goes stale). */
   readonly nextUpdate: Date | null
+  /**
+   * The cRLNumber extension, or null when the CRL has none. RFC 5280 makes
+   * it increase with every CRL a CA issues, so unlike thisUpdate it orders
+   * CRLs correctly even when they come from hosts whose clocks disagree.
+   */
+  readonly crlNumber: bigint | null
   readonly revokedSerials: readonly string[]
 }
 
+const OID_CRL_NUMBER = '2.5.29.20'
 const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g
 
 // Signature algorithm OIDs and the digest Node's verify needs (null: the
@@ -89,16 +96,16 @@ export function uncoveredCas (cas: readonly X509Certificate[], crls: readonly Cr
 
 function readCrl (file: string, pem: string, cas: readonly X509Certificate[]): CrlFacts | string {
   let der: Buffer
-  let fields: forge.asn1.Asn1[]
   let parsed: { tbsFields: forge.asn1.Asn1[]; algorithm: string; signature: Buffer }
+  let layout: TbsLayout | string
   try {
     der = Buffer.from(forge.pem.decode(pem)[0]?.body ?? '', 'binary')
     parsed = parseCertificateList(der)
-    fields = parsed.tbsFields
+    // Inside the try: a malformed revoked entry or cRLNumber throws too.
+    layout = tbsLayout(parsed.tbsFields)
   } catch (err) {
     return `cannot be parsed as a CRL (is it complete?): ${err instanceof Error ? err.message : String(err)}`
   }
-  const layout = tbsLayout(fields)
   if (typeof layout === 'string') return layout
   const issuer = cas.find((ca) => sameName(subjectNameOf(ca), layout.issuer) && signedBy(ca, parsed, der))
   if (issuer === undefined) {
@@ -112,11 +119,12 @@ function readCrl (file: string, pem: string, cas: readonly X509Certificate[]): C
     issuer: oneLine(issuer.subject),
     thisUpdate: layout.thisUpdate,
     nextUpdate: layout.nextUpdate,
+    crlNumber: layout.crlNumber,
     revokedSerials: Object.freeze(layout.revoked)
   })
 }
 
-interface TbsLayout { issuer: forge.asn1.Asn1; thisUpdate: Date; nextUpdate: Date | null; revoked: string[] }
+interface TbsLayout { issuer: forge.asn1.Asn1; thisUpdate: Date; nextUpdate: Date | null; revoked: string[]; crlNumber: bigint | null }
 
 // TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate,
 //   nextUpdate OPTIONAL, revokedCertificates OPTIONAL, [0] crlExtensions OPTIONAL }
@@ -132,7 +140,24 @@ function tbsLayout (fields: forge.asn1.Asn1[]): TbsLayout | string {
   const revoked = list?.tagClass === asn1.Class.UNIVERSAL && list.type === asn1.Type.SEQUENCE
     ? (list.value as forge.asn1.Asn1[]).map(serialOfEntry)
     : []
-  return { issuer, thisUpdate, nextUpdate, revoked }
+  return { issuer, thisUpdate, nextUpdate, revoked, crlNumber: crlNumberOf(fields.at(-1)) }
+}
+
+// crlExtensions [0] EXPLICIT Extensions; Extension ::= SEQUENCE { extnID,
+// critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING (holding the DER) }.
+function crlNumberOf (node: forge.asn1.Asn1 | undefined): bigint | null {
+  if (node?.tagClass !== asn1.Class.CONTEXT_SPECIFIC || (node.type as number) !== 0) return null
+  const extensions = ((node.value as forge.asn1.Asn1[])[0]?.value ?? []) as forge.asn1.Asn1[]
+  for (const extension of extensions) {
+    const parts = extension.value as forge.asn1.Asn1[]
+    const oid = parts[0]?.value
+    const octets = parts.at(-1)?.value
+    if (typeof oid !== 'string' || asn1.derToOid(oid) !== OID_CRL_NUMBER || typeof octets !== 'string') continue
+    const integer = fromDer(octets, { strict: true, decodeBitStrings: false })
+    if (integer.type !== asn1.Type.INTEGER || typeof integer.value !== 'string') throw new Error('the cRLNumber is not an INTEGER')
+    return BigInt('0x' + (forge.util.bytesToHex(integer.value) || '0'))
+  }
+  return null
 }
 
 function serialOfEntry (entry: forge.asn1.Asn1): string {

@@ -201,7 +201,7 @@ class ConfigChecker {
     ])
     if (ca === null || cert === null || key === null) return null
     const pem: TlsPem = { ca: ca.text, cert: cert.text, key: key.text }
-    const problems = checkTlsMaterial(pem)
+    const problems = checkTlsMaterial(pem, { certFile: cert.path })
     for (const problem of problems) this.report('DG_TLS_MATERIAL', ['tls', problem.key], problem.message)
     if (problems.length > 0) return null
     const crl = await this.crl(pem.ca)

@@ -19,19 +19,46 @@ export interface TlsProblem {
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 
+/** When the material is checked, and the certificate's file name for messages. */
+export interface TlsCheckOptions {
+  readonly now?: Date
+  readonly certFile?: string
+}
+
 /**
  * Every problem with the material: unparsable PEM, a CA file holding a
- * non-CA certificate, a key that does not belong to the certificate.
- * Empty when the material is usable. Never throws.
+ * non-CA certificate, a key that does not belong to the certificate, a
+ * server certificate that is expired or not yet valid at `now` (every
+ * client would refuse it). Empty when the material is usable. Never throws.
  */
-export function checkTlsMaterial (pem: TlsPem): TlsProblem[] {
+export function checkTlsMaterial (pem: TlsPem, options: TlsCheckOptions = {}): TlsProblem[] {
   const problems: TlsProblem[] = [...checkCaBundle(pem.ca)]
   const cert = parseCertificate('cert', pem.cert, problems)
   const key = parseKey(pem.key, problems)
   if (cert !== null && key !== null && !cert.checkPrivateKey(key)) {
     problems.push({ key: 'key', message: 'tls.key does not match tls.cert (they are not a key pair; was one of them regenerated?)' })
   }
+  if (cert !== null) problems.push(...checkValidity(cert, options.now ?? new Date(), options.certFile))
   return problems
+}
+
+// Serving a certificate outside its validity would make every client's
+// handshake fail; at startup that is a clear error, on reload the old
+// certificate keeps serving.
+function checkValidity (cert: X509Certificate, now: Date, file: string | undefined): TlsProblem[] {
+  const from = new Date(cert.validFrom)
+  const to = new Date(cert.validTo)
+  const which = file === undefined ? 'tls.cert' : `tls.cert ${file}`
+  const window = `valid from ${from.toISOString()} to ${to.toISOString()}`
+  if (now.getTime() > to.getTime()) {
+    return [{ key: 'cert', message: `${which} expired on ${to.toISOString()} (${window}); every client would refuse it: ` +
+      'renew it with `dockgate certs renew --server`' }]
+  }
+  if (now.getTime() < from.getTime()) {
+    return [{ key: 'cert', message: `${which} is not valid until ${from.toISOString()} (${window}; this host's clock says ` +
+      `${now.toISOString()}); every client would refuse it: check the clocks of this host and the CA host` }]
+  }
+  return []
 }
 
 /**

@@ -51,7 +51,7 @@ export interface GatewayMetrics {
   readonly observeTlsRejection: (reason: string) => void
   /** A limit refused something; `limit` is a LimitName or `header-size` / `header-timeout`. */
   readonly observeLimitHit: (limit: string) => void
-  /** dockgate closed an open connection itself (`revoked`). */
+  /** dockgate closed an open connection itself (`revoked`, `expired`, `unknown-ca`). */
   readonly observeConnectionClosed: (reason: string) => void
 }
 
@@ -68,7 +68,7 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
   const bytes = new Counter({ name: 'dockgate_bytes_total', help: 'Body bytes relayed, counted when each exchange ends: direction in is client to daemon, out is daemon to client', labelNames: ['team', 'direction'], registers })
   const tls = new Counter({ name: 'dockgate_tls_handshake_failures_total', help: 'Clients turned away at the TLS layer, by reason (no-certificate, unknown-ca, expired, revoked, handshake-failed, ...)', labelNames: ['reason'], registers })
   const limits = new Counter({ name: 'dockgate_limit_hits_total', help: 'Requests or connections refused by a limit: connections, identity-connections, streams, rate, header-size, header-timeout', labelNames: ['limit'], registers })
-  const closed = new Counter({ name: 'dockgate_connections_closed_total', help: 'Open connections dockgate closed itself, by reason (revoked: a reloaded CRL revokes the certificate)', labelNames: ['reason'], registers })
+  const closed = new Counter({ name: 'dockgate_connections_closed_total', help: 'Open connections dockgate closed itself, by reason (revoked: a reloaded CRL revokes the certificate; expired: the certificate expired while open; unknown-ca: a reloaded tls.ca no longer trusts its issuer)', labelNames: ['reason'], registers })
   stateGauges(registers, sources)
   stateCounters(registers, sources)
   new Gauge({ name: 'dockgate_build_info', help: 'Always 1; the labels say which dockgate and Node.js run', labelNames: ['version', 'node'], aggregator: 'first', registers })

@@ -16,7 +16,7 @@ export const ERRORS = {
   DG_WRONG_TYPE: { status: 0, summary: 'a value has the wrong type' },
   DG_BAD_VALUE: { status: 0, summary: 'a value has the right type but is not acceptable' },
   DG_FILE_UNREADABLE: { status: 0, summary: 'a file named by the config is missing or unreadable, or the audit file cannot be opened for writing' },
-  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
+  DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, the server certificate is expired or not yet valid, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
   DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
@@ -49,6 +49,8 @@ export const ERRORS = {
 
   // Actions dockgate takes on its own (audit records).
   DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' },
+  DG_CONNECTION_EXPIRED: { status: 0, summary: 'an open connection was closed because its client certificate expired while it was open' },
+  DG_CONNECTION_UNTRUSTED: { status: 0, summary: 'an open connection was closed because a reloaded tls.ca no longer holds a CA that issued its client certificate' },
 
   // `dockgate audit verify` findings, each at FILE:LINE of an audit file.
   DG_AUDIT_EDITED: { status: 0, summary: 'an audit line was changed after it was written (its bytes no longer match its hash)' },

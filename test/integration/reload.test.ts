@@ -125,6 +125,28 @@ describe.skipIf(socket === '')('live reload', () => {
     expect((await probe(gw.port, gw.bundle('alice'))).serverFingerprint256).toBe(new X509Certificate(next.certPem).fingerprint256)
   })
 
+  it('refuses a server certificate that has expired or is not valid yet, and keeps serving the current one', async () => {
+    const serving = (await probe(gw.port, gw.bundle('alice'))).serverFingerprint256
+    const ca = { certPem: readFileSync(join(gw.certs, 'ca', 'ca.pem'), 'utf8'), keyPem: readFileSync(join(gw.certs, 'ca', 'key.pem'), 'utf8') }
+    const keyFile = join(gw.certs, 'server', 'key.pem')
+    const certFile = join(gw.certs, 'server', 'cert.pem')
+    const [keep, keepKey] = [readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8')]
+    for (const [shift, problem] of [[-3, /tls\.cert .*cert\.pem expired on /], [2, /tls\.cert .*cert\.pem is not valid until /]] as const) {
+      const dated = issueServerCertificate(ca, { hosts: [], days: 1, now: new Date(Date.now() + shift * 86_400_000) })
+      const failed = gw.reloader.stats().failed
+      writeFileSync(keyFile, dated.keyPem)
+      writeFileSync(certFile, dated.certPem)
+      await waitFor(() => gw.reloader.stats().failed > failed && gw.logs().at(-2)?.msg.match(problem) !== null, 10_000, 'the dated certificate to be refused')
+      expect(gw.logs().at(-2)?.msg).toMatch(/config\.yaml:5:9 DG_TLS_MATERIAL .*every client would refuse it/)
+      expect((await probe(gw.port, gw.bundle('alice'))).serverFingerprint256).toBe(serving)
+    }
+    // Back to what is serving: the files equal the applied state, so no reload is needed.
+    writeFileSync(keyFile, keepKey)
+    writeFileSync(certFile, keep)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect((await probe(gw.port, gw.bundle('alice'))).status).toBe(200)
+  })
+
   it('refuses to roll the CRL back to an older one, so a revocation cannot be undone by restoring a file', async () => {
     const crlFile = join(gw.certs, 'ca', 'crl.pem')
     const older = readFileSync(crlFile, 'utf8')
@@ -135,7 +157,7 @@ describe.skipIf(socket === '')('live reload', () => {
     const failed = gw.reloader.stats().failed
     writeFileSync(crlFile, older)
     await failedSince(failed)
-    expect(gw.logs().at(-2)?.msg).toMatch(/crl\.pem:0:0 DG_TLS_MATERIAL this CRL from .* was issued .*, before the one in use/)
+    expect(gw.logs().at(-2)?.msg).toMatch(/crl\.pem:0:0 DG_TLS_MATERIAL this CRL from .* \(number \d+, issued .*\) is older than the one in use \(number \d+, /)
     expect((await docker(gw.port, gw.bundle('oscar'), ['ps'])).stderr).toContain('the client certificate has been revoked')
     // Every reload fails until a current CRL is back; publishing one is the fix.
     const applied2 = gw.reloader.stats().applied

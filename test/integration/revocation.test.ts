@@ -7,6 +7,7 @@
  * open stream, not through TLS session resumption.
  */
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { docker, dockerEnv } from '../support/clients.js'
 import { startLiveGateway, waitFor, type LiveGateway } from '../support/live.js'
@@ -53,7 +54,8 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
         ['--cn', 'quinn', '--ou', 'platform'],
         ['--cn', 'rita', '--ou', 'platform'],
         ['--cn', 'sam', '--ou', 'platform'],
-        ['--cn', 'tina', '--ou', 'platform']
+        ['--cn', 'tina', '--ou', 'platform'],
+        ['--cn', 'dave', '--ou', 'platform']
       ]
     })
   })
@@ -164,5 +166,45 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
     expect(resumedAfter.status).toBe(403)
     expect(resumedAfter.body).toContain('the client certificate has been revoked (CERT_REVOKED)')
     expect(resumedAfter.resumed).toBe(false)
+  })
+
+  it('applies a revocation while an unrelated problem (a policy typo) keeps the rest of the reload refused', async () => {
+    const { default: tls } = await import('node:tls')
+    const { tlsOptions } = await import('../support/clients.js')
+    const kept = tls.connect({ host: '127.0.0.1', port: gw.port, ...tlsOptions(gw.bundle('dave')) })
+    let answered = ''
+    kept.on('data', (c: Buffer) => { answered += c.toString('latin1') })
+    const closed = new Promise<void>((resolve) => kept.on('close', () => { resolve() }))
+    kept.on('secureConnect', () => { kept.write('GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n') })
+    await waitFor(() => answered.includes('OK'), 10_000, 'the keep-alive answer')
+
+    let failed = gw.reloader.stats().failed
+    writeFileSync(gw.policyFile, POLICY.replace('teams: [ops]', 'teams: [opz]'))
+    await waitFor(() => gw.reloader.stats().failed > failed, 10_000, 'the typo to be refused')
+    try {
+      failed = gw.reloader.stats().failed
+      const applied = gw.reloader.stats().applied
+      const printed = await gw.certsCli('revoke', '--cn', 'dave')
+      const serial = /^revoked ([0-9A-F]{32})/m.exec(printed)?.[1]
+      await waitFor(() => gw.reloader.stats().failed > failed, 10_000, 'the reload with the revocation')
+      expect(gw.reloader.stats().applied).toBe(applied)
+      expect(gw.logs().filter((line) => line.level === 50).map((line) => line.msg)).toContainEqual(
+        'reload (file-change) failed with 1 problem(s): the revocations were applied anyway, because the new CRLs only add revocations ' +
+        '(1 newly revoked; closed 1 open connection(s) of revoked certificates), but the rest of the reload was refused; ' +
+        'still serving the previous certificates and policy')
+      await within(1500, closed)
+      expect(gw.records()).toContainEqual(expect.objectContaining({
+        stage: 'ConnectionClosed', code: 'DG_CONNECTION_REVOKED', identity: expect.objectContaining({ serial }) as unknown
+      }))
+      const refused = await docker(gw.port, gw.bundle('dave'), ['ps'])
+      expect(refused.stderr).toContain('dockgate: the client certificate has been revoked (CERT_REVOKED)')
+      // The typo was not applied: olivia's team still resolves under the old policy.
+      expect((await docker(gw.port, gw.bundle('olivia'), ['ps', '-q'])).code).toBe(0)
+    } finally {
+      const applied = gw.reloader.stats().applied
+      writeFileSync(gw.policyFile, POLICY)
+      await gw.reloaded(applied)
+    }
+    expect((await docker(gw.port, gw.bundle('dave'), ['ps'])).stderr).toContain('the client certificate has been revoked (CERT_REVOKED)')
   })
 })

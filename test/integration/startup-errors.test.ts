@@ -4,10 +4,11 @@
  * read, an audit folder it may not write. Each exits 1 with one line that
  * names the file or address, the reason, and what to change.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { issueServerCertificate } from '../../src/certs/issue.js'
 import { killAll, prepare, serve } from '../support/cli.js'
 import { chownTree, NOBODY, runsAsRoot } from '../support/users.js'
 
@@ -93,5 +94,19 @@ describe('dockgate serve: startup errors', () => {
     const served = serve(['serve', '--config', 'config.yaml'], dir)
     expect(await served.exited).toBe(1)
     expect(served.output()).toContain('does not end with a sealed audit record')
+  })
+
+  it('refuses an expired server certificate, naming the file and its dates', async () => {
+    const dir = await prepare(NO_DAEMON, POLICY, [])
+    const certs = join(dir, 'certs')
+    const ca = { certPem: readFileSync(join(certs, 'ca', 'ca.pem'), 'utf8'), keyPem: readFileSync(join(certs, 'ca', 'key.pem'), 'utf8') }
+    const expired = issueServerCertificate(ca, { hosts: [], days: 1, now: new Date(Date.now() - 3 * 86_400_000) })
+    writeFileSync(join(certs, 'server', 'key.pem'), expired.keyPem)
+    writeFileSync(join(certs, 'server', 'cert.pem'), expired.certPem)
+    const served = serve(['serve', '--config', 'config.yaml'], dir)
+    expect(await served.exited).toBe(1)
+    expect(served.output()).toMatch(new RegExp(`config\\.yaml:5:9 DG_TLS_MATERIAL tls\\.cert ${join(certs, 'server', 'cert.pem')} expired on \\S+ ` +
+      '\\(valid from \\S+ to \\S+\\); every client would refuse it: renew it with `dockgate certs renew --server`'))
+    expect(served.output()).toContain('dockgate: not started: 1 problem(s)')
   })
 })

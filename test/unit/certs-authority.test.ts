@@ -160,7 +160,7 @@ describe('certs renew and crl', () => {
     const before = new X509Certificate(readFileSync(join(dir, 'clients', 'ci-1', 'cert.pem')))
     const oldKey = readFileSync(join(dir, 'clients', 'ci-1', 'key.pem'), 'utf8')
     expect(await certs('renew', '--cn', 'ci-1')).toBe(0)
-    expect(stdout).toContain(`the previous certificate ${before.serialNumber} stays valid`)
+    expect(stdout).toContain(`the previous certificate ${before.serialNumber} stays valid until ${new Date(before.validTo).toISOString()} unless revoked; to cut it off now:`)
     expect(stdout).toContain(`dockgate certs revoke --serial ${before.serialNumber} --reason superseded`)
     const after = new X509Certificate(readFileSync(join(dir, 'clients', 'ci-1', 'cert.pem')))
     expect(after.subject).toBe(before.subject)
@@ -169,6 +169,36 @@ describe('certs renew and crl', () => {
     expect(readFileSync(join(dir, 'clients', 'ci-1', 'key.pem'), 'utf8')).not.toBe(oldKey)
     expect(Math.round((Date.parse(after.validTo) - Date.now()) / 3_600_000)).toBe(6)
     expect(await certs('renew', '--cn', 'nobody')).toBe(2)
+  })
+
+  it('refuses to renew an identity whose latest certificate is revoked, unless --force, and says what became of the old one', async () => {
+    await certs('issue', '--cn', 'dave', '--ou', 'platform', '--ou', 'ops')
+    const revoked = serialOf('dave')
+    await certs('revoke', '--cn', 'dave', '--reason', 'keyCompromise')
+    expect(await certs('renew', '--cn', 'dave')).toBe(1)
+    expect(stderr).toMatch(new RegExp(`^dockgate: the latest certificate of 'dave' \\(${revoked}\\) was revoked on \\S+ \\(keyCompromise\\); ` +
+      'renewing it would give that identity access again\\. If access should be restored, issue a certificate deliberately with ' +
+      '`dockgate certs issue --cn dave --ou platform --ou ops` \\(or renew with --force\\)\\n$'))
+    expect(serialOf('dave')).toBe(revoked)
+    expect(index().certificates.filter((entry) => entry.cn === 'dave')).toHaveLength(1)
+
+    expect(await certs('renew', '--cn', 'dave', '--force')).toBe(0)
+    expect(serialOf('dave')).not.toBe(revoked)
+    expect(stdout).toContain(`the previous certificate ${revoked} stays revoked (since `)
+    expect(stdout).not.toContain('stays valid')
+    expect(stdout).not.toContain('certs revoke --serial')
+    expect(await certs('renew', '--server', '--force')).toBe(2)
+  })
+
+  it('says an expired previous certificate expired, instead of that it stays valid', async () => {
+    await certs('issue', '--cn', 'erin', '--ou', 'platform')
+    const old = serialOf('erin')
+    const path = join(dir, 'ca', 'index.json')
+    const edited = index()
+    writeFileSync(path, JSON.stringify({ ...edited, certificates: edited.certificates.map((entry) => entry.cn === 'erin' ? { ...entry, notAfter: '2020-01-01T00:00:00.000Z' } : entry) }))
+    expect(await certs('renew', '--cn', 'erin', '--days', '5')).toBe(0)
+    expect(stdout).toContain(`the previous certificate ${old} expired on 2020-01-01T00:00:00.000Z`)
+    expect(stdout).not.toContain('stays valid')
   })
 
   it('renews the server certificate for the same names with a new key', async () => {

@@ -52,6 +52,7 @@ describe('certs init', () => {
     expect(await certs('init', '--dir', dir)).toBe(1)
     expect(stderr).toBe(`dockgate: CA already exists at ${join(dir, 'ca')}; use --force to replace it (every issued certificate stops working)\n`)
     expect(await certs('init', '--dir', dir, '--force')).toBe(0)
+    expect(stdout).toMatch(new RegExp(`^moved the previous CA \\(its key, index and CRL\\) to ${join(dir, 'ca')}\\.replaced-\\d{8}T\\d{6}Z; nothing was deleted$`, 'm'))
     expect(stdout).toContain('replaced the previous CA')
   })
 

@@ -79,6 +79,22 @@ describe('initCertificates', () => {
     expect(certAt('server', 'cert.pem').checkIssued(certAt('ca', 'ca.pem'))).toBe(true)
   })
 
+  it('moves the old CA folder aside instead of overwriting its key, also twice in one second', async () => {
+    await initCertificates(dir, INIT)
+    const oldFiles = ['ca.pem', 'key.pem', 'index.json', 'crl.pem'].map((name) => readFileSync(join(dir, 'ca', name), 'utf8'))
+    const now = new Date('2026-11-24T12:00:00.250Z')
+    const first = await initCertificates(dir, { ...INIT, force: true, now })
+    expect(first.previousCaMovedTo).toBe(join(dir, 'ca.replaced-20261124T120000Z'))
+    expect(['ca.pem', 'key.pem', 'index.json', 'crl.pem'].map((name) => readFileSync(join(dir, 'ca.replaced-20261124T120000Z', name), 'utf8'))).toEqual(oldFiles)
+    expect(statSync(join(dir, 'ca.replaced-20261124T120000Z', 'key.pem')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'ca.replaced-20261124T120000Z')).mode & 0o777).toBe(0o700)
+    const second = await initCertificates(dir, { ...INIT, force: true, now })
+    expect(second.previousCaMovedTo).toBe(join(dir, 'ca.replaced-20261124T120000Z-2'))
+    expect(readFileSync(join(dir, 'ca.replaced-20261124T120000Z-2', 'key.pem'), 'utf8')).not.toBe(oldFiles[1])
+    expect(readFileSync(join(dir, 'ca', 'key.pem'), 'utf8')).not.toBe(oldFiles[1])
+    expect((await initCertificates(join(dir, 'fresh'), INIT)).previousCaMovedTo).toBeNull()
+  })
+
   it('writes nothing when a host is invalid', async () => {
     await expect(initCertificates(dir, { ...INIT, hosts: ['docker.example.com:2376'] })).rejects.toThrow(CertInputError)
     expect(readdirSync(dir)).toEqual([])

@@ -9,6 +9,7 @@ import { createCa } from '../../src/certs/issue.js'
 import { initCertificates } from '../../src/certs/store.js'
 import { loadConfigFile, type GatewayConfig } from '../../src/config/load.js'
 import { formatDiagnostic } from '../../src/shared/diagnostics.js'
+import { crlsOnly } from '../../src/app/reload-crls.js'
 
 let dir = ''
 beforeAll(async () => {
@@ -62,5 +63,33 @@ describe('tls.crl', () => {
     ])
     expect(await load([...BASE, '  crl: []'])).toEqual([expect.stringMatching(/^config\.yaml:7:8 DG_WRONG_TYPE 'tls\.crl' must be .* or a non-empty list of them .*, got a list$/)])
     expect(await load([...BASE, '  crl: 7'])).toEqual([expect.stringMatching(/^config\.yaml:7:8 DG_WRONG_TYPE 'tls\.crl' must be a path to a PEM CRL file or a non-empty list of them/)])
+  })
+})
+
+describe('a refused reload applies CRLs on their own only when they tighten', () => {
+  it('reads the CRL files in use against the CAs in use, and applies a newer one that adds revocations', async () => {
+    const loaded = await load([...BASE, '  crl: certs/ca/crl.pem'])
+    if (Array.isArray(loaded)) throw new Error(loaded.join('\n'))
+    const tls = loaded.value.tls
+    const crlFile = join(dir, 'certs', 'ca', 'crl.pem')
+    const before = readFileSync(crlFile, 'utf8')
+    const ca = { certPem: readFileSync(join(dir, 'certs', 'ca', 'ca.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'certs', 'ca', 'key.pem'), 'utf8') }
+    const write = (number: number, serials: string[]): void => {
+      writeFileSync(crlFile, issueCrl(ca, { revoked: serials.map((serialHex) => ({ serialHex, revokedAt: new Date(), reason: 'keyCompromise' as const })), number, nextUpdate: new Date(Date.now() + 3_600_000) }))
+    }
+    try {
+      expect(await crlsOnly(tls)).toEqual({ kind: 'skip', reason: null })
+      write(50, ['0DAFE'])
+      const applied = await crlsOnly(tls)
+      expect(applied).toMatchObject({ kind: 'apply', newlyRevoked: 1, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, crls: [{ crlNumber: 50n, revokedSerials: ['DAFE'] }] } })
+      // Older than the one in use: the number decides.
+      if (applied.kind !== 'apply') throw new Error('not applied')
+      write(49, ['0DAFE', '01'])
+      expect(await crlsOnly(applied.tls)).toEqual({ kind: 'skip', reason: expect.stringMatching(/^they do not only add revocations \(the CRL from CN=dockgate CA .* is older than the one in use\)$/) as unknown })
+      writeFileSync(crlFile, before.slice(0, 200))
+      expect(await crlsOnly(applied.tls)).toEqual({ kind: 'skip', reason: expect.stringMatching(/^they cannot be used: tls\.crl file .*crl\.pem holds no PEM CRL/) as unknown })
+    } finally {
+      writeFileSync(crlFile, before)
+    }
   })
 })

@@ -7,6 +7,7 @@ import { parseListen, parseUpstream } from '../../src/config/address.js'
 import { configFromObject, loadConfigFile, type GatewayConfig } from '../../src/config/load.js'
 import type { Loaded } from '../../src/shared/diagnostics.js'
 import { formatDiagnostic } from '../../src/shared/diagnostics.js'
+import { createCa, issueServerCertificate } from '../../src/certs/issue.js'
 
 let dir = ''
 
@@ -125,6 +126,31 @@ describe('loadConfigFile: problems, all at once, at their place', () => {
       tls: { ca: 'certs/ca.pem', cert: 'certs/server-key.pem', key: 'certs/server-key.pem' }
     }, dir)
     expect(problems(result)).toEqual(['<dev>:0:0 DG_TLS_MATERIAL tls.cert holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)'])
+  })
+
+  it('refuses a server certificate that has expired or is not valid yet, naming the file and the dates', async () => {
+    const ca = createCa({ commonName: 'dated CA', days: 30 })
+    writeFileSync(join(dir, 'certs/dated-ca.pem'), ca.certPem)
+    const DAY = 86_400_000
+    const cases = [
+      ['expired', issueServerCertificate(ca, { hosts: [], days: 1, now: new Date(Date.now() - 3 * DAY) })],
+      ['future', issueServerCertificate(ca, { hosts: [], days: 1, now: new Date(Date.now() + 2 * DAY) })]
+    ] as const
+    const found: string[] = []
+    for (const [name, issued] of cases) {
+      writeFileSync(join(dir, `certs/${name}-cert.pem`), issued.certPem)
+      writeFileSync(join(dir, `certs/${name}-key.pem`), issued.keyPem)
+      found.push(...problems(await configFromObject({
+        listen: '0.0.0.0:1', upstream: 'unix:///d.sock', policy: 'policy.yaml', audit: { file: 'a' },
+        tls: { ca: 'certs/dated-ca.pem', cert: `certs/${name}-cert.pem`, key: `certs/${name}-key.pem` }
+      }, dir)))
+    }
+    const iso = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z'
+    expect(found).toHaveLength(2)
+    expect(found[0]).toMatch(new RegExp(`^<dev>:0:0 DG_TLS_MATERIAL tls\\.cert ${join(dir, 'certs/expired-cert.pem')} expired on (${iso}) \\(valid from ${iso} to \\1\\); ` +
+      'every client would refuse it: renew it with `dockgate certs renew --server`$'))
+    expect(found[1]).toMatch(new RegExp(`^<dev>:0:0 DG_TLS_MATERIAL tls\\.cert ${join(dir, 'certs/future-cert.pem')} is not valid until (${iso}) \\(valid from \\1 to ${iso}; ` +
+      `this host's clock says ${iso}\\); every client would refuse it: check the clocks of this host and the CA host$`))
   })
 
   it('reports an unreadable config file at 0:0 with the OS reason', async () => {

@@ -44,6 +44,7 @@ describe('issueCrl and readCrlFile', () => {
       issuer: 'CN=crl test CA,O=dockgate',
       thisUpdate: new Date(now.getTime() - 5 * 60_000),
       nextUpdate: new Date(now.getTime() + 24 * HOUR),
+      crlNumber: 7n,
       revokedSerials: ['A1B2C', 'FF0001']
     })
   })
@@ -107,6 +108,8 @@ describe('a CRL issued by another CA with OpenSSL (ECDSA)', () => {
     expect(problems).toEqual([])
     expect(crls[0]?.revokedSerials).toEqual([normalizeSerial(new X509Certificate(readFileSync(join(dir, 'leaf.pem'))).serialNumber)])
     expect(crls[0]?.issuer).toBe('CN=external CA,O=elsewhere')
+    // No crlnumber file in ca.cnf: OpenSSL writes no cRLNumber, so rollback checks fall back to thisUpdate.
+    expect(crls[0]?.crlNumber).toBeNull()
     expect(crls[0]?.nextUpdate?.getTime()).toBeGreaterThan(Date.now() + 6 * 24 * HOUR)
   })
 })

@@ -1,11 +1,11 @@
 // The pure parts of reload: which CRLs the handshake gets at a given time,
 // refusing CRL rollbacks, expiry numbers and messages, and the file watch.
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { describeExpiry, expiryLevel, expiryOf, EXPIRY_WARNING_SECONDS } from '../../src/app/expiry.js'
-import { CRL_STALE_LEAD_MS, crlRollbacks, liveTls } from '../../src/app/tls-state.js'
+import { CRL_STALE_LEAD_MS, crlRollbacks, crlTightening, liveTls } from '../../src/app/tls-state.js'
 import { watchFiles } from '../../src/app/watch.js'
 import { createCa, issueServerCertificate } from '../../src/certs/issue.js'
 import type { CrlFacts, TlsConfig } from '../../src/config/load.js'
@@ -15,8 +15,8 @@ const ca = createCa({ commonName: 'parts CA', days: 400 })
 const server = issueServerCertificate(ca, { hosts: [], days: 10 })
 const T0 = new Date('2026-11-24T12:00:00Z')
 
-function crl (file: string, ca: string, from: Date, until: Date | null, serials: string[] = []): CrlFacts {
-  return { file, pem: `PEM ${file}`, caFingerprint256: ca, issuer: `CN=${ca}`, thisUpdate: from, nextUpdate: until, revokedSerials: serials }
+function crl (file: string, ca: string, from: Date, until: Date | null, serials: string[] = [], crlNumber: bigint | null = null): CrlFacts {
+  return { file, pem: `PEM ${file}`, caFingerprint256: ca, issuer: `CN=${ca}`, thisUpdate: from, nextUpdate: until, crlNumber, revokedSerials: serials }
 }
 
 function tlsWith (crls: CrlFacts[]): TlsConfig {
@@ -61,11 +61,47 @@ describe('crlRollbacks', () => {
   it('refuses a CRL older than the one in use from the same CA, and nothing else', () => {
     const inUse = crl('/c.pem', 'A', T0, null)
     expect(crlRollbacks([inUse], [crl('/c.pem', 'A', new Date(T0.getTime() - 1000), null)])).toEqual([expect.objectContaining({
-      file: '/c.pem', code: 'DG_TLS_MATERIAL', message: expect.stringMatching(/before the one in use .* could un-revoke certificates/) as unknown
+      file: '/c.pem', code: 'DG_TLS_MATERIAL', message: expect.stringMatching(/is older than the one in use \(issued .*\); an older CRL could un-revoke certificates/) as unknown
     })])
     expect(crlRollbacks([inUse], [crl('/c.pem', 'A', T0, null)])).toEqual([])
     expect(crlRollbacks([inUse], [crl('/c.pem', 'B', new Date(0), null)])).toEqual([])
     expect(crlRollbacks([inUse], [])).toEqual([])
+  })
+
+  it('orders by cRLNumber when both CRLs carry one: a newer list from a host whose clock is behind is no rollback', () => {
+    const inUse = crl('/c.pem', 'A', T0, null, ['01'], 7n)
+    const behindClock = crl('/c.pem', 'A', new Date(T0.getTime() - HOUR), null, ['01', '02'], 8n)
+    expect(crlRollbacks([inUse], [behindClock])).toEqual([])
+    // A lower number is refused even when its clock ran ahead.
+    const replayed = crl('/c.pem', 'A', new Date(T0.getTime() + HOUR), null, [], 6n)
+    expect(crlRollbacks([inUse], [replayed])).toEqual([expect.objectContaining({
+      message: expect.stringMatching(/\(number 6, issued .*\) is older than the one in use \(number 7, issued /) as unknown
+    })])
+    // Without a number on both sides, thisUpdate decides.
+    expect(crlRollbacks([inUse], [crl('/c.pem', 'A', new Date(T0.getTime() - 1000), null, ['01', '02'])])).toHaveLength(1)
+  })
+})
+
+describe('crlTightening', () => {
+  const inUse = [crl('/a.pem', 'A', T0, null, ['01'], 4n), crl('/b.pem', 'B', T0, null, ['0B'], 9n)]
+  const b = inUse[1] as CrlFacts
+  // The file's contents differ from the CRL in use, as after `certs revoke`.
+  const next = (serials: string[], crlNumber: bigint, from = T0): CrlFacts => ({ ...crl('/a.pem', 'A', from, null, serials, crlNumber), pem: `PEM /a.pem #${crlNumber}` })
+
+  it('applies a newer set that revokes everything the one in use does, counting what it adds', () => {
+    expect(crlTightening(inUse, [next(['01', '02', '03'], 5n, new Date(T0.getTime() - HOUR)), b])).toEqual({ kind: 'tightens', newlyRevoked: 2 })
+    // A fresh CRL with the same revocations (`certs crl` from cron) only tightens too.
+    expect(crlTightening(inUse, [next(['01'], 5n), b])).toEqual({ kind: 'tightens', newlyRevoked: 0 })
+  })
+
+  it('says unchanged when the CRLs are the same', () => {
+    expect(crlTightening(inUse, [...inUse])).toEqual({ kind: 'unchanged' })
+  })
+
+  it('refuses a set that drops a serial, rolls a CRL back, or leaves a CA out', () => {
+    expect(crlTightening(inUse, [next(['02'], 5n), b])).toEqual({ kind: 'loosens', reason: 'it no longer revokes 01' })
+    expect(crlTightening(inUse, [next(['01', '02'], 3n), b])).toEqual({ kind: 'loosens', reason: 'the CRL from CN=A is older than the one in use' })
+    expect(crlTightening(inUse, [next(['01', '02'], 5n)])).toEqual({ kind: 'loosens', reason: 'there is no CRL from CN=B any more' })
   })
 })
 
@@ -90,6 +126,11 @@ describe('expiry', () => {
     expect(expiryLevel({ ...base, kind: 'crl', at: null, secondsLeft: null })).toBe('ok')
   })
 })
+
+async function waitFor (check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
 
 describe('watchFiles', () => {
   let dir = ''
@@ -118,6 +159,22 @@ describe('watchFiles', () => {
     writeFileSync(join(dir, 'policy.yaml'), 'again')
     await settle()
     expect(watch.calls()).toBe(2)
+  })
+
+  it('does not act on a file written in place in two steps with a pause longer than the debounce', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dockgate-watch-'))
+    const file = join(dir, 'policy.yaml')
+    writeFileSync(file, 'old')
+    const seen: string[] = []
+    closeWatch = watchFiles([file], () => { seen.push(readFileSync(file, 'utf8')) }, 100, () => {}, 300).close
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    writeFileSync(file, 'first half')
+    // Past the 100 ms debounce, well within the 300 ms between the two reads.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    appendFileSync(file, ', second half')
+    await waitFor(() => seen.length > 0, 3000)
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(seen).toEqual(['first half, second half'])
   })
 
   it('ignores other files in the same folder', async () => {
