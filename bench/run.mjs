@@ -6,8 +6,14 @@
 // median of each is reported as a ratio: absolute numbers on a shared
 // machine are noise, ratios taken in one run are not.
 //
-//   npm run build && node bench/run.mjs [--socket /var/run/docker.sock] [--seconds 5] [--rounds 3] [--connections 10]
+// A third scenario downloads a large file (`docker cp`'s archive endpoint)
+// through each target and reports throughput: proxies that stall on
+// backpressure show up here, not in small requests.
+//
+//   npm run build && node bench/run.mjs [--socket /var/run/docker.sock] [--seconds 5] [--rounds 3] [--connections 10] [--download-mib 256]
 import { spawn, execFileSync } from 'node:child_process'
+import http from 'node:http'
+import https from 'node:https'
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -21,7 +27,8 @@ const { values: args } = parseArgs({
     socket: { type: 'string', default: process.env.DOCKGATE_TEST_DOCKER_SOCK ?? '/var/run/docker.sock' },
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '10' }
+    connections: { type: 'string', default: '10' },
+    'download-mib': { type: 'string', default: '256' }
   }
 })
 const root = resolve(import.meta.dirname, '..')
@@ -114,6 +121,47 @@ async function main () {
     }
     report(path, targets, samples)
   }
+  await downloads(targets)
+}
+
+// The file lives in a stopped container made straight through the socket.
+async function downloads (targets) {
+  const name = `dockgate-bench-${process.pid}`
+  const mib = Number(args['download-mib'])
+  execFileSync('docker', ['-H', `unix://${args.socket}`, 'run', '--name', name, '--network', 'none', 'dockgate-test/busybox',
+    'dd', 'if=/dev/zero', 'of=/big.bin', 'bs=1048576', `count=${mib}`], { stdio: 'ignore' })
+  try {
+    const path = `/v1.41/containers/${name}/archive?path=/big.bin`
+    const samples = new Map(targets.map((t) => [t.name, []]))
+    for (let round = 0; round < Number(args.rounds); round++) {
+      for (const target of targets) samples.get(target.name).push(await downloadOnce(target, path))
+    }
+    const summary = targets.map((t) => ({ name: t.name, mbps: median(samples.get(t.name)) }))
+    console.log(`\nGET ${path.replace(name, '{id}')}  (${mib} MiB, ${args.rounds} interleaved rounds, medians)`)
+    console.log('| target | MiB/s vs direct | MiB/s vs HAProxy mTLS |')
+    console.log('|---|---|---|')
+    for (const s of summary) console.log(`| ${s.name} | ${(s.mbps / summary[0].mbps).toFixed(2)} | ${(s.mbps / summary[2].mbps).toFixed(2)} |`)
+  } finally {
+    execFileSync('docker', ['-H', `unix://${args.socket}`, 'rm', '-f', name], { stdio: 'ignore' })
+  }
+}
+
+async function downloadOnce (target, path) {
+  const url = new URL(target.url + path)
+  const started = performance.now()
+  const bytes = await new Promise((resolve, reject) => {
+    const options = target.socketPath !== undefined
+      ? { socketPath: target.socketPath, path }
+      : { host: url.hostname, port: url.port, path, ...(target.tlsOptions ?? {}), servername: target.servername, agent: false }
+    const get = url.protocol === 'https:' ? https.get : http.get
+    get(options, (res) => {
+      let n = 0
+      res.on('data', (c) => { n += c.length })
+      res.on('end', () => resolve(n))
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+  return bytes / 1048576 / ((performance.now() - started) / 1000)
 }
 
 function report (path, targets, samples) {
