@@ -69,13 +69,17 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     rejectUnauthorized: false,
     ALPNProtocols: ['http/1.1'],
     handshakeTimeout: 10_000,
-    // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
-    // stdin and must still receive the container's output.
-    allowHalfOpen: true
+    // Not half-open before verification: a client that hangs up mid-handshake
+    // must close its socket, or it sits in CLOSE-WAIT for good. Verified
+    // connections are switched to half-open in admitOrReject.
+    allowHalfOpen: false
   })
   server.on('secureConnection', (socket) => { admitOrReject(socket, options) })
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
+    // Node only reports a failed or timed-out handshake; the socket stays
+    // open (and counts against every connection cap) unless destroyed.
+    socket.destroy()
   })
   return server
 }
@@ -107,6 +111,9 @@ function admitOrReject (socket: TLSSocket, options: TlsGateOptions): void {
   const verdict = vetClient(socket, options.revocation())
   const remote = remoteOf(socket)
   if (verdict.ok) {
+    // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
+    // stdin and must still receive the container's output.
+    socket.allowHalfOpen = true
     options.onAccepted({ socket, identity: verdict.identity, ...remote })
     return
   }
