@@ -9,12 +9,14 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLevel, Policy } from '../policy/index.js'
 import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial, type TlsRejection } from '../tls/gate.js'
 import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
+import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
+import { addressKey } from '../limits/address-key.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
@@ -55,7 +57,7 @@ export interface GatewayOptions {
 /** Events for metrics. Must not throw. */
 export interface GatewayObserver {
   readonly tlsRejected: (reason: string) => void
-  /** A limit refused something: a LimitName, `header-size`, `header-timeout` or `connections-hard`. */
+  /** A limit refused something: a LimitName, `header-size` or `header-timeout`. */
   readonly limitHit: (limit: string) => void
 }
 
@@ -67,6 +69,8 @@ export interface GatewayStats {
   readonly connections: number
   readonly streams: number
   readonly sessions: number
+  /** Connections not verified yet (handshaking, turned away, refused by a connection limit). */
+  readonly unverified: number
   readonly draining: boolean
 }
 
@@ -108,9 +112,6 @@ export interface Gateway {
   stats: () => GatewayStats
 }
 
-/** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
-const HARD_LIMIT_HEADROOM = 64
-
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const connections = new WeakMap<object, ConnectionInfo>()
@@ -119,6 +120,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   let revocation = options.revocation ?? NO_REVOCATIONS
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
   const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
+  const unverified = new UnverifiedSockets((address) => limiter.openUnverified(addressKey(address)), observer.limitHit)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
   const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
   const admit = guard.wrap(createAdmit({
@@ -151,6 +153,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const gate = createTlsGate({
     material: options.tls,
     revocation: () => revocation,
+    unverified,
     onAccepted: (accepted: AcceptedConnection) => {
       const { socket, identity, remoteAddress, remotePort } = accepted
       const connection: ConnectionInfo = { identity, remoteAddress, remotePort }
@@ -160,6 +163,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
         return
       }
+      unverified.verified(socket)
       connections.set(socket, connection)
       open.add(socket)
       socket.once('close', () => { open.delete(socket); admission.release() })
@@ -171,8 +175,6 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       rejections.record(rejection)
     }
   })
-  setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
-  gate.on('drop', () => { observer.limitHit('connections-hard') })
 
   let gateClosed: Promise<void> | null = null
   const closeGate = async (): Promise<void> => {
@@ -201,16 +203,13 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     update: (next) => {
       if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
       if (next.policy !== undefined) policy = next.policy
-      if (next.limits !== undefined) {
-        limiter.update(next.limits)
-        setHardLimit(gate, next.limits)
-      }
+      if (next.limits !== undefined) limiter.update(next.limits)
       if (next.revocation === undefined) return { closedRevoked: 0 }
       revocation = next.revocation
       return { closedRevoked: closeRevoked(open, connections, revocation, options.audit) }
     },
     drain,
-    stats: () => ({ connections: open.size, ...guard.openKinds(), draining: guard.isDraining })
+    stats: () => ({ connections: open.size, ...guard.openKinds(), unverified: unverified.size, draining: guard.isDraining })
   }
 }
 
@@ -222,10 +221,6 @@ function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { li
     : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
   record(refused)
   refuseConnection(socket, refused)
-}
-
-function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
-  gate.maxConnections = limits.maxConnections + Math.max(HARD_LIMIT_HEADROOM, Math.ceil(limits.maxConnections / 4))
 }
 
 // Connections that finish their handshake after this point are vetted

@@ -81,10 +81,11 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   }
   let gateway: Gateway | null = null
   let reloader: Reloader | null = null
-  const stats = (): ReturnType<Gateway['stats']> => gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, draining: false }
+  const stats = (): ReturnType<Gateway['stats']> => gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, unverified: 0, draining: false }
   const daemon = daemonReporter(options)
   const metrics = createMetrics({
     connections: () => stats().connections,
+    unverified: () => stats().unverified,
     streams: () => stats(),
     reloads: () => reloader?.stats() ?? null,
     expiry: () => reloader?.expiry() ?? [],

@@ -37,6 +37,8 @@ export interface ExpiryObservation {
 /** State read at scrape time. Every function must be cheap and must not throw. */
 export interface MetricSources {
   readonly connections: () => number
+  /** Connections not verified yet: TLS handshakes running, clients being turned away. */
+  readonly unverified: () => number
   readonly streams: () => { readonly streams: number; readonly sessions: number }
   readonly reloads: () => { readonly applied: number; readonly failed: number; readonly handshakeChecksCrl: boolean } | null
   readonly expiry: () => readonly ExpiryObservation[]
@@ -89,6 +91,7 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
 
 function stateGauges (registers: Registry[], sources: MetricSources): void {
   new Gauge({ name: 'dockgate_open_connections', help: 'Verified client connections open now', registers, collect () { this.set(sources.connections()) } })
+  new Gauge({ name: 'dockgate_unverified_connections', help: 'Connections not verified yet: TLS handshakes running, clients being turned away or refused by a connection limit', registers, collect () { this.set(sources.unverified()) } })
   new Gauge({ name: 'dockgate_open_streams', help: 'Long-lived streams open now (events, logs -f, stats, wait)', registers, collect () { this.set(sources.streams().streams) } })
   new Gauge({ name: 'dockgate_open_sessions', help: 'Hijacked sessions open now (attach, exec, run -i, BuildKit)', registers, collect () { this.set(sources.streams().sessions) } })
   new Gauge({ name: 'dockgate_draining', help: '1 while shutting down (no new requests are taken)', aggregator: 'max', registers, collect () { this.set(sources.draining() ? 1 : 0) } })

@@ -5,9 +5,11 @@
  * client never has a byte parsed as HTTP: it gets one canned answer in
  * Docker's error shape, so the docker CLI prints why, and is disconnected.
  */
+import type { Socket } from 'node:net'
 import tls, { type TLSSocket } from 'node:tls'
 import { identityFromPeerCertificate, type CertificateIdentity } from './identity.js'
 import type { RevocationList } from './revocation.js'
+import type { UnverifiedSockets } from './unverified.js'
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2'
 const REJECTED_CLIENT_GRACE_MS = 10_000
@@ -55,6 +57,8 @@ export interface TlsGateOptions {
   readonly revocation: () => RevocationList
   readonly onAccepted: (connection: AcceptedConnection) => void
   readonly onRejected: (rejection: TlsRejection) => void
+  /** The budget of connections not verified yet; every connection takes a slot of it before TLS starts. */
+  readonly unverified?: UnverifiedSockets
 }
 
 /**
@@ -74,9 +78,14 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     // connections are switched to half-open in admitOrReject.
     allowHalfOpen: false
   })
+  const unverified = options.unverified
+  // Prepended: the slot is taken before Node's own listener starts TLS.
+  if (unverified !== undefined) server.prependListener('connection', (raw: Socket) => { unverified.accept(raw) })
   server.on('secureConnection', (socket) => { admitOrReject(socket, options) })
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
+    if (unverified?.wasDropped(socket) !== true) {
+      options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
+    }
     // Node only reports a failed or timed-out handshake; the socket stays
     // open (and counts against every connection cap) unless destroyed.
     socket.destroy()

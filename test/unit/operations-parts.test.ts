@@ -43,6 +43,7 @@ describe('inheritedListenFd', () => {
 
 const SOURCES: MetricSources = {
   connections: () => 0,
+  unverified: () => 0,
   streams: () => ({ streams: 0, sessions: 0 }),
   reloads: () => null,
   expiry: () => [],
