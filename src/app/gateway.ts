@@ -181,7 +181,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
     await gateClosed
   }
-  const drain = drainer({ guard, stopAccepting: closeGate, open })
+  const drain = drainer({ guard, stopAccepting: closeGate, open, closeUnverified: () => { unverified.destroyAll() } })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
@@ -195,6 +195,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     }),
     close: async () => {
       const closed = closeGate()
+      unverified.destroyAll()
       for (const socket of open) socket.destroy()
       await app.close()
       await closed

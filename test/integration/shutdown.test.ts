@@ -10,6 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { promisify } from 'node:util'
@@ -139,4 +140,35 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     const last = readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').trimEnd().split('\n').at(-1) ?? ''
     expect(JSON.parse(last)).toMatchObject({ stage: 'ResponseComplete', request: { path: '/events' }, aborted: true })
   })
+
+  it('exits within graceSeconds plus a second, however many connections are still handshaking, being turned away or refused', async () => {
+    const grace = 2
+    const dir = await prepare(socket, POLICY, [['--cn', 'alice', '--ou', 'platform']], `limits:\n  maxConnections: 1\nshutdown:\n  graceSeconds: ${grace}\n`)
+    const bundle = join(dir, 'certs', 'clients', 'alice')
+    const served = serve(['serve', '--config', 'config.yaml'], dir)
+    const port = await served.port()
+    const open: net.Socket[] = []
+    try {
+      // A stream the deadline cuts, holding the one verified slot.
+      const events = spawn('docker', ['events'], { env: dockerEnv(port, bundle) })
+      await waitFor(() => readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').includes('"/events"'), 10_000, 'the events stream to start')
+      // Bare TCP connections that never start a handshake (handshakeTimeout is 10 s).
+      for (let i = 0; i < 20; i++) open.push(await new Promise<net.Socket>((resolve) => { const s = net.connect(port, '127.0.0.1', () => { resolve(s) }); s.on('error', () => {}) }))
+      // A client without a certificate, turned away, that never sends its request (its 403 waits 10 s).
+      const rejected = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle, false) })
+      rejected.on('error', () => {})
+      // A verified client over maxConnections, whose refusal waits 5 s for its first bytes.
+      const refused = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) })
+      refused.on('error', () => {})
+      open.push(rejected, refused)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const signalled = Date.now()
+      served.child.kill('SIGTERM')
+      expect(await served.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(grace * 1000 + 1000)
+      events.kill()
+    } finally {
+      for (const s of open) s.destroy()
+    }
+  }, 30_000)
 })
