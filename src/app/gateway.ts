@@ -12,6 +12,7 @@ import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
+import { UpstreamLiveness } from '../proxy/liveness.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
@@ -59,6 +60,8 @@ export interface GatewayObserver {
   readonly tlsRejected: (reason: string) => void
   /** A limit refused something: a LimitName, `header-size` or `header-timeout`. */
   readonly limitHit: (limit: string) => void
+  /** Each daemon liveness probe's outcome: null when it answered, else what is wrong (for the log). */
+  readonly daemon?: (problem: string | null) => void
 }
 
 /** The limits a gateway built without any runs with: the config's defaults. */
@@ -122,7 +125,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
   const unverified = new UnverifiedSockets((address) => limiter.openUnverified(addressKey(address)), observer.limitHit)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
-  const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
+  const liveness = new UpstreamLiveness({ upstream: options.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
+  const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit, upstreamDown: () => liveness.refusal() })
   const admit = guard.wrap(createAdmit({
     connectionOf,
     policy: () => policy,
@@ -188,12 +192,14 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       gate.once('error', reject)
       const done = (): void => {
         gate.off('error', reject)
+        liveness.start()
         resolve(gate.address() as AddressInfo)
       }
       if (options.listenFd === undefined) gate.listen(options.listen.port, options.listen.host, done)
       else gate.listen({ fd: options.listenFd }, done)
     }),
     close: async () => {
+      liveness.stop()
       const closed = closeGate()
       unverified.destroyAll()
       for (const socket of open) socket.destroy()

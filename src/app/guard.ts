@@ -2,7 +2,8 @@
  * The operational guard around judging: every request passes here before
  * and after the policy. Before: refused with 503 while dockgate shuts
  * down, and with 429 over the identity's request rate. After an allowing
- * judgement: a long-lived stream or hijacked session takes one of the
+ * judgement: refused with 502 while the daemon does not answer /_ping
+ * (so it is not left waiting on a hung daemon); a long-lived stream or hijacked session takes one of the
  * identity's stream slots, or is refused with 429 when it has none left
  * (so one team's streams cannot starve the others). A refusal by the
  * policy stays a 403: limits never speak for requests the caller may not
@@ -31,6 +32,8 @@ export interface GuardDeps {
   readonly audit: AuditLog
   readonly limiter: Limiter
   readonly onLimitHit: (limit: LimitName) => void
+  /** The 502 for a new request while the daemon does not answer /_ping; null while it does. */
+  readonly upstreamDown?: () => Refusal | null
 }
 
 interface InFlight { readonly kind: RequestKind; opened: boolean }
@@ -96,6 +99,9 @@ export class Guard {
     }
     const exchange = inner(req)
     if (exchange.refusal !== null) return this.track(exchange, 'request', null)
+    // Nothing of the allowed exchange was recorded yet; it is dropped unforwarded.
+    const down = this.deps.upstreamDown?.() ?? null
+    if (down !== null) return this.refuse(req, connection, started, down)
     const query = req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?') + 1) : ''
     const kind = requestKind(req.method ?? '', withoutVersion(exchange.upstreamPath), query, req.headers.upgrade ?? null)
     if (kind === 'request') return this.track(exchange, kind, null)
