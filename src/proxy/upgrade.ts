@@ -94,10 +94,16 @@ class HijackSession {
     client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
     upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
     upstream.on('error', () => { upstream.destroy(); client.destroy() })
+    // A session ended normally when each side sent its end (FIN) before
+    // closing; a side cut without one (dockgate at shutdown or revocation,
+    // a reset, a crash) makes it aborted.
+    const ended = { client: false, upstream: false }
+    client.once('end', () => { ended.client = true })
+    upstream.once('end', () => { ended.upstream = true })
     let open = 2
     const closed = (): void => {
       open -= 1
-      if (open === 0) this.end({ status: 101, upstreamStatus: 101, aborted: false, error: null })
+      if (open === 0) this.end({ status: 101, upstreamStatus: 101, aborted: !(ended.client && ended.upstream), error: null })
     }
     // A side that has fully closed can neither send nor receive; the other is
     // ended (not cut) so bytes already in flight are still delivered.

@@ -116,7 +116,7 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
       records.find((r) => r.stage === 'ResponseComplete' && r.request?.method === method && path.test(r.request.path ?? ''))
     expect(final('POST', /^\/containers\/.*\/stop$/)).toMatchObject({ status: 204, aborted: false })
     expect(final('GET', /^\/events$/)).toMatchObject({ status: 200, aborted: true })
-    expect(final('POST', /^\/exec\/.*\/start$/)).toMatchObject({ status: 101 })
+    expect(final('POST', /^\/exec\/.*\/start$/)).toMatchObject({ status: 101, aborted: true })
     expect(records.filter((r) => r.code === 'DG_SHUTTING_DOWN')).toEqual([
       expect.objectContaining({ stage: 'Refused', status: 503, request: expect.objectContaining({ path: '/version' }) as unknown })
     ])
