@@ -7,7 +7,7 @@
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLevel, Policy } from '../policy/index.js'
-import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial, type TlsRejection } from '../tls/gate.js'
+import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
 import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
@@ -16,7 +16,7 @@ import { UpstreamLiveness } from '../proxy/liveness.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
+import type { RejectionLimits } from '../audit/rate-limit.js'
 import { addressKey } from '../limits/address-key.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
@@ -24,8 +24,9 @@ import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
 import { drainer } from './drain.js'
 import { Guard } from './guard.js'
-import { connectionRefusedRecord } from './limit-records.js'
-import { malformedRecord, revokedConnectionRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
+import { connectionRefusedRecord, guardRefusalOf } from './limit-records.js'
+import { malformedRecord, revokedConnectionRecord } from './records.js'
+import { createRefusalAudit } from './refusal-audit.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
@@ -43,7 +44,7 @@ export interface GatewayOptions {
   readonly bodyBytes?: number
   /** `audit.level`: for requests the policy sets no level for; metadata unless set. */
   readonly auditLevel?: AuditLevel
-  /** How many TLSRejected records each address (and all together) may write before they are counted instead. */
+  /** How many TLSRejected records each address, and refusals by limits each identity and code, (and all together) may write before they are counted instead. */
   readonly rejectionLimits?: RejectionLimits
   /** `limits.headerBytes`: the largest request head; 32 KiB unless set. */
   readonly maxHeaderBytes?: number
@@ -76,9 +77,6 @@ export interface GatewayStats {
   readonly unverified: number
   readonly draining: boolean
 }
-
-/** How often counted (suppressed) TLS rejections are written as Suppressed records. */
-const SUMMARY_INTERVAL_MS = 60_000
 
 /**
  * New material for a running gateway; parts left out stay as they are.
@@ -126,7 +124,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const unverified = new UnverifiedSockets((address) => limiter.openUnverified(addressKey(address)), observer.limitHit)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => connections.get(req.socket)
   const liveness = new UpstreamLiveness({ upstream: options.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
-  const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit, upstreamDown: () => liveness.refusal() })
+  const refusals = createRefusalAudit(options.audit, options.rejectionLimits)
+  const guard = new Guard({ connectionOf, policy: () => policy, auditRefusal: refusals.refused, limiter, onLimitHit: observer.limitHit, upstreamDown: () => liveness.refusal() })
   const admit = guard.wrap(createAdmit({
     connectionOf,
     policy: () => policy,
@@ -134,7 +133,6 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes }),
     ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel })
   }))
-  const rejections = auditRejections(options.audit, options.rejectionLimits ?? DEFAULT_REJECTION_LIMITS)
   const app = await createHttpForwarder({
     upstream: options.upstream,
     admit,
@@ -164,7 +162,9 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       const admission = limiter.openConnection(identity.fingerprint256)
       if (!admission.ok) {
         observer.limitHit(admission.limit)
-        refuseOverLimit(socket, connection, admission, (refused) => { options.audit.write(connectionRefusedRecord(connection, policy, refused)) })
+        refuseOverLimit(socket, connection, admission, (refused) => {
+          refusals.refused(guardRefusalOf(connection, policy, refused), () => connectionRefusedRecord(connection, policy, refused))
+        })
         return
       }
       unverified.verified(socket)
@@ -176,7 +176,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     // Counted for metrics whether or not the audit rate limit writes a record.
     onRejected: (rejection) => {
       observer.tlsRejected(rejection.reason)
-      rejections.record(rejection)
+      refusals.tlsRejected(rejection)
     }
   })
 
@@ -205,7 +205,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       for (const socket of open) socket.destroy()
       await app.close()
       await closed
-      rejections.close()
+      refusals.close()
     },
     update: (next) => {
       if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
@@ -242,26 +242,4 @@ function closeRevoked (open: ReadonlySet<Socket>, connections: WeakMap<object, C
     closed += 1
   }
   return closed
-}
-
-/**
- * TLSRejected records, rate limited so a scan cannot flood the disk: what
- * the limiter holds back is written as Suppressed summaries every minute
- * and when the gateway closes.
- */
-function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (rejection: TlsRejection) => void; close: () => void } {
-  const limiter = new RejectionLimiter(limits)
-  const flush = (): void => { for (const summary of limiter.summaries()) audit.write(suppressedRecord(summary)) }
-  const timer = setInterval(flush, SUMMARY_INTERVAL_MS)
-  timer.unref()
-  return {
-    record: (rejection) => {
-      const now = new Date()
-      if (limiter.admit(rejection.remoteAddress, rejection.reason, now)) audit.write(tlsRejectedRecord(rejection, now))
-    },
-    close: () => {
-      clearInterval(timer)
-      flush()
-    }
-  }
 }

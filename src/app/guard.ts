@@ -16,20 +16,22 @@ import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { randomUUID } from 'node:crypto'
 import type { Admit, Exchange } from '../proxy/exchange.js'
-import type { AuditLog } from '../audit/log.js'
+import type { AuditRecord } from '../audit/record.js'
 import type { Policy } from '../policy/index.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import type { Limiter, LimitName } from '../limits/limiter.js'
 import { requestKind, withoutVersion, type RequestKind } from '../limits/stream-kind.js'
 import type { ConnectionInfo } from './admit.js'
 import { refusedExchange } from './exchanges.js'
-import { guardRefusalRecord } from './limit-records.js'
+import { guardRefusalOf, guardRefusalRecord } from './limit-records.js'
+import type { GuardRefusal } from './refusal-audit.js'
 
 /** What the guard needs; `policy` is read per request so reloads apply. */
 export interface GuardDeps {
   readonly connectionOf: (req: IncomingMessage) => ConnectionInfo | undefined
   readonly policy: () => Policy
-  readonly audit: AuditLog
+  /** Writes a refusal's record, rate limited per identity and code (refusal-audit.ts). */
+  readonly auditRefusal: (refusal: GuardRefusal, record: () => AuditRecord) => void
   readonly limiter: Limiter
   readonly onLimitHit: (limit: LimitName) => void
   /** The 502 for a new request while the daemon does not answer /_ping; null while it does. */
@@ -115,10 +117,12 @@ export class Guard {
     return this.track(exchange, kind, slot.release)
   }
 
-  // The refusal is recorded before it is answered, as every refusal is.
+  // The refusal is recorded before it is answered, as every refusal is
+  // (unless its identity went over its share of records for this code).
   private refuse (req: IncomingMessage, connection: ConnectionInfo, started: number, refused: Refusal): Exchange {
     const requestId = randomUUID()
-    this.deps.audit.write(guardRefusalRecord(requestId, connection, this.deps.policy(), req, refused, started))
+    const policy = this.deps.policy()
+    this.deps.auditRefusal(guardRefusalOf(connection, policy, refused), () => guardRefusalRecord(requestId, connection, policy, req, refused, started))
     return this.track(refusedExchange(requestId, refused), 'request', null)
   }
 

@@ -50,6 +50,8 @@ export interface MetricSources {
 export interface GatewayMetrics {
   readonly registry: Registry
   readonly observeRequest: (o: RequestObservation) => void
+  /** Requests refused whose records were counted instead of written (a Suppressed summary): counted, not timed. */
+  readonly countRequests: (labels: { readonly team: string; readonly decision: string; readonly status: number }, count: number) => void
   readonly observeTlsRejection: (reason: string) => void
   /** A limit refused something; `limit` is a LimitName or `header-size` / `header-timeout`. */
   readonly observeLimitHit: (limit: string) => void
@@ -83,6 +85,7 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
       if (o.bytesIn > 0) bytes.inc({ team: o.team, direction: 'in' }, o.bytesIn)
       if (o.bytesOut > 0) bytes.inc({ team: o.team, direction: 'out' }, o.bytesOut)
     },
+    countRequests: (labels, count) => { requests.inc({ team: labels.team, decision: labels.decision, status: String(labels.status) }, count) },
     observeTlsRejection: (reason) => { tls.inc({ reason }) },
     observeLimitHit: (limit) => { limits.inc({ limit }) },
     observeConnectionClosed: (reason) => { closed.inc({ reason }) }

@@ -4,8 +4,11 @@
  * (429 or 503; 408 and 431 for headers), audited and counted, and never
  * in the way of another identity.
  */
+import https from 'node:https'
+import { dirname } from 'node:path'
 import tls from 'node:tls'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { checkAuditDir } from '../support/audit-check.js'
 import { docker, rawExchange, rawRequest, tlsOptions } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
 import { get, sample, startRuntime, type RuntimeHarness } from '../support/runtime.js'
@@ -86,6 +89,41 @@ describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
     const record = gw.records().find((r) => r.auditID === refused.headers['x-dockgate-request-id'])
     expect(record).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_RATE', status: 429, request: { method: 'GET', path: '/version' } })
     expect(await metric(gw, 'rate')).toBe(2)
+  })
+})
+
+describe.skipIf(socket === '')('audit records of limit refusals', () => {
+  let gw: RuntimeHarness
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  requestsPerSecond: 0.01\n  requestBurst: 1\n' })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  it('are written for the first 20 refusals of an identity and limit, then counted into one Suppressed record; every hit is in the metrics', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ...tlsOptions(gw.bundle('alice')) })
+    const statuses: number[] = []
+    for (let i = 0; i < 61; i++) {
+      statuses.push(await new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: gw.port, path: '/_ping', agent }, (res) => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0) }) }).on('error', reject)
+      }))
+    }
+    agent.destroy()
+    expect(statuses.filter((s) => s === 429)).toHaveLength(60)
+    expect(await metric(gw, 'rate')).toBe(60)
+    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE')).toHaveLength(20)
+    // Another identity's first refusal is written: the share is per identity.
+    expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
+    expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(429)
+    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE' && r.identity?.subject === 'CN=oscar,OU=platform')).toHaveLength(1)
+    await gw.close()
+    expect(gw.records().filter((r) => r.stage === 'Suppressed')).toMatchObject([{
+      client: { address: '127.0.0.1' },
+      identity: { subject: 'CN=alice,OU=platform', teams: ['platform'] },
+      code: 'DG_LIMIT_RATE',
+      suppressed: { kind: 'Refused', count: 40, reasons: { DG_LIMIT_RATE: 40 } }
+    }])
+    // Every record, the summary included, fits the published schema and the chain.
+    checkAuditDir(dirname(gw.runtime.auditFile))
   })
 })
 

@@ -97,10 +97,12 @@ describe('the audit tap', () => {
     observeRecord(metrics, record({ decision: 'allow', request: { ...request, method: 'POST', path: '/exec/e/start', upgrade: 'tcp' }, status: 101, durationMs: 5000, bytesIn: 10 }))
     observeRecord(metrics, record({ stage: 'TLSRejected', identity: null, decision: 'deny', tls: { reason: 'expired', detail: 'CERT_HAS_EXPIRED' } }))
     observeRecord(metrics, record({ stage: 'ConnectionClosed', decision: 'deny', tls: { reason: 'revoked', detail: 'CERT_REVOKED' } }))
+    observeRecord(metrics, record({ stage: 'Suppressed', decision: 'deny', code: 'DG_LIMIT_RATE', suppressed: { kind: 'Refused', count: 40, since: 'a', until: 'b', reasons: { DG_LIMIT_RATE: 40 } } }))
+    observeRecord(metrics, record({ stage: 'Suppressed', identity: null, suppressed: { kind: 'TLSRejected', count: 9, since: 'a', until: 'b', reasons: { expired: 9 } } }))
     failures = 2
     const text = await metrics.registry.metrics()
     expect(text).toContain('dockgate_requests_total{team="ops",decision="allow",status="200"} 1')
-    expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="429"} 1')
+    expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="429"} 41')
     expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="503"} 1')
     expect(text).toContain('dockgate_requests_total{team="ci",decision="allow",status="101"} 1')
     expect(text).toContain('dockgate_request_duration_seconds_count{team="ci",kind="session"} 1')
