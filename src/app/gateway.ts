@@ -224,8 +224,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
 // the client can be told why instead of seeing a reset. Recorded first.
 function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => void): void {
   const refused = over.limit === 'connections'
-    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`)
-    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
+    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`, 1)
+    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`, 1)
   record(refused)
   refuseConnection(socket, refused)
 }

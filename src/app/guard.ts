@@ -97,7 +97,7 @@ export class Guard {
     if (!rate.ok) {
       this.deps.onLimitHit('rate')
       return this.refuse(req, connection, started, refusal('DG_LIMIT_RATE',
-        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`))
+        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
     }
     const exchange = inner(req)
     if (exchange.refusal !== null) return this.track(exchange, 'request', null)
@@ -112,7 +112,7 @@ export class Guard {
       this.deps.onLimitHit('streams')
       return this.refuse(req, connection, started, refusal('DG_LIMIT_STREAMS',
         `${connection.identity.subject} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
-        'close one (docker logs -f, events, attach, exec) and retry'))
+        'close one (docker logs -f, events, attach, exec) and retry', 1))
     }
     return this.track(exchange, kind, slot.release)
   }

@@ -19,6 +19,7 @@ export function sendRefusal (request: FastifyRequest, reply: FastifyReply, refus
   // The docker CLI decodes `{"message"}` only when Content-Type is exactly
   // application/json; fastify appends `; charset=utf-8` unless a serializer
   // is set, so the (already serialised) body goes through an identity one.
+  if (refused.retryAfterSeconds !== undefined) void reply.header('retry-after', String(refused.retryAfterSeconds))
   void reply.code(refused.status).header('content-type', 'application/json')
     .serializer((body: string) => body).send(errorBody(refused.message))
 }

@@ -7,7 +7,7 @@
 import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Refusal } from '../shared/errors.js'
-import { errorBody } from './streams.js'
+import { errorBody, retryAfter } from './streams.js'
 
 /** How long a refused client has to send its first bytes before it is cut. */
 const FIRST_BYTES_GRACE_MS = 5_000
@@ -23,9 +23,10 @@ export function refuseConnection (socket: Duplex, refused: Refusal): void {
     clearTimeout(timer)
     const body = errorBody(refused.message)
     const isHead = chunk.subarray(0, 5).toString('latin1') === 'HEAD '
+    const extra = Object.entries(retryAfter(refused)).map(([k, v]) => `${k}: ${v}\r\n`).join('')
     socket.end(
       `HTTP/1.1 ${refused.status} ${http.STATUS_CODES[refused.status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` + (isHead ? '' : body))
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n` + (isHead ? '' : body))
     socket.removeAllListeners('data')
     socket.resume()
   })

@@ -13,7 +13,7 @@ import http, { type IncomingMessage } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { byteCounter, endToEndHeaders, rawResponse } from './streams.js'
+import { byteCounter, endToEndHeaders, rawResponse, retryAfter } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type ExchangeOutcome, type Upstream } from './exchange.js'
 import { readRequestBody, UPGRADE_BODY_LIMIT } from './upgrade-body.js'
 
@@ -143,7 +143,7 @@ class HijackSession {
     const reason = http.STATUS_CODES[refused.status] ?? 'Error'
     const error = refused.code === 'DG_UPSTREAM_UNAVAILABLE' ? refused.message : null
     this.end({ status: refused.status, upstreamStatus: null, aborted: false, error })
-    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId }))
+    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId, ...retryAfter(refused) }))
   }
 
   private end (outcome: Omit<ExchangeOutcome, 'bytesIn' | 'bytesOut'>): void {

@@ -71,9 +71,12 @@ export interface Refusal {
   readonly code: ErrorCode
   readonly status: number
   readonly message: string
+  /** Whole seconds after which a retry can succeed, sent as `Retry-After`; absent when no retry helps or when is unknown. */
+  readonly retryAfterSeconds?: number
 }
 
 /** Builds a {@link Refusal}; the status comes from the catalog so it cannot drift. */
-export function refusal (code: ErrorCode, detail: string): Refusal {
-  return { code, status: ERRORS[code].status, message: `dockgate: ${detail}` }
+export function refusal (code: ErrorCode, detail: string, retryAfterSeconds?: number): Refusal {
+  const base = { code, status: ERRORS[code].status, message: `dockgate: ${detail}` }
+  return retryAfterSeconds === undefined ? base : { ...base, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) }
 }

@@ -50,12 +50,15 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
     await waitFor(() => gw.runtime.gateway.stats().connections === 2, 5000, 'alice\'s two connections')
     const mine = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')
     expect(mine.status).toBe(429)
+    expect(mine.headers['retry-after']).toBe('1')
     expect(JSON.parse(mine.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform already has 2 open connections (limits.connectionsPerIdentity); close some and retry' })
 
     for (const cn of ['oscar', 'oscar']) held.push(await connect(gw.port, gw.bundle(cn)))
     await waitFor(() => gw.runtime.gateway.stats().connections === 4, 5000, 'four connections')
     const full = await docker(gw.port, gw.bundle('carol'), ['version', '--format', '{{.Server.Version}}'])
     expect(full.stderr).toContain('dockgate: the gateway has 4 open connections (limits.maxConnections); retry shortly')
+    const fullRaw = await rawRequest(gw.port, gw.bundle('carol'), 'GET', '/_ping')
+    expect([fullRaw.status, fullRaw.headers['retry-after']]).toEqual([503, '1'])
 
     held.shift()?.destroy()
     await waitFor(() => gw.runtime.gateway.stats().connections === 3, 5000, 'a freed slot')
@@ -82,6 +85,7 @@ describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
     expect(statuses).toEqual([200, 200, 200, 429])
     const refused = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/version')
     expect(JSON.parse(refused.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform sent more than 0.5 requests per second (limits.requestsPerSecond); retry in 2 s' })
+    expect(refused.headers['retry-after']).toBe('2')
     expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
     // One token comes back every 2 s (slow on purpose, so a loaded machine cannot refill one between the requests above).
     await new Promise((resolve) => setTimeout(resolve, 2200))
