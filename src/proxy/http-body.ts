@@ -75,7 +75,7 @@ export function forwardJudged (request: FastifyRequest, reply: FastifyReply, ups
     body,
     contentType: 'application/octet-stream',
     rewriteRequestHeaders: (_request, headers) => {
-      const out = withoutExpect(headers)
+      const out = forwardableHeaders(headers)
       delete out['transfer-encoding']
       out['content-length'] = String(body.length)
       if (contentType === undefined) delete out['content-type']
@@ -85,9 +85,24 @@ export function forwardJudged (request: FastifyRequest, reply: FastifyReply, ups
   })
 }
 
-/** Request headers without `expect`: undici refuses to send it (nodejs/undici#197), and dockgate answered 100-continue itself. */
-export function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+/**
+ * Hop-by-hop request headers (RFC 9110 7.6.1): they describe the client's
+ * connection to dockgate, not dockgate's to the daemon. undici refuses some
+ * (Keep-Alive, Upgrade, Transfer-Encoding) with an error that would be
+ * answered as a false 502; `expect` too (nodejs/undici#197), and dockgate
+ * answers 100-continue itself.
+ */
+const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect']
+
+/**
+ * The request headers to forward on an ordinary (non-upgrade) request:
+ * without hop-by-hop headers and without those the client's Connection
+ * header names. Framing is undici's: it sends the body with its own length
+ * or chunking.
+ */
+export function forwardableHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const rest = { ...headers }
-  delete rest.expect
+  const named = String(headers.connection ?? '').toLowerCase().split(',').map((name) => name.trim())
+  for (const name of [...HOP_BY_HOP_REQUEST, ...named]) delete rest[name]
   return rest
 }

@@ -13,7 +13,7 @@ import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
-import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
+import { forwardableHeaders, forwardJudged, judgeWholeBody, sendRefusal, tooLarge } from './http-body.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
 export interface HttpForwarderOptions {
@@ -101,7 +101,7 @@ function proxyOptions (options: HttpForwarderOptions): FastifyHttpProxyOptions {
       // reply-from retries GETs on 503 up to ten times by default; a 503 from
       // dockerd (e.g. "not a swarm manager") is an answer, not a glitch.
       retryDelay: () => null,
-      rewriteRequestHeaders: (_request, headers) => withoutExpect(headers),
+      rewriteRequestHeaders: (_request, headers) => forwardableHeaders(headers),
       rewriteHeaders: (headers) => endToEndHeaders(headers) as IncomingHttpHeaders,
       onResponse: (request, reply, res) => { relayResponse(request.raw as IncomingMessage, reply as FastifyReply, res as unknown as UpstreamResponse) },
       onError: (reply, { error }) => { answerUpstreamError(options.upstream, reply as FastifyReply, error) }
