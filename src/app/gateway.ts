@@ -12,6 +12,7 @@ import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
 import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
+import { refuseUnsupported } from '../proxy/unsupported.js'
 import { UpstreamLiveness } from '../proxy/liveness.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
 import type { Upstream } from '../proxy/exchange.js'
@@ -147,6 +148,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     }
   })
   handleUpgrades(app.server, options.upstream, admit)
+  refuseUnsupported(app.server, (req, refused) => guard.recordUnjudged(req, refused))
   await app.ready()
   // The HTTP server never listens (the TLS gate owns the port), but Node
   // starts enforcing headersTimeout only once a server emits 'listening'.

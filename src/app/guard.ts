@@ -85,6 +85,21 @@ export class Guard {
     await new Promise<void>((resolve) => { this.idleWaiters.push(resolve) })
   }
 
+  /**
+   * Records the refusal of a request that never reaches judging (CONNECT,
+   * an Expect dockgate cannot meet), rate limited like every guard refusal;
+   * returns its request id, or null for a connection nobody verified.
+   */
+  recordUnjudged (req: IncomingMessage, refused: Refusal): string | null {
+    const connection = this.deps.connectionOf(req)
+    if (connection === undefined) return null
+    const requestId = randomUUID()
+    const policy = this.deps.policy()
+    const started = performance.now()
+    this.deps.auditRefusal(guardRefusalOf(connection, policy, refused), () => guardRefusalRecord(requestId, connection, policy, req, refused, started))
+    return requestId
+  }
+
   private admit (inner: Admit, req: IncomingMessage): Exchange {
     const started = performance.now()
     const connection = this.deps.connectionOf(req)

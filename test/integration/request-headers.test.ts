@@ -67,3 +67,35 @@ describe.skipIf(socket === '')('hop-by-hop request headers', () => {
     expect(res.status).toBe(201)
   })
 })
+
+describe.skipIf(socket === '')('requests Node takes off the normal path', () => {
+  let gw: RuntimeHarness
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: [['--cn', 'alice', '--ou', 'platform']] })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  const idOf = (answer: string): string => /\r\nx-dockgate-request-id: ([0-9a-f-]+)\r\n/i.exec(answer)?.[1] ?? ''
+
+  it('answers CONNECT 405 in Docker\'s error shape, audited, and forwards nothing', async () => {
+    const answer = await rawExchange(gw.port, gw.bundle('alice'), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/)
+    expect(answer.slice(answer.indexOf('\r\n\r\n') + 4)).toBe('{"message":"dockgate: method CONNECT is not part of the Docker API; dockgate is not a forward proxy"}')
+    expect(gw.records().find((r) => r.auditID === idOf(answer))).toMatchObject({
+      stage: 'Refused', decision: 'deny', code: 'DG_METHOD_NOT_SUPPORTED', status: 405,
+      identity: { subject: 'CN=alice,OU=platform' }, request: { method: 'CONNECT', target: 'example.com:443', path: null }
+    })
+  })
+
+  it('answers an Expect other than 100-continue 417 in Docker\'s error shape, audited, and closes', async () => {
+    const answer = await rawExchange(gw.port, gw.bundle('alice'),
+      'POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nExpect: something-else\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 417 Expectation Failed\r\n/)
+    expect(answer).toMatch(/\r\nContent-Type: application\/json\r\n/i)
+    expect(answer).toMatch(/\r\nConnection: close\r\n/i)
+    expect(answer.slice(answer.indexOf('\r\n\r\n') + 4)).toBe('{"message":"dockgate: Expect: something-else cannot be met; only Expect: 100-continue is understood"}')
+    expect(gw.records().find((r) => r.auditID === idOf(answer))).toMatchObject({
+      stage: 'Refused', code: 'DG_EXPECTATION_FAILED', status: 417, request: { method: 'POST', path: '/containers/create' }
+    })
+  })
+})
