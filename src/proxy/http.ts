@@ -79,7 +79,10 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   // body before the proxy sees it; @fastify/http-proxy registers pass-through
   // parsers, so every body reaches the forwarder or the body phase unread.
   app.removeAllContentTypeParsers()
-  await app.register(httpProxy, proxyOptions(options))
+  // reply-from warns with a stack for every failed upstream request; each is
+  // answered 502 and audited, and the daemon's state is logged once per
+  // change (runtime.ts), so its warnings would only flood the log.
+  await app.register(httpProxy, { ...proxyOptions(options), logLevel: 'error' })
   return app
 }
 

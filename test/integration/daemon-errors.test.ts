@@ -52,10 +52,31 @@ describe('a daemon that is down', () => {
       await waitFor(() => gw.logs().some((l) => l.msg.includes('nothing accepts on it')), 5000, 'the diagnosis in the log')
       const warnings = gw.logs().filter((l) => l.msg.includes('is not answering'))
       expect(warnings).toHaveLength(1)
+      // Nothing else warns: the audit trail has every 502.
+      expect(gw.logs().filter((l) => l.level >= 40)).toEqual(warnings)
       expect(warnings[0]?.msg).toBe(`the Docker daemon at unix://${path} is not answering (ECONNREFUSED); the socket exists but nothing accepts on it: is dockerd running?; requests are answered 502 until it is up`)
       expect((await get(`${gw.admin ?? ''}/readyz`)).status).toBe(503)
     } finally {
       await gw.close()
+    }
+  })
+})
+
+describe('a daemon that answers /_ping but drops every other request', () => {
+  it('answers each 502 and audits it, without a warning per request in the log', async () => {
+    const daemon = await startFakeDaemon((req) => { req.socket.destroy() })
+    const gw = await startRuntime({ socket: daemon.socketPath, policy: POLICY, clients: [['--cn', 'alice', '--ou', 'platform']] })
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/containers/json')
+        expect(res.status).toBe(502)
+        expect(JSON.parse(res.body)).toEqual({ message: `dockgate: the Docker daemon at unix://${daemon.socketPath} is not answering (UND_ERR_SOCKET)` })
+      }
+      expect(gw.records().filter((r) => r.stage === 'ResponseComplete' && r.code === 'DG_UPSTREAM_UNAVAILABLE')).toHaveLength(5)
+      expect(gw.logs().filter((l) => l.level >= 40)).toEqual([])
+    } finally {
+      await gw.close()
+      await daemon.close()
     }
   })
 })
