@@ -144,7 +144,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       if (refused.status === 431) observer.limitHit('header-size')
       if (refused.status === 408) observer.limitHit('header-timeout')
       const connection = connections.get(socket)
-      if (connection !== undefined) options.audit.write(malformedRecord(connection, refused))
+      if (connection !== undefined) options.audit.write(malformedRecord(connection, refused, policy))
     }
   })
   handleUpgrades(app.server, options.upstream, admit)

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IdentityMatch, RuleRef } from '../policy/types.js'
 import type { IncomingMessage } from 'node:http'
-import type { CanonicalResult } from '../policy/index.js'
+import { matchIdentity, type CanonicalResult, type Policy } from '../policy/index.js'
 import { objectRefOf } from '../audit/object-ref.js'
 import type { AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
@@ -68,15 +68,19 @@ export function suppressedRecord (summary: SuppressedSummary): AuditRecord {
   }
 }
 
-/** The record for a verified connection that sent bytes that are not HTTP. */
-export function malformedRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, refused: Refusal): AuditRecord {
+/**
+ * The record for a verified connection that sent bytes that are not HTTP
+ * (or headers too large or too slow); `policy` gives the identity its
+ * teams, so the refusal is counted for the client's team.
+ */
+export function malformedRecord (connection: { identity: CertificateIdentity; remoteAddress: string; remotePort: number }, refused: Refusal, policy: Policy): AuditRecord {
   return {
     schema: 1,
     auditID: randomUUID(),
     stage: 'Refused',
     receivedAt: new Date().toISOString(),
     client: { address: connection.remoteAddress, port: connection.remotePort },
-    identity: auditIdentity(connection.identity, null, null),
+    identity: auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file),
     decision: 'deny',
     code: refused.code,
     status: refused.status,

@@ -12,7 +12,9 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import { startAdmin, type AdminServer, type Readiness } from '../admin/server.js'
 import { formatAdmin } from '../config/operations.js'
+import { LIMIT_NAMES } from '../limits/limiter.js'
 import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
+import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import type { Gateway } from './gateway.js'
 import { openAuditTrail } from './audit-trail.js'
@@ -88,7 +90,12 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     expiry: () => reloader?.expiry() ?? [],
     audit: () => tapped.health(),
     draining: () => stats().draining
-  }, { version: packageVersion() })
+  }, { version: packageVersion(), startedAt: Date.now() }, {
+    // The gateway's observer reports header limits under these names.
+    limits: [...LIMIT_NAMES, 'header-size', 'header-timeout'],
+    tlsReasons: REJECT_REASONS,
+    closedReasons: ['revoked']
+  })
   const tapped = tapAudit(raw, (record) => { observeRecord(metrics, record) })
   const live = await buildLiveGateway({
     settings: options.settings,

@@ -26,11 +26,15 @@ export interface TlsMaterial {
   readonly crl?: readonly string[]
 }
 
+/** Every reason a client can be turned away at the TLS layer, in one list so metrics can start each at zero. */
+export const REJECT_REASONS = [
+  'no-certificate', 'unknown-ca', 'expired', 'not-yet-valid',
+  'wrong-usage', 'revoked', 'invalid-certificate', 'handshake-failed',
+  'crl-expired', 'crl-not-yet-valid', 'crl-missing'
+] as const
+
 /** Why a client was turned away at the TLS layer; stable strings for audit and metrics. */
-export type RejectReason =
-  | 'no-certificate' | 'unknown-ca' | 'expired' | 'not-yet-valid'
-  | 'wrong-usage' | 'revoked' | 'invalid-certificate' | 'handshake-failed'
-  | 'crl-expired' | 'crl-not-yet-valid' | 'crl-missing'
+export type RejectReason = typeof REJECT_REASONS[number]
 
 /** A refused TLS client, as reported to the audit trail. */
 export interface TlsRejection {

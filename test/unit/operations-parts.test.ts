@@ -116,6 +116,29 @@ describe('the audit tap', () => {
   })
 })
 
+describe('metrics', () => {
+  it('start each known label value of the fixed-label counters at 0', async () => {
+    const text = await createMetrics(SOURCES, { version: 'test' }, { limits: ['rate', 'unverified'], tlsReasons: ['expired'], closedReasons: ['revoked'] }).registry.metrics()
+    expect(text).toContain('dockgate_limit_hits_total{limit="rate"} 0')
+    expect(text).toContain('dockgate_limit_hits_total{limit="unverified"} 0')
+    expect(text).toContain('dockgate_tls_handshake_failures_total{reason="expired"} 0')
+    expect(text).toContain('dockgate_connections_closed_total{reason="revoked"} 0')
+  })
+
+  it('say whether the last reload worked and when the settings in use were loaded', async () => {
+    let stats = { applied: 0, failed: 0, lastAppliedAt: null as string | null, lastFailedAt: null as string | null, handshakeChecksCrl: true }
+    const metrics = createMetrics({ ...SOURCES, reloads: () => stats }, { version: 'test', startedAt: 1_000_000 })
+    const read = async (): Promise<string> => await metrics.registry.metrics()
+    expect(await read()).toContain('dockgate_reload_last_success 1')
+    expect(await read()).toContain('dockgate_reload_last_success_timestamp_seconds 1000')
+    stats = { ...stats, failed: 1, lastFailedAt: '2026-01-01T00:00:00.000Z' }
+    expect(await read()).toContain('dockgate_reload_last_success 0')
+    stats = { ...stats, applied: 1, lastAppliedAt: '2026-01-01T00:00:05.000Z' }
+    expect(await read()).toContain('dockgate_reload_last_success 1')
+    expect(await read()).toContain(`dockgate_reload_last_success_timestamp_seconds ${Date.parse('2026-01-01T00:00:05.000Z') / 1000}`)
+  })
+})
+
 describe('permissionHint', () => {
   async function socketFile (): Promise<{ path: string; close: () => void }> {
     const path = join(mkdtempSync(join(tmpdir(), 'dg-hint-')), 'docker.sock')
