@@ -87,6 +87,20 @@ describe('deploy/systemd/dockgate.service', () => {
     expect(unit.get('ExecStart')?.[0]?.split(' ')[0]).toBe('/usr/bin/node')
   })
 
+  it('gives the service /run/dockgate, so the README\'s admin: unix:///run/dockgate/admin.sock works under ProtectSystem=strict', () => {
+    expect(unit.get('RuntimeDirectory')).toEqual(['dockgate'])
+    expect(unit.get('RuntimeDirectoryMode')).toEqual(['0750'])
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('unix:///run/dockgate/admin.sock')
+  })
+
+  it('the README enables socket activation only after stopping the service, which would hold the port', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const stop = readme.indexOf('sudo systemctl disable --now dockgate.service\n')
+    const enable = readme.indexOf('sudo systemctl daemon-reload && sudo systemctl enable --now dockgate.socket')
+    expect(stop).toBeGreaterThan(0)
+    expect(enable).toBeGreaterThan(stop)
+  })
+
   it('passes systemd-analyze verify, where systemd is installed', () => {
     const analyze = spawnSync('systemd-analyze', ['verify', join(ROOT, 'deploy/systemd/dockgate.service'), join(ROOT, 'deploy/systemd/dockgate.socket')], { encoding: 'utf8' })
     if (analyze.error !== undefined) {
