@@ -54,7 +54,8 @@ export async function checkSettings (settings: Settings, listenFd: number | null
     `  admin     ${config.admin === null ? 'off' : formatAdmin(config.admin)}`,
     `  limits    maxConnections ${limits.maxConnections}, connectionsPerIdentity ${limits.connectionsPerIdentity}, streamsPerIdentity ${limits.streamsPerIdentity}, ` +
       `requestsPerSecond ${limits.requestsPerSecond ?? 'unlimited'}${limits.requestsPerSecond === null ? '' : ` (burst ${limits.requestBurst})`}, ` +
-      `headerBytes ${limits.headerBytes}, headersTimeoutSeconds ${limits.headersTimeoutSeconds}, bodyBytes ${limits.bodyBytes}`,
+      `headerBytes ${limits.headerBytes}, headersTimeoutSeconds ${limits.headersTimeoutSeconds}, bodyBytes ${limits.bodyBytes}, ` +
+      `unverifiedConnections ${limits.unverifiedConnections}, unverifiedPerAddress ${limits.unverifiedPerAddress}`,
     `  shutdown  graceSeconds ${config.shutdown.graceSeconds}`,
     `  workers   ${config.workers}`
   ]

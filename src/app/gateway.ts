@@ -7,14 +7,18 @@
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLevel, Policy } from '../policy/index.js'
-import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial, type TlsRejection } from '../tls/gate.js'
+import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
 import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
+import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
+import { refuseUnsupported } from '../proxy/unsupported.js'
+import { UpstreamLiveness } from '../proxy/liveness.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
 import { REQUEST_ID_HEADER, type Upstream } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
+import type { RejectionLimits } from '../audit/rate-limit.js'
+import { addressKey } from '../limits/address-key.js'
 import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { caCertificates } from '../config/tls-material.js'
@@ -23,9 +27,10 @@ import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
 import { createAdmit, type ConnectionInfo } from './admit.js'
 import { drainer } from './drain.js'
 import { Guard } from './guard.js'
-import { connectionRefusedRecord } from './limit-records.js'
+import { connectionRefusedRecord, guardRefusalOf } from './limit-records.js'
 import { OpenConnections } from './open-connections.js'
-import { malformedRecord, suppressedRecord, tlsRejectedRecord } from './records.js'
+import { malformedRecord } from './records.js'
+import { createRefusalAudit } from './refusal-audit.js'
 
 /** Everything a gateway runs with; all of it validated before it gets here. */
 export interface GatewayOptions {
@@ -43,7 +48,7 @@ export interface GatewayOptions {
   readonly bodyBytes?: number
   /** `audit.level`: for requests the policy sets no level for; metadata unless set. */
   readonly auditLevel?: AuditLevel
-  /** How many TLSRejected records each address (and all together) may write before they are counted instead. */
+  /** How many TLSRejected records each address, and refusals by limits each identity and code, (and all together) may write before they are counted instead. */
   readonly rejectionLimits?: RejectionLimits
   /** `limits.headerBytes`: the largest request head; 32 KiB unless set. */
   readonly maxHeaderBytes?: number
@@ -58,8 +63,10 @@ export interface GatewayOptions {
 /** Events for metrics. Must not throw. */
 export interface GatewayObserver {
   readonly tlsRejected: (reason: string) => void
-  /** A limit refused something: a LimitName, `header-size`, `header-timeout` or `connections-hard`. */
+  /** A limit refused something: a LimitName, `header-size` or `header-timeout`. */
   readonly limitHit: (limit: string) => void
+  /** Each daemon liveness probe's outcome: null when it answered, else what is wrong (for the log). */
+  readonly daemon?: (problem: string | null) => void
 }
 
 /** The limits a gateway built without any runs with: the config's defaults. */
@@ -70,11 +77,10 @@ export interface GatewayStats {
   readonly connections: number
   readonly streams: number
   readonly sessions: number
+  /** Connections not verified yet (handshaking, turned away, refused by a connection limit). */
+  readonly unverified: number
   readonly draining: boolean
 }
-
-/** How often counted (suppressed) TLS rejections are written as Suppressed records. */
-const SUMMARY_INTERVAL_MS = 60_000
 
 /**
  * New material for a running gateway; parts left out stay as they are.
@@ -120,9 +126,6 @@ export interface GatewayUpdateResult {
   readonly closedUntrusted: number
 }
 
-/** Connections past the polite limit get a TLS handshake and a 503; past this many more, the kernel's accept is answered by a close. */
-const HARD_LIMIT_HEADROOM = 64
-
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const open = new OpenConnections(options.audit)
@@ -131,8 +134,11 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   let trustedCa = options.tls.ca
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
   const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
+  const unverified = new UnverifiedSockets((address) => limiter.openUnverified(addressKey(address)), observer.limitHit)
   const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => open.infoOf(req.socket)
-  const guard = new Guard({ connectionOf, policy: () => policy, audit: options.audit, limiter, onLimitHit: observer.limitHit })
+  const liveness = new UpstreamLiveness({ upstream: options.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
+  const refusals = createRefusalAudit(options.audit, options.rejectionLimits)
+  const guard = new Guard({ connectionOf, policy: () => policy, auditRefusal: refusals.refused, limiter, onLimitHit: observer.limitHit, upstreamDown: () => liveness.refusal() })
   const admit = guard.wrap(createAdmit({
     connectionOf,
     policy: () => policy,
@@ -140,7 +146,6 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes }),
     ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel })
   }))
-  const rejections = auditRejections(options.audit, options.rejectionLimits ?? DEFAULT_REJECTION_LIMITS)
   const app = await createHttpForwarder({
     upstream: options.upstream,
     admit,
@@ -158,6 +163,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     }
   })
   handleUpgrades(app.server, options.upstream, admit)
+  refuseUnsupported(app.server, (req, refused) => guard.recordUnjudged(req, refused))
   await app.ready()
   // The HTTP server never listens (the TLS gate owns the port), but Node
   // starts enforcing headersTimeout only once a server emits 'listening'.
@@ -166,6 +172,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const gate = createTlsGate({
     material: options.tls,
     revocation: () => revocation,
+    unverified,
     onAccepted: (accepted: AcceptedConnection) => {
       const { socket, identity, remoteAddress, remotePort } = accepted
       const connection: ConnectionInfo = { identity, remoteAddress, remotePort }
@@ -173,12 +180,11 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       if (!admission.ok) {
         observer.limitHit(admission.limit)
         refuseOverLimit(socket, connection, admission, (refused) => {
-          const record = connectionRefusedRecord(connection, policy, refused)
-          options.audit.write(record)
-          return record.auditID
+          return refusals.refused(guardRefusalOf(connection, policy, refused), () => connectionRefusedRecord(connection, policy, refused))
         })
         return
       }
+      unverified.verified(socket)
       open.add(socket, connection, () => peerChain(socket))
       socket.once('close', () => { admission.release() })
       app.server.emit('connection', socket)
@@ -186,44 +192,42 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     // Counted for metrics whether or not the audit rate limit writes a record.
     onRejected: (rejection): Record<string, string> => {
       observer.tlsRejected(rejection.reason)
-      const requestId = rejections.record(rejection)
+      const requestId = refusals.tlsRejected(rejection)
       return requestId === null ? {} : { [REQUEST_ID_HEADER]: requestId }
     }
   })
-  setHardLimit(gate, options.limits ?? DEFAULT_GATEWAY_LIMITS)
-  gate.on('drop', () => { observer.limitHit('connections-hard') })
 
   let gateClosed: Promise<void> | null = null
   const closeGate = async (): Promise<void> => {
     gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
     await gateClosed
   }
-  const drain = drainer({ guard, stopAccepting: closeGate, open: open.sockets })
+  const drain = drainer({ guard, stopAccepting: closeGate, open: open.sockets, closeUnverified: () => { unverified.destroyAll() } })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
       gate.once('error', reject)
       const done = (): void => {
         gate.off('error', reject)
+        liveness.start()
         resolve(gate.address() as AddressInfo)
       }
       if (options.listenFd === undefined) gate.listen(options.listen.port, options.listen.host, done)
       else gate.listen({ fd: options.listenFd }, done)
     }),
     close: async () => {
+      liveness.stop()
       const closed = closeGate()
+      unverified.destroyAll()
       for (const socket of open.sockets) socket.destroy()
       await app.close()
       await closed
-      rejections.close()
+      refusals.close()
     },
     update: (next) => {
       if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
       if (next.policy !== undefined) policy = next.policy
-      if (next.limits !== undefined) {
-        limiter.update(next.limits)
-        setHardLimit(gate, next.limits)
-      }
+      if (next.limits !== undefined) limiter.update(next.limits)
       if (next.revocation !== undefined) revocation = next.revocation
       const closedRevoked = next.revocation === undefined ? 0 : open.closeRevoked(revocation)
       // Only a changed CA can untrust what the gate admitted; new handshakes already verify against it.
@@ -232,46 +236,17 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       return { closedRevoked, closedUntrusted: caChanged ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
     },
     drain,
-    stats: () => ({ connections: open.sockets.size, ...guard.openKinds(), draining: guard.isDraining })
+    stats: () => ({ connections: open.sockets.size, ...guard.openKinds(), unverified: unverified.size, draining: guard.isDraining })
   }
 }
 
 // Refused as a whole, in Docker's error shape: the handshake is done, so
 // the client can be told why instead of seeing a reset. Recorded first;
-// `record` returns the record's id, which the answer carries.
-function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => string): void {
+// `record` returns the record's id, which the answer carries (none when
+// the refusal was only counted).
+function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => string | null): void {
   const refused = over.limit === 'connections'
-    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`)
-    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`)
+    ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`, 1)
+    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`, 1)
   refuseConnection(socket, refused, record(refused))
-}
-
-function setHardLimit (gate: { maxConnections: number }, limits: LimitSettings): void {
-  gate.maxConnections = limits.maxConnections + Math.max(HARD_LIMIT_HEADROOM, Math.ceil(limits.maxConnections / 4))
-}
-
-/**
- * TLSRejected records, rate limited so a scan cannot flood the disk: what
- * the limiter holds back is written as Suppressed summaries every minute
- * and when the gateway closes. `record` returns the written record's id,
- * or null when the rejection was only counted.
- */
-function auditRejections (audit: AuditLog, limits: RejectionLimits): { record: (rejection: TlsRejection) => string | null; close: () => void } {
-  const limiter = new RejectionLimiter(limits)
-  const flush = (): void => { for (const summary of limiter.summaries()) audit.write(suppressedRecord(summary)) }
-  const timer = setInterval(flush, SUMMARY_INTERVAL_MS)
-  timer.unref()
-  return {
-    record: (rejection) => {
-      const now = new Date()
-      if (!limiter.admit(rejection.remoteAddress, rejection.reason, now)) return null
-      const record = tlsRejectedRecord(rejection, now)
-      audit.write(record)
-      return record.auditID
-    },
-    close: () => {
-      clearInterval(timer)
-      flush()
-    }
-  }
 }

@@ -2,7 +2,8 @@
  * The operational guard around judging: every request passes here before
  * and after the policy. Before: refused with 503 while dockgate shuts
  * down, and with 429 over the identity's request rate. After an allowing
- * judgement: a long-lived stream or hijacked session takes one of the
+ * judgement: refused with 502 while the daemon does not answer /_ping
+ * (so it is not left waiting on a hung daemon); a long-lived stream or hijacked session takes one of the
  * identity's stream slots, or is refused with 429 when it has none left
  * (so one team's streams cannot starve the others). A refusal by the
  * policy stays a 403: limits never speak for requests the caller may not
@@ -15,22 +16,26 @@ import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { randomUUID } from 'node:crypto'
 import type { Admit, Exchange } from '../proxy/exchange.js'
-import type { AuditLog } from '../audit/log.js'
+import type { AuditRecord } from '../audit/record.js'
 import type { Policy } from '../policy/index.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import type { Limiter, LimitName } from '../limits/limiter.js'
 import { requestKind, withoutVersion, type RequestKind } from '../limits/stream-kind.js'
 import type { ConnectionInfo } from './admit.js'
 import { refusedExchange } from './exchanges.js'
-import { guardRefusalRecord } from './limit-records.js'
+import { guardRefusalOf, guardRefusalRecord } from './limit-records.js'
+import type { GuardRefusal } from './refusal-audit.js'
 
 /** What the guard needs; `policy` is read per request so reloads apply. */
 export interface GuardDeps {
   readonly connectionOf: (req: IncomingMessage) => ConnectionInfo | undefined
   readonly policy: () => Policy
-  readonly audit: AuditLog
+  /** Writes a refusal's record, rate limited per identity and code (refusal-audit.ts). */
+  readonly auditRefusal: (refusal: GuardRefusal, record: () => AuditRecord) => void
   readonly limiter: Limiter
   readonly onLimitHit: (limit: LimitName) => void
+  /** The 502 for a new request while the daemon does not answer /_ping; null while it does. */
+  readonly upstreamDown?: () => Refusal | null
 }
 
 interface InFlight { readonly kind: RequestKind; opened: boolean }
@@ -80,6 +85,21 @@ export class Guard {
     await new Promise<void>((resolve) => { this.idleWaiters.push(resolve) })
   }
 
+  /**
+   * Records the refusal of a request that never reaches judging (CONNECT,
+   * an Expect dockgate cannot meet), rate limited like every guard refusal;
+   * returns its request id, or null for a connection nobody verified.
+   */
+  recordUnjudged (req: IncomingMessage, refused: Refusal): string | null {
+    const connection = this.deps.connectionOf(req)
+    if (connection === undefined) return null
+    const requestId = randomUUID()
+    const policy = this.deps.policy()
+    const started = performance.now()
+    this.deps.auditRefusal(guardRefusalOf(connection, policy, refused), () => guardRefusalRecord(requestId, connection, policy, req, refused, started))
+    return requestId
+  }
+
   private admit (inner: Admit, req: IncomingMessage): Exchange {
     const started = performance.now()
     const connection = this.deps.connectionOf(req)
@@ -92,10 +112,13 @@ export class Guard {
     if (!rate.ok) {
       this.deps.onLimitHit('rate')
       return this.refuse(req, connection, started, refusal('DG_LIMIT_RATE',
-        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`))
+        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
     }
     const exchange = inner(req)
     if (exchange.refusal !== null) return this.track(exchange, 'request', null)
+    // Nothing of the allowed exchange was recorded yet; it is dropped unforwarded.
+    const down = this.deps.upstreamDown?.() ?? null
+    if (down !== null) return this.refuse(req, connection, started, down)
     const query = req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?') + 1) : ''
     const kind = requestKind(req.method ?? '', withoutVersion(exchange.upstreamPath), query, req.headers.upgrade ?? null)
     if (kind === 'request') return this.track(exchange, kind, null)
@@ -104,15 +127,17 @@ export class Guard {
       this.deps.onLimitHit('streams')
       return this.refuse(req, connection, started, refusal('DG_LIMIT_STREAMS',
         `${connection.identity.subject} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
-        'close one (docker logs -f, events, attach, exec) and retry'))
+        'close one (docker logs -f, events, attach, exec) and retry', 1))
     }
     return this.track(exchange, kind, slot.release)
   }
 
-  // The refusal is recorded before it is answered, as every refusal is.
+  // The refusal is recorded before it is answered, as every refusal is
+  // (unless its identity went over its share of records for this code).
   private refuse (req: IncomingMessage, connection: ConnectionInfo, started: number, refused: Refusal): Exchange {
     const requestId = randomUUID()
-    this.deps.audit.write(guardRefusalRecord(requestId, connection, this.deps.policy(), req, refused, started))
+    const policy = this.deps.policy()
+    this.deps.auditRefusal(guardRefusalOf(connection, policy, refused), () => guardRefusalRecord(requestId, connection, policy, req, refused, started))
     return this.track(refusedExchange(requestId, refused), 'request', null)
   }
 

@@ -11,6 +11,17 @@ import type { Refusal } from '../shared/errors.js'
 import type { ConnectionInfo } from './admit.js'
 import { elapsed } from './exchanges.js'
 import { auditIdentity, requestBase } from './records.js'
+import type { GuardRefusal } from './refusal-audit.js'
+
+/** What the refusal audit's rate limit needs to know of a guard's refusal of `connection`. */
+export function guardRefusalOf (connection: ConnectionInfo, policy: Policy, refused: Refusal): GuardRefusal {
+  return {
+    identity: connection.identity.fingerprint256,
+    code: refused.code,
+    address: connection.remoteAddress,
+    auditIdentity: () => auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file)
+  }
+}
 
 /** The record of a request refused before it was forwarded, by a limit or because dockgate is shutting down. */
 export function guardRefusalRecord (requestId: string, connection: ConnectionInfo, policy: Policy, req: IncomingMessage, refused: Refusal, started: number): AuditRecord {

@@ -1,7 +1,7 @@
 /**
  * The cluster primary for `workers: N`. It serves no request itself: it
- * forks N workers that share the TLS port (node:cluster hands them the
- * connections), serves the admin endpoints for all of them (metrics summed
+ * forks N workers that share the TLS port (node:cluster's primary accepts
+ * and hands the connections to them in turn), serves the admin endpoints for all of them (metrics summed
  * over the workers, ready only when every worker is), forwards SIGHUP as a
  * reload and SIGTERM/SIGINT as a graceful shutdown, and replaces a worker
  * that dies, in the same slot (so it appends to the same audit file).

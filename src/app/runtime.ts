@@ -12,8 +12,9 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import { startAdmin, type AdminServer, type Readiness } from '../admin/server.js'
 import { formatAdmin } from '../config/operations.js'
+import { LIMIT_NAMES } from '../limits/limiter.js'
 import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
-import { probeUpstream } from '../proxy/probe.js'
+import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import type { Gateway } from './gateway.js'
 import { openAuditTrail } from './audit-trail.js'
@@ -36,8 +37,8 @@ export interface RuntimeOptions {
   readonly listenFd?: number
   /** Serve `admin:` from this process; false in cluster workers, whose primary serves it. */
   readonly serveAdmin: boolean
-  /** Probe the daemon once listening and log what is wrong (one process of a cluster is enough). */
-  readonly probeAtStart?: boolean
+  /** Log what the daemon liveness probes find; true unless set (one process of a cluster is enough). */
+  readonly reportDaemon?: boolean
   readonly debounceMs?: number
 }
 
@@ -64,8 +65,6 @@ export interface Runtime {
   shutdown: (options?: { readonly force?: boolean }) => Promise<{ readonly cut: number }>
 }
 
-/** While requests fail with 502, the daemon is probed at most this often to diagnose it. */
-const UPSTREAM_PROBE_EVERY_MS = 30_000
 /** The same daemon problem is logged again after this long. */
 const DAEMON_REMINDER_MS = 10 * 60_000
 
@@ -81,26 +80,29 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   }
   let gateway: Gateway | null = null
   let reloader: Reloader | null = null
-  const stats = (): ReturnType<Gateway['stats']> => gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, draining: false }
+  const stats = (): ReturnType<Gateway['stats']> => gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, unverified: 0, draining: false }
   const daemon = daemonReporter(options)
   const metrics = createMetrics({
     connections: () => stats().connections,
+    unverified: () => stats().unverified,
     streams: () => stats(),
     reloads: () => reloader?.stats() ?? null,
     expiry: () => reloader?.expiry() ?? [],
     audit: () => tapped.health(),
     draining: () => stats().draining
-  }, { version: packageVersion() })
-  const tapped = tapAudit(raw, (record) => {
-    observeRecord(metrics, record)
-    if (record.code === 'DG_UPSTREAM_UNAVAILABLE') daemon.probe()
+  }, { version: packageVersion(), startedAt: Date.now() }, {
+    // The gateway's observer reports header limits under these names.
+    limits: [...LIMIT_NAMES, 'header-size', 'header-timeout'],
+    tlsReasons: REJECT_REASONS,
+    closedReasons: ['revoked', 'expired', 'unknown-ca']
   })
+  const tapped = tapAudit(raw, (record) => { observeRecord(metrics, record) })
   const live = await buildLiveGateway({
     settings: options.settings,
     load: options.load,
     audit: tapped.audit,
     logger: options.logger,
-    observer: { tlsRejected: metrics.observeTlsRejection, limitHit: metrics.observeLimitHit },
+    observer: { tlsRejected: metrics.observeTlsRejection, limitHit: metrics.observeLimitHit, daemon: options.reportDaemon === false ? () => {} : daemon },
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd })
   })
@@ -154,7 +156,6 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
         }
       }
       live.reloader.start()
-      if (options.probeAtStart !== false) void probeUpstream(config.upstream).then(daemon.report)
       return { address, admin: admin?.address ?? null }
     },
     shutdown: async (how = {}) => {
@@ -180,13 +181,12 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   }
 }
 
-// A failing daemon shows up as 502s in the audit trail; the operator's log
-// gets the diagnosis (which socket, which group to join): once per distinct
+// The gateway probes the daemon every few seconds; the operator's log gets
+// the diagnosis (which socket, which group to join): once per distinct
 // problem, again after a quiet while, and a line when it answers again.
-function daemonReporter (options: RuntimeOptions): { probe: () => void; report: (problem: string | null) => void } {
+function daemonReporter (options: RuntimeOptions): (problem: string | null) => void {
   let logged: { problem: string; at: number } | null = null
-  let probedAt = -Infinity
-  const report = (problem: string | null): void => {
+  return (problem) => {
     const now = Date.now()
     if (problem === null) {
       if (logged !== null) options.logger.info(`the Docker daemon at ${options.settings.config.upstream.url} answers again`)
@@ -196,14 +196,5 @@ function daemonReporter (options: RuntimeOptions): { probe: () => void; report: 
     if (logged !== null && logged.problem === problem && now - logged.at < DAEMON_REMINDER_MS) return
     logged = { problem, at: now }
     options.logger.warn(`${problem}; requests are answered 502 until it is up`)
-  }
-  return {
-    report,
-    probe: () => {
-      const now = Date.now()
-      if (now - probedAt < UPSTREAM_PROBE_EVERY_MS) return
-      probedAt = now
-      void probeUpstream(options.settings.config.upstream, 2000).then(report)
-    }
   }
 }

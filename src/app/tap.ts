@@ -8,6 +8,7 @@ import type { AuditHealth } from '../audit/file-writer.js'
 import type { AuditRecord } from '../audit/record.js'
 import { requestKind } from '../limits/stream-kind.js'
 import type { GatewayMetrics } from '../metrics/registry.js'
+import { ERRORS, type ErrorCode } from '../shared/errors.js'
 
 export type { AuditHealth } from '../audit/file-writer.js'
 
@@ -37,13 +38,21 @@ export function tapAudit (audit: AuditLog, onRecord: (record: AuditRecord) => vo
 
 /**
  * Feeds one audit record to the metrics. Final records (`ResponseComplete`,
- * `Refused`) count a request; `ConnectionClosed` counts a closed
- * connection. `TLSRejected` is counted at the TLS gate instead, where every
- * rejection is seen even if the audit trail summarises them.
+ * `Refused`) count a request, and a `Suppressed` summary of refusals the
+ * requests it stands for; `ConnectionClosed` counts a closed connection.
+ * `TLSRejected` is counted at the TLS gate instead, where every rejection
+ * is seen even if the audit trail summarises them.
  */
 export function observeRecord (metrics: GatewayMetrics, record: AuditRecord): void {
   if (record.stage === 'ConnectionClosed') {
     metrics.observeConnectionClosed(record.tls?.reason ?? 'closed')
+    return
+  }
+  if (record.stage === 'Suppressed' && record.suppressed?.kind === 'Refused') {
+    const team = record.identity?.teams[0] ?? 'none'
+    for (const [code, count] of Object.entries(record.suppressed.reasons)) {
+      metrics.countRequests({ team, decision: 'deny', status: code in ERRORS ? ERRORS[code as ErrorCode].status : 0 }, count)
+    }
     return
   }
   if (record.stage !== 'ResponseComplete' && record.stage !== 'Refused') return

@@ -46,7 +46,7 @@ export async function runWorker (options: WorkerOptions): Promise<number> {
   AggregatorRegistry.setRegistries([])
   try {
     runtime = await buildRuntime({
-      settings: options.settings, load: options.load, logger, auditFile, serveAdmin: false, probeAtStart: slot === 1,
+      settings: options.settings, load: options.load, logger, auditFile, serveAdmin: false, reportDaemon: slot === 1,
       ...(fd === undefined ? {} : { listenFd: Number(fd) })
     })
     const { address } = await runtime.start()

@@ -92,12 +92,12 @@ const Opened = Type.Object({
 }, { additionalProperties: false, description: 'FileOpened only: how this part of the chain starts' })
 
 const Suppressed = Type.Object({
-  kind: Type.Literal('TLSRejected'),
-  count: int('records not written for this address'),
+  kind: Type.Union([Type.Literal('TLSRejected'), Type.Literal('Refused')], { description: 'TLSRejected: from one address; Refused: refusals by a limit (or shutdown, or an unanswering daemon) of one identity with one code' }),
+  count: int('records not written for this address (TLSRejected) or identity and code (Refused)'),
   since: time('first suppressed attempt'),
   until: time('last suppressed attempt'),
-  reasons: Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { description: 'attempts by tls.reason' })
-}, { additionalProperties: false, description: 'Suppressed only: TLS rejections counted instead of written' })
+  reasons: Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { description: 'attempts by tls.reason (TLSRejected) or code (Refused)' })
+}, { additionalProperties: false, description: 'Suppressed only: TLS rejections or guard refusals counted instead of written' })
 
 const required = (stage: string, fields: string[]): Record<string, unknown> =>
   ({ if: { properties: { stage: { const: stage } } }, then: { required: fields } })

@@ -28,6 +28,8 @@ export interface Limits {
   readonly requestBurst: number
   readonly headerBytes: number
   readonly headersTimeoutSeconds: number
+  readonly unverifiedConnections: number
+  readonly unverifiedPerAddress: number
 }
 
 /** The defaults, each documented in the README's limits table with its reason. */
@@ -38,7 +40,9 @@ export const DEFAULT_LIMITS: Omit<Limits, 'requestBurst'> = Object.freeze({
   streamsPerIdentity: 64,
   requestsPerSecond: null,
   headerBytes: 32 * 1024,
-  headersTimeoutSeconds: 20
+  headersTimeoutSeconds: 20,
+  unverifiedConnections: 1024,
+  unverifiedPerAddress: 64
 })
 
 /** The burst when only a rate is given: one second's worth, and never fewer than 20 (one `docker run` sends about 8 requests at once). */
@@ -74,7 +78,9 @@ export function readLimits (limits: unknown): Limits {
     requestsPerSecond: rate,
     requestBurst: typeof raw.requestBurst === 'number' && Number.isInteger(raw.requestBurst) ? raw.requestBurst : defaultBurst(rate),
     headerBytes: int('headerBytes', DEFAULT_LIMITS.headerBytes),
-    headersTimeoutSeconds: int('headersTimeoutSeconds', DEFAULT_LIMITS.headersTimeoutSeconds)
+    headersTimeoutSeconds: int('headersTimeoutSeconds', DEFAULT_LIMITS.headersTimeoutSeconds),
+    unverifiedConnections: int('unverifiedConnections', DEFAULT_LIMITS.unverifiedConnections),
+    unverifiedPerAddress: int('unverifiedPerAddress', DEFAULT_LIMITS.unverifiedPerAddress)
   }
 }
 

@@ -48,10 +48,12 @@ const LimitsSchema = Type.Object({
   requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'a number of requests per second above 0, like 50' })),
   requestBurst: Type.Optional(whole(1, 1_000_000, 'requests', 100)),
   headerBytes: Type.Optional(whole(1024, 1024 * 1024, 'bytes', 32768)),
-  headersTimeoutSeconds: Type.Optional(whole(1, 600, 'seconds', 20))
+  headersTimeoutSeconds: Type.Optional(whole(1, 600, 'seconds', 20)),
+  unverifiedConnections: Type.Optional(whole(1, 1_000_000, 'connections', 1024)),
+  unverifiedPerAddress: Type.Optional(whole(1, 1_000_000, 'connections', 64))
 }, {
   additionalProperties: false,
-  description: 'a mapping with bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes and headersTimeoutSeconds'
+  description: 'a mapping with bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes, headersTimeoutSeconds, unverifiedConnections and unverifiedPerAddress'
 })
 
 /** The whole config file. */

@@ -18,10 +18,17 @@ export interface LimitSettings {
   /** Null: no rate limit. */
   readonly requestsPerSecond: number | null
   readonly requestBurst: number
+  /** Connections not (yet) admitted as verified, all sources together: a budget of their own. */
+  readonly unverifiedConnections: number
+  /** The same, per source (see address-key.ts), so one client cannot take the whole budget. */
+  readonly unverifiedPerAddress: number
 }
 
+/** Every limit's name, in one list so metrics can start each at zero. */
+export const LIMIT_NAMES = ['connections', 'identity-connections', 'streams', 'rate', 'unverified', 'unverified-per-address'] as const
+
 /** Which limit refused something; stable strings for metrics and tests. */
-export type LimitName = 'connections' | 'identity-connections' | 'streams' | 'rate'
+export type LimitName = typeof LIMIT_NAMES[number]
 
 /** An admission: a slot to give back, or the limit that refused it. */
 export type Admission =
@@ -32,6 +39,7 @@ export type Admission =
 export interface LimiterStats {
   readonly connections: number
   readonly streams: number
+  readonly unverified: number
 }
 
 interface Bucket { tokens: number; at: number }
@@ -43,6 +51,8 @@ const SWEEP_AT = 4096
 export class Limiter {
   private connections = 0
   private streams = 0
+  private unverified = 0
+  private readonly unverifiedBy = new Map<string, number>()
   private readonly connectionsBy = new Map<string, number>()
   private readonly streamsBy = new Map<string, number>()
   private readonly buckets = new Map<string, Bucket>()
@@ -62,6 +72,21 @@ export class Limiter {
     this.connections += 1
     this.connectionsBy.set(key, mine + 1)
     return { ok: true, release: once(() => { this.connections -= 1; decrement(this.connectionsBy, key) }) }
+  }
+
+  /**
+   * Admits a connection from source `address` that has not been verified
+   * yet. Its slot is released when it closes or is admitted as verified
+   * ({@link Limiter.openConnection}), so unverified connections never take
+   * the slots of verified ones.
+   */
+  openUnverified (address: string): Admission {
+    if (this.unverified >= this.limits.unverifiedConnections) return { ok: false, limit: 'unverified', max: this.limits.unverifiedConnections }
+    const mine = this.unverifiedBy.get(address) ?? 0
+    if (mine >= this.limits.unverifiedPerAddress) return { ok: false, limit: 'unverified-per-address', max: this.limits.unverifiedPerAddress }
+    this.unverified += 1
+    this.unverifiedBy.set(address, mine + 1)
+    return { ok: true, release: once(() => { this.unverified -= 1; decrement(this.unverifiedBy, address) }) }
   }
 
   /** Admits a long-lived stream or hijacked session of `key`. */
@@ -97,7 +122,7 @@ export class Limiter {
 
   /** Open connections and streams over all identities. */
   stats (): LimiterStats {
-    return { connections: this.connections, streams: this.streams }
+    return { connections: this.connections, streams: this.streams, unverified: this.unverified }
   }
 
   /** Open streams of one identity (for tests and messages). */

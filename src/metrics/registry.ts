@@ -34,11 +34,29 @@ export interface ExpiryObservation {
   readonly secondsLeft: number | null
 }
 
+/** The reloader's counts; times are ISO 8601, null until the first of their kind. */
+export interface ReloadObservation {
+  readonly applied: number
+  readonly failed: number
+  readonly lastAppliedAt: string | null
+  readonly lastFailedAt: string | null
+  readonly handshakeChecksCrl: boolean
+}
+
+/** The label values each fixed-label counter starts with at 0, so `rate(...) > 0` alerts see the first hit. */
+export interface KnownLabels {
+  readonly limits: readonly string[]
+  readonly tlsReasons: readonly string[]
+  readonly closedReasons: readonly string[]
+}
+
 /** State read at scrape time. Every function must be cheap and must not throw. */
 export interface MetricSources {
   readonly connections: () => number
+  /** Connections not verified yet: TLS handshakes running, clients being turned away. */
+  readonly unverified: () => number
   readonly streams: () => { readonly streams: number; readonly sessions: number }
-  readonly reloads: () => { readonly applied: number; readonly failed: number; readonly handshakeChecksCrl: boolean } | null
+  readonly reloads: () => ReloadObservation | null
   readonly expiry: () => readonly ExpiryObservation[]
   readonly audit: () => { readonly writable: boolean; readonly writeFailures: number }
   readonly draining: () => boolean
@@ -48,6 +66,8 @@ export interface MetricSources {
 export interface GatewayMetrics {
   readonly registry: Registry
   readonly observeRequest: (o: RequestObservation) => void
+  /** Requests refused whose records were counted instead of written (a Suppressed summary): counted, not timed. */
+  readonly countRequests: (labels: { readonly team: string; readonly decision: string; readonly status: number }, count: number) => void
   readonly observeTlsRejection: (reason: string) => void
   /** A limit refused something; `limit` is a LimitName or `header-size` / `header-timeout`. */
   readonly observeLimitHit: (limit: string) => void
@@ -58,8 +78,12 @@ export interface GatewayMetrics {
 /** Buckets from a millisecond `_ping` to an hour-long `exec` session. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]
 
-/** Creates the registry and every metric; see the README's metrics table. */
-export function createMetrics (sources: MetricSources, info: { readonly version: string }): GatewayMetrics {
+/**
+ * Creates the registry and every metric; see the README's metrics table.
+ * `info.startedAt` (ms since the epoch) is when the running settings were
+ * first loaded: the last successful reload until one is applied.
+ */
+export function createMetrics (sources: MetricSources, info: { readonly version: string; readonly startedAt?: number }, known?: KnownLabels): GatewayMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -69,8 +93,12 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
   const tls = new Counter({ name: 'dockgate_tls_handshake_failures_total', help: 'Clients turned away at the TLS layer, by reason (no-certificate, unknown-ca, expired, revoked, handshake-failed, ...)', labelNames: ['reason'], registers })
   const limits = new Counter({ name: 'dockgate_limit_hits_total', help: 'Requests or connections refused by a limit: connections, identity-connections, streams, rate, header-size, header-timeout', labelNames: ['limit'], registers })
   const closed = new Counter({ name: 'dockgate_connections_closed_total', help: 'Open connections dockgate closed itself, by reason (revoked: a reloaded CRL revokes the certificate; expired: the certificate expired while open; unknown-ca: a reloaded tls.ca no longer trusts its issuer)', labelNames: ['reason'], registers })
+  for (const limit of known?.limits ?? []) limits.inc({ limit }, 0)
+  for (const reason of known?.tlsReasons ?? []) tls.inc({ reason }, 0)
+  for (const reason of known?.closedReasons ?? []) closed.inc({ reason }, 0)
   stateGauges(registers, sources)
   stateCounters(registers, sources)
+  reloadGauges(registers, sources, info.startedAt ?? Date.now())
   new Gauge({ name: 'dockgate_build_info', help: 'Always 1; the labels say which dockgate and Node.js run', labelNames: ['version', 'node'], aggregator: 'first', registers })
     .set({ version: info.version, node: process.version }, 1)
   return {
@@ -81,6 +109,7 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
       if (o.bytesIn > 0) bytes.inc({ team: o.team, direction: 'in' }, o.bytesIn)
       if (o.bytesOut > 0) bytes.inc({ team: o.team, direction: 'out' }, o.bytesOut)
     },
+    countRequests: (labels, count) => { requests.inc({ team: labels.team, decision: labels.decision, status: String(labels.status) }, count) },
     observeTlsRejection: (reason) => { tls.inc({ reason }) },
     observeLimitHit: (limit) => { limits.inc({ limit }) },
     observeConnectionClosed: (reason) => { closed.inc({ reason }) }
@@ -89,6 +118,7 @@ export function createMetrics (sources: MetricSources, info: { readonly version:
 
 function stateGauges (registers: Registry[], sources: MetricSources): void {
   new Gauge({ name: 'dockgate_open_connections', help: 'Verified client connections open now', registers, collect () { this.set(sources.connections()) } })
+  new Gauge({ name: 'dockgate_unverified_connections', help: 'Connections not verified yet: TLS handshakes running, clients being turned away or refused by a connection limit', registers, collect () { this.set(sources.unverified()) } })
   new Gauge({ name: 'dockgate_open_streams', help: 'Long-lived streams open now (events, logs -f, stats, wait)', registers, collect () { this.set(sources.streams().streams) } })
   new Gauge({ name: 'dockgate_open_sessions', help: 'Hijacked sessions open now (attach, exec, run -i, BuildKit)', registers, collect () { this.set(sources.streams().sessions) } })
   new Gauge({ name: 'dockgate_draining', help: '1 while shutting down (no new requests are taken)', aggregator: 'max', registers, collect () { this.set(sources.draining() ? 1 : 0) } })
@@ -112,6 +142,32 @@ function stateGauges (registers: Registry[], sources: MetricSources): void {
     aggregator: 'min',
     registers,
     collect () { this.set(sources.reloads()?.handshakeChecksCrl === true ? 1 : 0) }
+  })
+}
+
+// Whether the last reload worked, and when the settings in use were loaded:
+// a failed reload leaves the old settings serving, which only these show.
+function reloadGauges (registers: Registry[], sources: MetricSources, startedAt: number): void {
+  new Gauge({
+    name: 'dockgate_reload_last_success',
+    help: '1 unless the last reload failed (the previous config, policy and certificates still serve); with workers, the lowest of any worker',
+    aggregator: 'min',
+    registers,
+    collect () {
+      const stats = sources.reloads()
+      const failed = stats?.lastFailedAt ?? null
+      this.set(failed === null || (stats?.lastAppliedAt ?? '') >= failed ? 1 : 0)
+    }
+  })
+  new Gauge({
+    name: 'dockgate_reload_last_success_timestamp_seconds',
+    help: 'When the settings in use were loaded: at start, or by the last reload applied (Unix time); with workers, the oldest',
+    aggregator: 'min',
+    registers,
+    collect () {
+      const applied = sources.reloads()?.lastAppliedAt ?? null
+      this.set((applied === null ? startedAt : Date.parse(applied)) / 1000)
+    }
   })
 }
 

@@ -100,5 +100,6 @@ export function upstreamUnavailable (upstream: Upstream, cause: string): Refusal
 const CAUSES: Readonly<Record<string, string>> = {
   ENOENT: 'no daemon socket at that path; is dockerd running?',
   ECONNREFUSED: 'nothing accepts on the daemon socket; is dockerd running?',
-  EACCES: 'the gateway may not open the daemon socket; its operator must add dockgate\'s user to the socket\'s group'
+  EACCES: 'the gateway may not open the daemon socket; its operator must add dockgate\'s user to the socket\'s group',
+  ETIMEDOUT: 'the daemon accepts connections but does not answer /_ping; is dockerd hung?'
 }

@@ -19,6 +19,7 @@ export function sendRefusal (request: FastifyRequest, reply: FastifyReply, refus
   // The docker CLI decodes `{"message"}` only when Content-Type is exactly
   // application/json; fastify appends `; charset=utf-8` unless a serializer
   // is set, so the (already serialised) body goes through an identity one.
+  if (refused.retryAfterSeconds !== undefined) void reply.header('retry-after', String(refused.retryAfterSeconds))
   void reply.code(refused.status).header('content-type', 'application/json')
     .serializer((body: string) => body).send(errorBody(refused.message))
 }
@@ -74,7 +75,7 @@ export function forwardJudged (request: FastifyRequest, reply: FastifyReply, ups
     body,
     contentType: 'application/octet-stream',
     rewriteRequestHeaders: (_request, headers) => {
-      const out = withoutExpect(headers)
+      const out = forwardableHeaders(headers)
       delete out['transfer-encoding']
       out['content-length'] = String(body.length)
       if (contentType === undefined) delete out['content-type']
@@ -84,9 +85,22 @@ export function forwardJudged (request: FastifyRequest, reply: FastifyReply, ups
   })
 }
 
-/** Request headers without `expect`: dockgate answered 100-continue itself, after judging, so the daemon must not answer it again. */
-export function withoutExpect (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+/**
+ * Hop-by-hop request headers (RFC 9110 7.6.1): they describe the client's
+ * connection to dockgate, not dockgate's to the daemon. `expect` too:
+ * dockgate answers 100-continue itself, after judging.
+ */
+const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect']
+
+/**
+ * The request headers to forward on an ordinary (non-upgrade) request:
+ * without hop-by-hop headers and without those the client's Connection
+ * header names. Framing is the upstream client's: it sends the body with
+ * its own length or chunking.
+ */
+export function forwardableHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const rest = { ...headers }
-  delete rest.expect
+  const named = String(headers.connection ?? '').toLowerCase().split(',').map((name) => name.trim())
+  for (const name of [...HOP_BY_HOP_REQUEST, ...named]) delete rest[name]
   return rest
 }

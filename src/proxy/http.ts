@@ -14,7 +14,7 @@ import { refusal, type Refusal } from '../shared/errors.js'
 import { CreatedIdTap } from './created-id.js'
 import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
-import { forwardJudged, judgeWholeBody, sendRefusal, tooLarge, withoutExpect } from './http-body.js'
+import { forwardableHeaders, forwardJudged, judgeWholeBody, sendRefusal, tooLarge } from './http-body.js'
 
 /** What the forwarder needs; the app wiring supplies judging and logging. */
 export interface HttpForwarderOptions {
@@ -86,7 +86,10 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   // body before the proxy sees it; @fastify/http-proxy registers pass-through
   // parsers, so every body reaches the forwarder or the body phase unread.
   app.removeAllContentTypeParsers()
-  await app.register(httpProxy, proxyOptions(options))
+  // reply-from warns with a stack for every failed upstream request; each is
+  // answered 502 and audited, and the daemon's state is logged once per
+  // change (runtime.ts), so its warnings would only flood the log.
+  await app.register(httpProxy, { ...proxyOptions(options), logLevel: 'error' })
   return app
 }
 
@@ -118,7 +121,7 @@ function proxyOptions (options: HttpForwarderOptions): FastifyHttpProxyOptions {
       // reply-from retries GETs on 503 up to ten times by default; a 503 from
       // dockerd (e.g. "not a swarm manager") is an answer, not a glitch.
       retryDelay: () => null,
-      rewriteRequestHeaders: (_request, headers) => withoutExpect(headers),
+      rewriteRequestHeaders: (_request, headers) => forwardableHeaders(headers),
       rewriteHeaders: (headers) => endToEndHeaders(headers) as IncomingHttpHeaders,
       onResponse: (request, reply, res) => { relayResponse(request.raw as IncomingMessage, reply as FastifyReply, res as unknown as UpstreamResponse) },
       onError: (reply, { error }) => { answerUpstreamError(options.upstream, reply as FastifyReply, error) }

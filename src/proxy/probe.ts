@@ -19,14 +19,31 @@ const HINTS: Readonly<Record<string, string>> = {
 
 /** Resolves null when `GET /_ping` answers 200, else a sentence saying what is wrong and what to do. */
 export async function probeUpstream (upstream: Upstream, timeoutMs = 3000): Promise<string | null> {
+  return (await pingUpstream(upstream, timeoutMs))?.problem ?? null
+}
+
+/**
+ * What a failed `GET /_ping` says: `cause` is the OS error code (ETIMEDOUT
+ * when nothing answered within the timeout), or null when the daemon did
+ * answer, with a status other than 200; `problem` is the sentence for the
+ * operator's log.
+ */
+export interface PingFailure {
+  readonly cause: string | null
+  readonly problem: string
+}
+
+/** `GET /_ping` on a connection of its own; null when it answers 200 within `timeoutMs`. */
+export async function pingUpstream (upstream: Upstream, timeoutMs: number): Promise<PingFailure | null> {
   return await new Promise((resolve) => {
     const req = http.get({ socketPath: upstream.socketPath, path: '/_ping', timeout: timeoutMs, agent: false }, (res) => {
       res.resume()
-      resolve(res.statusCode === 200 ? null : `the Docker daemon at ${upstream.url} answered /_ping with ${res.statusCode ?? '?'}`)
+      resolve(res.statusCode === 200 ? null : { cause: null, problem: `the Docker daemon at ${upstream.url} answered /_ping with ${res.statusCode ?? '?'}` })
     })
     req.on('timeout', () => { req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })) })
     req.on('error', (err: NodeJS.ErrnoException) => {
-      resolve(`the Docker daemon at ${upstream.url} is not answering (${err.code ?? err.message}); ${socketHint(upstream.socketPath, err.code ?? '')}`)
+      const cause = err.code ?? err.message
+      resolve({ cause, problem: `the Docker daemon at ${upstream.url} is not answering (${cause}); ${socketHint(upstream.socketPath, err.code ?? '')}` })
     })
   })
 }

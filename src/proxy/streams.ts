@@ -54,6 +54,11 @@ export function errorBody (message: string): string {
   return JSON.stringify({ message })
 }
 
+/** The `Retry-After` header of a refusal that says when to retry, for raw responses; none otherwise. */
+export function retryAfter (refused: { readonly retryAfterSeconds?: number }): Record<string, string> {
+  return refused.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refused.retryAfterSeconds) }
+}
+
 /**
  * A complete HTTP/1.1 response for a raw socket (hijack path, where there is
  * no ServerResponse). Always closes: nothing may follow a refused upgrade.

@@ -13,7 +13,7 @@ import http, { type IncomingMessage } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { byteCounter, endToEndHeaders, rawResponse } from './streams.js'
+import { byteCounter, endToEndHeaders, rawResponse, retryAfter } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type ExchangeOutcome, type Upstream } from './exchange.js'
 import { readRequestBody, UPGRADE_BODY_LIMIT } from './upgrade-body.js'
 
@@ -94,10 +94,16 @@ class HijackSession {
     client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
     upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
     upstream.on('error', () => { upstream.destroy(); client.destroy() })
+    // A session ended normally when each side sent its end (FIN) before
+    // closing; a side cut without one (dockgate at shutdown or revocation,
+    // a reset, a crash) makes it aborted.
+    const ended = { client: false, upstream: false }
+    client.once('end', () => { ended.client = true })
+    upstream.once('end', () => { ended.upstream = true })
     let open = 2
     const closed = (): void => {
       open -= 1
-      if (open === 0) this.end({ status: 101, upstreamStatus: 101, aborted: false, error: null })
+      if (open === 0) this.end({ status: 101, upstreamStatus: 101, aborted: !(ended.client && ended.upstream), error: null })
     }
     // A side that has fully closed can neither send nor receive; the other is
     // ended (not cut) so bytes already in flight are still delivered.
@@ -137,7 +143,7 @@ class HijackSession {
     const reason = http.STATUS_CODES[refused.status] ?? 'Error'
     const error = refused.code === 'DG_UPSTREAM_UNAVAILABLE' ? refused.message : null
     this.end({ status: refused.status, upstreamStatus: null, aborted: false, error })
-    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId }))
+    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId, ...retryAfter(refused) }))
   }
 
   private end (outcome: Omit<ExchangeOutcome, 'bytesIn' | 'bytesOut'>): void {

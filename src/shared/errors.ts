@@ -34,6 +34,7 @@ export const ERRORS = {
   DG_HEADERS_TOO_LARGE: { status: 431, summary: 'the request headers are larger than limits.headerBytes' },
   DG_HEADERS_TIMEOUT: { status: 408, summary: 'the request headers did not arrive within limits.headersTimeoutSeconds (a slow-header client)' },
   DG_METHOD_NOT_SUPPORTED: { status: 405, summary: 'the HTTP method is one the Docker API does not use' },
+  DG_EXPECTATION_FAILED: { status: 417, summary: 'the request has an Expect header other than 100-continue' },
   DG_BODY_DENIED: { status: 403, summary: 'a team\'s containers rules refuse what the request body (or build query) asks of the host' },
   DG_BODY_INVALID: { status: 400, summary: 'a judged request body is not JSON, is truncated, nests too deep, or has a field of the wrong type' },
   DG_BODY_AMBIGUOUS: { status: 400, summary: 'a judged request body repeats a key, or has keys the daemon would read as the same field' },
@@ -76,9 +77,12 @@ export interface Refusal {
   readonly code: ErrorCode
   readonly status: number
   readonly message: string
+  /** Whole seconds after which a retry can succeed, sent as `Retry-After`; absent when no retry helps or when is unknown. */
+  readonly retryAfterSeconds?: number
 }
 
 /** Builds a {@link Refusal}; the status comes from the catalog so it cannot drift. */
-export function refusal (code: ErrorCode, detail: string): Refusal {
-  return { code, status: ERRORS[code].status, message: `dockgate: ${detail}` }
+export function refusal (code: ErrorCode, detail: string, retryAfterSeconds?: number): Refusal {
+  const base = { code, status: ERRORS[code].status, message: `dockgate: ${detail}` }
+  return retryAfterSeconds === undefined ? base : { ...base, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) }
 }

@@ -5,9 +5,11 @@
  * client never has a byte parsed as HTTP: it gets one canned answer in
  * Docker's error shape, so the docker CLI prints why, and is disconnected.
  */
+import type { Socket } from 'node:net'
 import tls, { type TLSSocket } from 'node:tls'
 import { identityFromPeerCertificate, type CertificateIdentity } from './identity.js'
 import type { RevocationList } from './revocation.js'
+import type { UnverifiedSockets } from './unverified.js'
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2'
 const REJECTED_CLIENT_GRACE_MS = 10_000
@@ -24,11 +26,15 @@ export interface TlsMaterial {
   readonly crl?: readonly string[]
 }
 
+/** Every reason a client can be turned away at the TLS layer, in one list so metrics can start each at zero. */
+export const REJECT_REASONS = [
+  'no-certificate', 'unknown-ca', 'expired', 'not-yet-valid',
+  'wrong-usage', 'revoked', 'invalid-certificate', 'handshake-failed',
+  'crl-expired', 'crl-not-yet-valid', 'crl-missing'
+] as const
+
 /** Why a client was turned away at the TLS layer; stable strings for audit and metrics. */
-export type RejectReason =
-  | 'no-certificate' | 'unknown-ca' | 'expired' | 'not-yet-valid'
-  | 'wrong-usage' | 'revoked' | 'invalid-certificate' | 'handshake-failed'
-  | 'crl-expired' | 'crl-not-yet-valid' | 'crl-missing'
+export type RejectReason = typeof REJECT_REASONS[number]
 
 /** A refused TLS client, as reported to the audit trail. */
 export interface TlsRejection {
@@ -60,6 +66,8 @@ export interface TlsGateOptions {
    * quote it). A handshake that failed gets no answer at all.
    */
   readonly onRejected: (rejection: TlsRejection) => Readonly<Record<string, string>>
+  /** The budget of connections not verified yet; every connection takes a slot of it before TLS starts. */
+  readonly unverified?: UnverifiedSockets
 }
 
 /**
@@ -74,14 +82,23 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     rejectUnauthorized: false,
     ALPNProtocols: ['http/1.1'],
     handshakeTimeout: 10_000,
-    // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
-    // stdin and must still receive the container's output.
-    allowHalfOpen: true
+    // Not half-open before verification: a client that hangs up mid-handshake
+    // must close its socket, or it sits in CLOSE-WAIT for good. Verified
+    // connections are switched to half-open in admitOrReject.
+    allowHalfOpen: false
   })
+  const unverified = options.unverified
+  // Prepended: the slot is taken before Node's own listener starts TLS.
+  if (unverified !== undefined) server.prependListener('connection', (raw: Socket) => { unverified.accept(raw) })
   server.on('secureConnection', (socket) => { admitOrReject(socket, options) })
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     // No HTTP answer is possible without a finished handshake.
-    options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
+    if (unverified?.wasDropped(socket) !== true) {
+      options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
+    }
+    // Node only reports a failed or timed-out handshake; the socket stays
+    // open (and counts against every connection cap) unless destroyed.
+    socket.destroy()
   })
   return server
 }
@@ -113,6 +130,9 @@ function admitOrReject (socket: TLSSocket, options: TlsGateOptions): void {
   const verdict = vetClient(socket, options.revocation())
   const remote = remoteOf(socket)
   if (verdict.ok) {
+    // Hijacked sessions (docker run -i, exec -i) half-close: the client ends
+    // stdin and must still receive the container's output.
+    socket.allowHalfOpen = true
     options.onAccepted({ socket, identity: verdict.identity, ...remote })
     return
   }

@@ -11,7 +11,7 @@ import http from 'node:http'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { docker, dockerEnv } from '../support/clients.js'
+import { docker, dockerEnv, rawExchange } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
 import { makePki } from '../support/pki.js'
 import { get, sample, startRuntime, type RuntimeHarness } from '../support/runtime.js'
@@ -117,6 +117,25 @@ describe.skipIf(socket === '')('admin endpoints in front of the real daemon', ()
     expect(delta('dockgate_bytes_total', { team: 'platform', direction: 'out' })).toBeGreaterThanOrEqual(payload.length)
   })
 
+  it('starts every fixed-label counter at 0, so rate() alerts fire on the first hit', async () => {
+    const text = await metrics()
+    for (const limit of ['connections', 'identity-connections', 'streams', 'rate', 'header-size', 'header-timeout', 'unverified', 'unverified-per-address']) {
+      expect(sample(text, 'dockgate_limit_hits_total', { limit }), limit).toBe(0)
+    }
+    for (const reason of ['no-certificate', 'unknown-ca', 'expired', 'not-yet-valid', 'wrong-usage', 'revoked', 'handshake-failed', 'crl-expired']) {
+      expect(sample(text, 'dockgate_tls_handshake_failures_total', { reason }), reason).not.toBeNull()
+    }
+    expect(sample(text, 'dockgate_tls_handshake_failures_total', { reason: 'expired' })).toBe(0)
+    expect(sample(text, 'dockgate_connections_closed_total', { reason: 'revoked' })).toBe(0)
+  })
+
+  it('counts a 408 or 431 for an identified client under its team', async () => {
+    const answer = await rawExchange(gw.port, gw.bundle('alice'), `GET /_ping HTTP/1.1\r\nHost: d\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`)
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /)
+    expect(sample(await metrics(), 'dockgate_requests_total', { team: 'platform', decision: 'deny', status: '431' })).toBe(1)
+    expect(gw.records().at(-1)).toMatchObject({ code: 'DG_HEADERS_TOO_LARGE', identity: { teams: ['platform'] } })
+  })
+
   it('counts TLS handshake failures by reason', async () => {
     const before = await metrics()
     const foreign = makePki(gw.dir, [{ name: 'mallory', ous: ['platform'], foreignCa: true }]).bundle('mallory')
@@ -129,15 +148,22 @@ describe.skipIf(socket === '')('admin endpoints in front of the real daemon', ()
     expect(delta('no-certificate')).toBe(1)
   })
 
-  it('counts reloads by outcome', async () => {
+  it('counts reloads by outcome, and says whether the last one worked and when the settings in use were loaded', async () => {
     const { applied, failed } = gw.runtime.reloader.stats()
+    const started = sample(await metrics(), 'dockgate_reload_last_success_timestamp_seconds') ?? 0
+    expect(sample(await metrics(), 'dockgate_reload_last_success')).toBe(1)
+    expect(started).toBeGreaterThan(Date.now() / 1000 - 600)
     writeFileSync(gw.policyFile, POLICY.replace('"GET /version"', '"GIT /version"'))
     await waitFor(() => gw.runtime.reloader.stats().failed > failed, 10_000, 'the refused reload')
+    expect(sample(await metrics(), 'dockgate_reload_last_success')).toBe(0)
+    expect(sample(await metrics(), 'dockgate_reload_last_success_timestamp_seconds')).toBe(started)
     writeFileSync(gw.policyFile, POLICY + '      - "GET /info"\n')
     await waitFor(() => gw.runtime.reloader.stats().applied > applied, 10_000, 'the applied reload')
     const text = await metrics()
     expect(sample(text, 'dockgate_reloads_total', { outcome: 'failed' })).toBe(failed + 1)
     expect(sample(text, 'dockgate_reloads_total', { outcome: 'applied' })).toBe(applied + 1)
+    expect(sample(text, 'dockgate_reload_last_success')).toBe(1)
+    expect(sample(text, 'dockgate_reload_last_success_timestamp_seconds')).toBeGreaterThan(started)
   })
 
   it('gives the seconds until the server certificate, the CA and the CRL expire', async () => {

@@ -52,12 +52,73 @@ describe('a daemon that is down', () => {
       await waitFor(() => gw.logs().some((l) => l.msg.includes('nothing accepts on it')), 5000, 'the diagnosis in the log')
       const warnings = gw.logs().filter((l) => l.msg.includes('is not answering'))
       expect(warnings).toHaveLength(1)
+      // Nothing else warns: the audit trail has every 502.
+      expect(gw.logs().filter((l) => l.level >= 40)).toEqual(warnings)
       expect(warnings[0]?.msg).toBe(`the Docker daemon at unix://${path} is not answering (ECONNREFUSED); the socket exists but nothing accepts on it: is dockerd running?; requests are answered 502 until it is up`)
       expect((await get(`${gw.admin ?? ''}/readyz`)).status).toBe(503)
     } finally {
       await gw.close()
     }
   })
+})
+
+describe('a daemon that answers /_ping but drops every other request', () => {
+  it('answers each 502 and audits it, without a warning per request in the log', async () => {
+    const daemon = await startFakeDaemon((req) => { req.socket.destroy() })
+    const gw = await startRuntime({ socket: daemon.socketPath, policy: POLICY, clients: [['--cn', 'alice', '--ou', 'platform']] })
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/containers/json')
+        expect(res.status).toBe(502)
+        expect(JSON.parse(res.body)).toEqual({ message: `dockgate: the Docker daemon at unix://${daemon.socketPath} is not answering (UND_ERR_SOCKET)` })
+      }
+      expect(gw.records().filter((r) => r.stage === 'ResponseComplete' && r.code === 'DG_UPSTREAM_UNAVAILABLE')).toHaveLength(5)
+      expect(gw.logs().filter((l) => l.level >= 40)).toEqual([])
+    } finally {
+      await gw.close()
+      await daemon.close()
+    }
+  })
+})
+
+describe('a daemon that accepts connections and never answers', () => {
+  it('answers new requests and hijacks 502 at once while /_ping goes unanswered, lets requests in flight wait, and serves again when it answers', async () => {
+    let hung = true
+    const daemon = await startFakeDaemon((req, res) => {
+      if (hung) return
+      res.setHeader('content-type', req.url === '/_ping' ? 'text/plain' : 'application/json')
+      res.end(req.url === '/_ping' ? 'OK' : '[]')
+    }, { answerPing: false })
+    const gw = await startRuntime({ socket: daemon.socketPath, policy: POLICY, clients: [['--cn', 'alice', '--ou', 'platform']] })
+    try {
+      let inFlightDone = false
+      const inFlight = rawRequest(gw.port, gw.bundle('alice'), 'POST', '/v1.41/containers/web/stop?t=600').finally(() => { inFlightDone = true })
+      await waitFor(() => gw.logs().some((l) => l.msg.includes('is not answering (ETIMEDOUT)')), 10_000, 'the probe to find the daemon hung')
+      const started = Date.now()
+      const res = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/containers/json')
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect(res.status).toBe(502)
+      expect(JSON.parse(res.body)).toEqual({ message: `dockgate: the Docker daemon at unix://${daemon.socketPath} is not answering (ETIMEDOUT: the daemon accepts connections but does not answer /_ping; is dockerd hung?)` })
+      const hijack = await rawExchange(gw.port, gw.bundle('alice'),
+        'POST /v1.41/exec/abc/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}', 2000)
+      expect(hijack).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/)
+      const cli = await docker(gw.port, gw.bundle('alice'), ['ps'], { timeoutMs: 20_000 })
+      expect(cli.stderr).toContain('is not answering (ETIMEDOUT: the daemon accepts connections but does not answer /_ping; is dockerd hung?)')
+      expect(gw.records().find((r) => r.auditID === res.headers['x-dockgate-request-id'])).toMatchObject({
+        stage: 'Refused', code: 'DG_UPSTREAM_UNAVAILABLE', status: 502, request: { method: 'GET', path: '/containers/json' }
+      })
+      expect(inFlightDone).toBe(false)
+
+      hung = false
+      await waitFor(() => gw.logs().some((l) => l.msg.includes('answers again')), 10_000, 'the daemon to answer again')
+      expect((await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/containers/json')).status).toBe(200)
+      expect(inFlightDone).toBe(false)
+      void inFlight.catch(() => {})
+    } finally {
+      await gw.close()
+      await daemon.close()
+    }
+  }, 40_000)
 })
 
 describe('a daemon socket dockgate may not open', () => {

@@ -52,7 +52,7 @@ describe('deploy/dockgate.yaml (the production config the systemd unit runs)', (
     const result = await check(text, 'dockgate.yaml')
     expect(result.output).toContain('dockgate: config OK (0 warning(s))')
     expect(result.output).toContain('  admin     127.0.0.1:9376')
-    expect(result.output).toContain('  limits    maxConnections 1024, connectionsPerIdentity 128, streamsPerIdentity 64, requestsPerSecond unlimited, headerBytes 32768, headersTimeoutSeconds 20, bodyBytes 1048576')
+    expect(result.output).toContain('  limits    maxConnections 1024, connectionsPerIdentity 128, streamsPerIdentity 64, requestsPerSecond unlimited, headerBytes 32768, headersTimeoutSeconds 20, bodyBytes 1048576, unverifiedConnections 1024, unverifiedPerAddress 64')
     expect(result.code).toBe(0)
   })
 
@@ -85,6 +85,20 @@ describe('deploy/systemd/dockgate.service', () => {
     // V8 compiles code at run time; this would kill node at startup.
     expect(unit.has('MemoryDenyWriteExecute')).toBe(false)
     expect(unit.get('ExecStart')?.[0]?.split(' ')[0]).toBe('/usr/bin/node')
+  })
+
+  it('gives the service /run/dockgate, so the README\'s admin: unix:///run/dockgate/admin.sock works under ProtectSystem=strict', () => {
+    expect(unit.get('RuntimeDirectory')).toEqual(['dockgate'])
+    expect(unit.get('RuntimeDirectoryMode')).toEqual(['0750'])
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('unix:///run/dockgate/admin.sock')
+  })
+
+  it('the README enables socket activation only after stopping the service, which would hold the port', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const stop = readme.indexOf('sudo systemctl disable --now dockgate.service\n')
+    const enable = readme.indexOf('sudo systemctl daemon-reload && sudo systemctl enable --now dockgate.socket')
+    expect(stop).toBeGreaterThan(0)
+    expect(enable).toBeGreaterThan(stop)
   })
 
   it('passes systemd-analyze verify, where systemd is installed', () => {

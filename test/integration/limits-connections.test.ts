@@ -4,8 +4,11 @@
  * (429 or 503; 408 and 431 for headers), audited and counted, and never
  * in the way of another identity.
  */
+import https from 'node:https'
+import { dirname } from 'node:path'
 import tls from 'node:tls'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { checkAuditDir } from '../support/audit-check.js'
 import { docker, rawExchange, rawRequest, tlsOptions } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
 import { get, sample, startRuntime, type RuntimeHarness } from '../support/runtime.js'
@@ -47,6 +50,7 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
     await waitFor(() => gw.runtime.gateway.stats().connections === 2, 5000, 'alice\'s two connections')
     const mine = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/_ping')
     expect(mine.status).toBe(429)
+    expect(mine.headers['retry-after']).toBe('1')
     expect(JSON.parse(mine.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform already has 2 open connections (limits.connectionsPerIdentity); close some and retry' })
     const id = mine.headers['x-dockgate-request-id']
     expect(gw.records().find((r) => r.auditID === id)).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_IDENTITY_CONNECTIONS', status: 429 })
@@ -55,6 +59,8 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
     await waitFor(() => gw.runtime.gateway.stats().connections === 4, 5000, 'four connections')
     const full = await docker(gw.port, gw.bundle('carol'), ['version', '--format', '{{.Server.Version}}'])
     expect(full.stderr).toContain('dockgate: the gateway has 4 open connections (limits.maxConnections); retry shortly')
+    const fullRaw = await rawRequest(gw.port, gw.bundle('carol'), 'GET', '/_ping')
+    expect([fullRaw.status, fullRaw.headers['retry-after']]).toEqual([503, '1'])
 
     held.shift()?.destroy()
     await waitFor(() => gw.runtime.gateway.stats().connections === 3, 5000, 'a freed slot')
@@ -81,6 +87,7 @@ describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
     expect(statuses).toEqual([200, 200, 200, 429])
     const refused = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/version')
     expect(JSON.parse(refused.body)).toEqual({ message: 'dockgate: CN=alice,OU=platform sent more than 0.5 requests per second (limits.requestsPerSecond); retry in 2 s' })
+    expect(refused.headers['retry-after']).toBe('2')
     expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
     // One token comes back every 2 s (slow on purpose, so a loaded machine cannot refill one between the requests above).
     await new Promise((resolve) => setTimeout(resolve, 2200))
@@ -88,6 +95,41 @@ describe.skipIf(socket === '')('limits.requestsPerSecond', () => {
     const record = gw.records().find((r) => r.auditID === refused.headers['x-dockgate-request-id'])
     expect(record).toMatchObject({ stage: 'Refused', code: 'DG_LIMIT_RATE', status: 429, request: { method: 'GET', path: '/version' } })
     expect(await metric(gw, 'rate')).toBe(2)
+  })
+})
+
+describe.skipIf(socket === '')('audit records of limit refusals', () => {
+  let gw: RuntimeHarness
+  beforeAll(async () => {
+    gw = await startRuntime({ socket, policy: POLICY, clients: CLIENTS, extraConfig: 'limits:\n  requestsPerSecond: 0.01\n  requestBurst: 1\n' })
+  })
+  afterAll(async () => { await gw?.close() })
+
+  it('are written for the first 20 refusals of an identity and limit, then counted into one Suppressed record; every hit is in the metrics', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ...tlsOptions(gw.bundle('alice')) })
+    const statuses: number[] = []
+    for (let i = 0; i < 61; i++) {
+      statuses.push(await new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: gw.port, path: '/_ping', agent }, (res) => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0) }) }).on('error', reject)
+      }))
+    }
+    agent.destroy()
+    expect(statuses.filter((s) => s === 429)).toHaveLength(60)
+    expect(await metric(gw, 'rate')).toBe(60)
+    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE')).toHaveLength(20)
+    // Another identity's first refusal is written: the share is per identity.
+    expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
+    expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(429)
+    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE' && r.identity?.subject === 'CN=oscar,OU=platform')).toHaveLength(1)
+    await gw.close()
+    expect(gw.records().filter((r) => r.stage === 'Suppressed')).toMatchObject([{
+      client: { address: '127.0.0.1' },
+      identity: { subject: 'CN=alice,OU=platform', teams: ['platform'] },
+      code: 'DG_LIMIT_RATE',
+      suppressed: { kind: 'Refused', count: 40, reasons: { DG_LIMIT_RATE: 40 } }
+    }])
+    // Every record, the summary included, fits the published schema and the chain.
+    checkAuditDir(dirname(gw.runtime.auditFile))
   })
 })
 

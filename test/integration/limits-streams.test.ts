@@ -68,6 +68,7 @@ describe.skipIf(socket === '')('limits.streamsPerIdentity', () => {
     const attach = await rawExchange(gw.port, gw.bundle('alice'),
       'POST /v1.41/containers/no-such-container/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
     expect(attach).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/)
+    expect(attach).toMatch(/\r\nRetry-After: 1\r\n/)
     expect(attach).toContain('already has 2 open streams and sessions')
 
     expect((await docker(gw.port, gw.bundle('alice'), ['ps', '-q'])).code).toBe(0)

@@ -10,6 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { promisify } from 'node:util'
@@ -83,6 +84,8 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     const late = await ask(keptAlive, 'GET /v1.41/version HTTP/1.1\r\nHost: d\r\n\r\n')
     expect(late).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/)
     expect(late).toMatch(/\r\nconnection: close\r\n/i)
+    // No Retry-After: when a replacement takes connections is not dockgate's to know.
+    expect(late).not.toMatch(/\r\nretry-after:/i)
     expect(late).toContain('{"message":"dockgate: the gateway is shutting down; retry, and your client will reach it (or its replacement) on a new connection"}')
     const fresh = await new Promise<string>((resolve) => {
       const s = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) }, () => { resolve('connected'); s.destroy() })
@@ -115,7 +118,7 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
       records.find((r) => r.stage === 'ResponseComplete' && r.request?.method === method && path.test(r.request.path ?? ''))
     expect(final('POST', /^\/containers\/.*\/stop$/)).toMatchObject({ status: 204, aborted: false })
     expect(final('GET', /^\/events$/)).toMatchObject({ status: 200, aborted: true })
-    expect(final('POST', /^\/exec\/.*\/start$/)).toMatchObject({ status: 101 })
+    expect(final('POST', /^\/exec\/.*\/start$/)).toMatchObject({ status: 101, aborted: true })
     expect(records.filter((r) => r.code === 'DG_SHUTTING_DOWN')).toEqual([
       expect.objectContaining({ stage: 'Refused', status: 503, request: expect.objectContaining({ path: '/version' }) as unknown })
     ])
@@ -139,4 +142,35 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     const last = readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').trimEnd().split('\n').at(-1) ?? ''
     expect(JSON.parse(last)).toMatchObject({ stage: 'ResponseComplete', request: { path: '/events' }, aborted: true })
   })
+
+  it('exits within graceSeconds plus a second, however many connections are still handshaking, being turned away or refused', async () => {
+    const grace = 2
+    const dir = await prepare(socket, POLICY, [['--cn', 'alice', '--ou', 'platform']], `limits:\n  maxConnections: 1\nshutdown:\n  graceSeconds: ${grace}\n`)
+    const bundle = join(dir, 'certs', 'clients', 'alice')
+    const served = serve(['serve', '--config', 'config.yaml'], dir)
+    const port = await served.port()
+    const open: net.Socket[] = []
+    try {
+      // A stream the deadline cuts, holding the one verified slot.
+      const events = spawn('docker', ['events'], { env: dockerEnv(port, bundle) })
+      await waitFor(() => readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').includes('"/events"'), 10_000, 'the events stream to start')
+      // Bare TCP connections that never start a handshake (handshakeTimeout is 10 s).
+      for (let i = 0; i < 20; i++) open.push(await new Promise<net.Socket>((resolve) => { const s = net.connect(port, '127.0.0.1', () => { resolve(s) }); s.on('error', () => {}) }))
+      // A client without a certificate, turned away, that never sends its request (its 403 waits 10 s).
+      const rejected = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle, false) })
+      rejected.on('error', () => {})
+      // A verified client over maxConnections, whose refusal waits 5 s for its first bytes.
+      const refused = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) })
+      refused.on('error', () => {})
+      open.push(rejected, refused)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const signalled = Date.now()
+      served.child.kill('SIGTERM')
+      expect(await served.exited).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(grace * 1000 + 1000)
+      events.kill()
+    } finally {
+      for (const s of open) s.destroy()
+    }
+  }, 30_000)
 })

@@ -16,10 +16,21 @@ export interface FakeDaemon {
   readonly close: () => Promise<void>
 }
 
-/** Serves `handler` on a fresh Unix socket. */
-export async function startFakeDaemon (handler: http.RequestListener): Promise<FakeDaemon> {
+/**
+ * Serves `handler` on a fresh Unix socket. `GET /_ping` is answered `OK`
+ * like the real daemon does (dockgate probes it every 2 s), unless
+ * `answerPing` is false; everything else goes to `handler`.
+ */
+export async function startFakeDaemon (handler: http.RequestListener, options: { answerPing?: boolean } = {}): Promise<FakeDaemon> {
   const socketPath = join(mkdtempSync(join(tmpdir(), 'dg-fake-')), 'docker.sock')
-  const server = http.createServer({ requestTimeout: 0 }, handler)
+  const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
+    if (options.answerPing !== false && req.method === 'GET' && req.url === '/_ping') {
+      res.setHeader('content-type', 'text/plain; charset=utf-8')
+      res.end('OK')
+      return
+    }
+    handler(req, res)
+  })
   // Upgraded sockets leave the server's bookkeeping; track them to close them.
   const sockets = new Set<Socket>()
   server.on('connection', (socket: Socket) => {

@@ -40,6 +40,6 @@ describe('limits.bodyBytes', () => {
   it('refuses values out of range, of the wrong type, and unknown keys, at their place', async () => {
     expect(await load('limits:\n  bodyBytes: 10\n')).toEqual(["7:14 DG_BAD_VALUE 'limits.bodyBytes' must be a whole number of bytes from 1024 to 268435456, like 1048576, got 10"])
     expect(await load('limits:\n  bodyBytes: 1MiB\n')).toEqual(["7:14 DG_WRONG_TYPE 'limits.bodyBytes' must be a whole number of bytes from 1024 to 268435456, like 1048576, got a string"])
-    expect(await load('limits:\n  bodyByte: 4096\n')).toEqual(["7:3 DG_UNKNOWN_KEY unknown key 'bodyByte' in limits; valid keys: bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes, headersTimeoutSeconds (did you mean 'bodyBytes'?)"])
+    expect(await load('limits:\n  bodyByte: 4096\n')).toEqual(["7:3 DG_UNKNOWN_KEY unknown key 'bodyByte' in limits; valid keys: bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes, headersTimeoutSeconds, unverifiedConnections, unverifiedPerAddress (did you mean 'bodyBytes'?)"])
   })
 })

@@ -47,7 +47,8 @@ describe('defaults', () => {
     expect(config.shutdown).toEqual({ graceSeconds: 8 })
     expect(config.limits).toEqual({
       bodyBytes: 1048576, maxConnections: 1024, connectionsPerIdentity: 128, streamsPerIdentity: 64,
-      requestsPerSecond: null, requestBurst: 20, headerBytes: 32768, headersTimeoutSeconds: 20
+      requestsPerSecond: null, requestBurst: 20, headerBytes: 32768, headersTimeoutSeconds: 20,
+      unverifiedConnections: 1024, unverifiedPerAddress: 64
     })
   })
 })
@@ -124,8 +125,9 @@ describe('limits and shutdown', () => {
   })
 
   it('takes each limit as written', async () => {
-    const config = await ok('limits:\n  maxConnections: 10\n  connectionsPerIdentity: 3\n  streamsPerIdentity: 2\n  headerBytes: 8192\n  headersTimeoutSeconds: 5\nshutdown: { graceSeconds: 0 }\n')
-    expect(config.limits).toMatchObject({ maxConnections: 10, connectionsPerIdentity: 3, streamsPerIdentity: 2, headerBytes: 8192, headersTimeoutSeconds: 5 })
+    const config = await ok('limits:\n  maxConnections: 10\n  connectionsPerIdentity: 3\n  streamsPerIdentity: 2\n  headerBytes: 8192\n  headersTimeoutSeconds: 5\n' +
+      '  unverifiedConnections: 40\n  unverifiedPerAddress: 4\nshutdown: { graceSeconds: 0 }\n')
+    expect(config.limits).toMatchObject({ maxConnections: 10, connectionsPerIdentity: 3, streamsPerIdentity: 2, headerBytes: 8192, headersTimeoutSeconds: 5, unverifiedConnections: 40, unverifiedPerAddress: 4 })
     expect(config.shutdown.graceSeconds).toBe(0)
   })
 })

@@ -33,6 +33,14 @@ function onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('data', (c: Buffer) => afterRefusal.push(c.toString()))
     return
   }
+  if (url.startsWith('/v1.41/exec/crash/start')) {
+    // A daemon that goes away mid-session, with bytes it never read (more
+    // than Node buffers): the gateway's end of the socket is reset, not ended.
+    socket.write('HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+    socket.pause()
+    setTimeout(() => { socket.destroy() }, 400)
+    return
+  }
   const protocol = req.headers.upgrade ?? ''
   socket.write(`HTTP/1.1 101 ${protocol === 'tcp' ? 'UPGRADED' : 'Switching Protocols'}\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`)
   // Echo the request body (what the daemon read before switching), then the session.
@@ -123,8 +131,19 @@ describe('hijacked connections (fake daemon)', () => {
     const records = gw.records().filter((r) => r.request?.path === '/exec/abc/start')
     const last = records.at(-1)
     expect(records.at(-2)).toMatchObject({ stage: 'RequestReceived', status: 101 })
-    expect(last).toMatchObject({ stage: 'ResponseComplete', status: 101, bytesIn: 12 })
+    expect(last).toMatchObject({ stage: 'ResponseComplete', status: 101, bytesIn: 12, aborted: false })
     expect(last?.bytesOut).toBe(`body=${body}|twelve-bytes`.length)
     expect(last?.sessionMs).toBeGreaterThan(0)
+  })
+
+  // dockgate's own cuts (shutdown, revocation) are tested with the real daemon (shutdown.test.ts).
+  it('records a session as aborted when the daemon side is cut instead of ended', async () => {
+    const body = '{"Detach":false,"Tty":false}'
+    const crashed = execStart(body).replace('/exec/abc/', '/exec/crash/') + body
+    // dockgate then cuts the client too, which may see a reset.
+    await session(gw.port, gw.pki.bundle('alice'), [crashed, 100, 'x'.repeat(4 * 1024 * 1024), 1000]).catch(() => '')
+    expect(gw.records().filter((r) => r.request?.path === '/exec/crash/start')[0]).toMatchObject({ stage: 'RequestReceived', status: 101 })
+    await expect.poll(() => gw.records().filter((r) => r.request?.path === '/exec/crash/start').at(-1), { timeout: 5000 })
+      .toMatchObject({ stage: 'ResponseComplete', status: 101, aborted: true })
   })
 })

@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest'
 import { Limiter, type LimitSettings } from '../../src/limits/limiter.js'
 import { requestKind, withoutVersion } from '../../src/limits/stream-kind.js'
+import { addressKey } from '../../src/limits/address-key.js'
 
-const LIMITS: LimitSettings = { maxConnections: 3, connectionsPerIdentity: 2, streamsPerIdentity: 2, requestsPerSecond: null, requestBurst: 20 }
+const LIMITS: LimitSettings = { maxConnections: 3, connectionsPerIdentity: 2, streamsPerIdentity: 2, requestsPerSecond: null, requestBurst: 20, unverifiedConnections: 3, unverifiedPerAddress: 2 }
 
 describe('Limiter: connections', () => {
   it('caps each identity and the total, and frees exactly one slot per release, however often it is called', () => {
@@ -48,6 +49,37 @@ describe('Limiter: streams', () => {
     if (first.ok) first.release()
     expect(limiter.openStream('a').ok).toBe(true)
     expect(limiter.stats().streams).toBe(3)
+  })
+})
+
+describe('Limiter: unverified connections', () => {
+  it('caps each source and all sources together, in a budget apart from verified connections', () => {
+    const limiter = new Limiter(LIMITS)
+    for (let i = 0; i < 3; i++) expect(limiter.openConnection(`id-${i}`).ok).toBe(true)
+    const a1 = limiter.openUnverified('10.0.0.1')
+    limiter.openUnverified('10.0.0.1')
+    expect(limiter.openUnverified('10.0.0.1')).toEqual({ ok: false, limit: 'unverified-per-address', max: 2 })
+    limiter.openUnverified('10.0.0.2')
+    expect(limiter.openUnverified('10.0.0.3')).toEqual({ ok: false, limit: 'unverified', max: 3 })
+    expect(limiter.stats()).toMatchObject({ connections: 3, unverified: 3 })
+    if (!a1.ok) throw new Error('an admitted connection expected')
+    a1.release()
+    a1.release()
+    expect(limiter.stats().unverified).toBe(2)
+    expect(limiter.openUnverified('10.0.0.3').ok).toBe(true)
+  })
+})
+
+describe('addressKey', () => {
+  it('counts IPv4 by address, IPv4-mapped IPv6 as IPv4, and IPv6 by /64 however it is spelled', () => {
+    expect(addressKey('192.0.2.7')).toBe('192.0.2.7')
+    expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7')
+    expect(addressKey('2001:db8:1:2::7')).toBe('2001:db8:1:2::/64')
+    expect(addressKey('2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64')
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64')
+    expect(addressKey('::1')).toBe('0:0:0:0::/64')
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+    expect(addressKey('')).toBe('')
   })
 })
 

@@ -43,6 +43,7 @@ describe('inheritedListenFd', () => {
 
 const SOURCES: MetricSources = {
   connections: () => 0,
+  unverified: () => 0,
   streams: () => ({ streams: 0, sessions: 0 }),
   reloads: () => null,
   expiry: () => [],
@@ -96,10 +97,12 @@ describe('the audit tap', () => {
     observeRecord(metrics, record({ decision: 'allow', request: { ...request, method: 'POST', path: '/exec/e/start', upgrade: 'tcp' }, status: 101, durationMs: 5000, bytesIn: 10 }))
     observeRecord(metrics, record({ stage: 'TLSRejected', identity: null, decision: 'deny', tls: { reason: 'expired', detail: 'CERT_HAS_EXPIRED' } }))
     observeRecord(metrics, record({ stage: 'ConnectionClosed', decision: 'deny', tls: { reason: 'revoked', detail: 'CERT_REVOKED' } }))
+    observeRecord(metrics, record({ stage: 'Suppressed', decision: 'deny', code: 'DG_LIMIT_RATE', suppressed: { kind: 'Refused', count: 40, since: 'a', until: 'b', reasons: { DG_LIMIT_RATE: 40 } } }))
+    observeRecord(metrics, record({ stage: 'Suppressed', identity: null, suppressed: { kind: 'TLSRejected', count: 9, since: 'a', until: 'b', reasons: { expired: 9 } } }))
     failures = 2
     const text = await metrics.registry.metrics()
     expect(text).toContain('dockgate_requests_total{team="ops",decision="allow",status="200"} 1')
-    expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="429"} 1')
+    expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="429"} 41')
     expect(text).toContain('dockgate_requests_total{team="ci",decision="deny",status="503"} 1')
     expect(text).toContain('dockgate_requests_total{team="ci",decision="allow",status="101"} 1')
     expect(text).toContain('dockgate_request_duration_seconds_count{team="ci",kind="session"} 1')
@@ -110,6 +113,29 @@ describe('the audit tap', () => {
     expect(text).not.toContain('dockgate_tls_handshake_failures_total{')
     expect(text).toContain('dockgate_audit_write_failures_total 2')
     expect(text).toContain('dockgate_audit_writable 0')
+  })
+})
+
+describe('metrics', () => {
+  it('start each known label value of the fixed-label counters at 0', async () => {
+    const text = await createMetrics(SOURCES, { version: 'test' }, { limits: ['rate', 'unverified'], tlsReasons: ['expired'], closedReasons: ['revoked'] }).registry.metrics()
+    expect(text).toContain('dockgate_limit_hits_total{limit="rate"} 0')
+    expect(text).toContain('dockgate_limit_hits_total{limit="unverified"} 0')
+    expect(text).toContain('dockgate_tls_handshake_failures_total{reason="expired"} 0')
+    expect(text).toContain('dockgate_connections_closed_total{reason="revoked"} 0')
+  })
+
+  it('say whether the last reload worked and when the settings in use were loaded', async () => {
+    let stats = { applied: 0, failed: 0, lastAppliedAt: null as string | null, lastFailedAt: null as string | null, handshakeChecksCrl: true }
+    const metrics = createMetrics({ ...SOURCES, reloads: () => stats }, { version: 'test', startedAt: 1_000_000 })
+    const read = async (): Promise<string> => await metrics.registry.metrics()
+    expect(await read()).toContain('dockgate_reload_last_success 1')
+    expect(await read()).toContain('dockgate_reload_last_success_timestamp_seconds 1000')
+    stats = { ...stats, failed: 1, lastFailedAt: '2026-01-01T00:00:00.000Z' }
+    expect(await read()).toContain('dockgate_reload_last_success 0')
+    stats = { ...stats, applied: 1, lastAppliedAt: '2026-01-01T00:00:05.000Z' }
+    expect(await read()).toContain('dockgate_reload_last_success 1')
+    expect(await read()).toContain(`dockgate_reload_last_success_timestamp_seconds ${Date.parse('2026-01-01T00:00:05.000Z') / 1000}`)
   })
 })
 

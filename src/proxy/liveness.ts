@@ -1,0 +1,68 @@
+/**
+ * A running check that the daemon answers: `GET /_ping` every couple of
+ * seconds, each with a short timeout. While it does not answer (nothing
+ * accepts, no permission, or it accepts and never answers: a hung
+ * dockerd), new requests can be refused at once with 502 instead of
+ * waiting on a daemon that will not answer them. No timeout is put on
+ * requests themselves: `docker stop -t`, prune and others rightly wait
+ * minutes for their answer, and requests in flight keep waiting.
+ *
+ * Invariants: at most one probe runs at a time; before the first probe
+ * ends the daemon counts as answering (requests then find out themselves);
+ * a daemon that answers /_ping with an error status is answering.
+ */
+import { pingUpstream } from './probe.js'
+import { upstreamUnavailable, type Upstream } from './exchange.js'
+import type { Refusal } from '../shared/errors.js'
+
+/** How often and how patiently to probe; 2 s each unless set. */
+export interface LivenessOptions {
+  readonly upstream: Upstream
+  readonly everyMs?: number
+  readonly timeoutMs?: number
+  /** Told every probe's outcome: null when it answered, else the sentence for the operator's log. Must not throw. */
+  readonly onResult?: (problem: string | null) => void
+}
+
+const DEFAULT_EVERY_MS = 2000
+const DEFAULT_TIMEOUT_MS = 2000
+
+/** See the module comment. */
+export class UpstreamLiveness {
+  private cause: string | null = null
+  private timer: NodeJS.Timeout | null = null
+  private probing = false
+
+  constructor (private readonly options: LivenessOptions) {}
+
+  /** Probes now, then every `everyMs`, until {@link UpstreamLiveness.stop}. */
+  start (): void {
+    if (this.timer !== null) return
+    this.timer = setInterval(() => { void this.probe() }, this.options.everyMs ?? DEFAULT_EVERY_MS)
+    this.timer.unref()
+    void this.probe()
+  }
+
+  stop (): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** The 502 to answer a new request with while the last probe found the daemon not answering; null otherwise. */
+  refusal (): Refusal | null {
+    return this.cause === null ? null : upstreamUnavailable(this.options.upstream, this.cause)
+  }
+
+  private async probe (): Promise<void> {
+    if (this.probing) return
+    this.probing = true
+    try {
+      const failure = await pingUpstream(this.options.upstream, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+      if (this.timer === null) return
+      this.cause = failure?.cause ?? null
+      this.options.onResult?.(failure?.problem ?? null)
+    } finally {
+      this.probing = false
+    }
+  }
+}
