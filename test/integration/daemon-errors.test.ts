@@ -70,7 +70,7 @@ describe('a daemon that answers /_ping but drops every other request', () => {
       for (let i = 0; i < 5; i++) {
         const res = await rawRequest(gw.port, gw.bundle('alice'), 'GET', '/v1.41/containers/json')
         expect(res.status).toBe(502)
-        expect(JSON.parse(res.body)).toEqual({ message: `dockgate: the Docker daemon at unix://${daemon.socketPath} is not answering (UND_ERR_SOCKET)` })
+        expect(JSON.parse(res.body)).toEqual({ message: `dockgate: the Docker daemon at unix://${daemon.socketPath} is not answering (ECONNRESET)` })
       }
       expect(gw.records().filter((r) => r.stage === 'ResponseComplete' && r.code === 'DG_UPSTREAM_UNAVAILABLE')).toHaveLength(5)
       expect(gw.logs().filter((l) => l.level >= 40)).toEqual([])

@@ -1,8 +1,9 @@
 /**
  * Hop-by-hop request headers (RFC 9110 7.6.1) describe the client's
- * connection to dockgate and are not forwarded. undici refuses some of them
- * outright, which used to surface as a false 502 "daemon not answering
- * (UND_ERR_INVALID_ARG)". Each is sent through dockgate to the real daemon.
+ * connection to dockgate and are not forwarded. undici, which dockgate once
+ * forwarded with, refused some of them outright, which surfaced as a false
+ * 502 "daemon not answering (UND_ERR_INVALID_ARG)". Each is sent through
+ * dockgate to the real daemon.
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
