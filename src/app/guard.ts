@@ -100,6 +100,13 @@ export class Guard {
     return requestId
   }
 
+  /** The exchange whose allowed body is answered 502 instead of forwarded while the daemon does not answer /_ping. */
+  private liveAfterJudging (exchange: Exchange, upstreamDown: () => Refusal | null): Exchange {
+    const judge = exchange.bodyJudge
+    if (judge === null) return exchange
+    return { ...exchange, bodyJudge: { limit: judge.limit, judge: (body) => judge.judge(body) ?? (body === null ? null : upstreamDown()) } }
+  }
+
   private admit (inner: Admit, req: IncomingMessage): Exchange {
     const started = performance.now()
     const connection = this.deps.connectionOf(req)
@@ -114,11 +121,15 @@ export class Guard {
       return this.refuse(req, connection, started, refusal('DG_LIMIT_RATE',
         `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
     }
-    const exchange = inner(req)
+    let exchange = inner(req)
     if (exchange.refusal !== null) return this.track(exchange, 'request', null)
     // Nothing of the allowed exchange was recorded yet; it is dropped unforwarded.
-    const down = this.deps.upstreamDown?.() ?? null
+    // A body still to be judged is judged first: the policy's answer (403,
+    // 413) says more than the daemon's state, and the 502 then ends the
+    // exchange like any unreachable daemon's.
+    const down = exchange.bodyJudge === null ? this.deps.upstreamDown?.() ?? null : null
     if (down !== null) return this.refuse(req, connection, started, down)
+    if (exchange.bodyJudge !== null && this.deps.upstreamDown !== undefined) exchange = this.liveAfterJudging(exchange, this.deps.upstreamDown)
     const query = req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?') + 1) : ''
     const kind = requestKind(req.method ?? '', withoutVersion(exchange.upstreamPath), query, req.headers.upgrade ?? null)
     if (kind === 'request') return this.track(exchange, kind, null)

@@ -11,7 +11,7 @@ import { chmodSync, chownSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { docker, rawExchange, rawRequest } from '../support/clients.js'
+import { docker, rawExchange, rawRequest, type RawResponse } from '../support/clients.js'
 import { killAll, prepare, serve } from '../support/cli.js'
 import { startFakeDaemon } from '../support/fake-daemon.js'
 import { waitFor } from '../support/live.js'
@@ -19,6 +19,8 @@ import { get, startRuntime } from '../support/runtime.js'
 import { chownTree, dockerGroup, NOBODY, runsAsRoot } from '../support/users.js'
 
 const POLICY = 'version: 1\nidentities:\n  - match: { ou: platform }\n    teams: [platform]\nteams:\n  platform:\n    allow: ["* /**"]\n'
+
+const POLICY_WITH_CI = POLICY.replace('teams:\n', 'teams:\n  ci:\n    allow: ["POST /containers/create"]\n').replace('identities:\n', 'identities:\n  - match: { ou: ci }\n    teams: [ci]\n')
 
 afterEach(killAll)
 
@@ -89,7 +91,7 @@ describe('a daemon that accepts connections and never answers', () => {
       res.setHeader('content-type', req.url === '/_ping' ? 'text/plain' : 'application/json')
       res.end(req.url === '/_ping' ? 'OK' : '[]')
     }, { answerPing: false })
-    const gw = await startRuntime({ socket: daemon.socketPath, policy: POLICY, clients: [['--cn', 'alice', '--ou', 'platform']] })
+    const gw = await startRuntime({ socket: daemon.socketPath, policy: POLICY_WITH_CI, clients: [['--cn', 'alice', '--ou', 'platform'], ['--cn', 'carol', '--ou', 'ci']] })
     try {
       let inFlightDone = false
       const inFlight = rawRequest(gw.port, gw.bundle('alice'), 'POST', '/v1.41/containers/web/stop?t=600').finally(() => { inFlightDone = true })
@@ -108,6 +110,16 @@ describe('a daemon that accepts connections and never answers', () => {
         stage: 'Refused', code: 'DG_UPSTREAM_UNAVAILABLE', status: 502, request: { method: 'GET', path: '/containers/json' }
       })
       expect(inFlightDone).toBe(false)
+      // A judged body gets the policy's answer first; an allowed one then gets the 502, unforwarded.
+      const create = async (body: unknown, who: string): Promise<RawResponse> => await rawRequest(gw.port, gw.bundle(who), 'POST', '/v1.41/containers/create',
+        { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const privileged = await create({ Image: 'x', HostConfig: { Privileged: true } }, 'carol')
+      expect(privileged.status).toBe(403)
+      expect(JSON.parse(privileged.body)).toEqual({ message: 'dockgate: ci may not create a privileged container' })
+      const ordinary = await create({ Image: 'x' }, 'carol')
+      expect(ordinary.status).toBe(502)
+      expect(ordinary.body).toContain('does not answer /_ping')
+      expect(gw.records().find((r) => r.auditID === ordinary.headers['x-dockgate-request-id'])).toMatchObject({ decision: 'allow', status: 502 })
 
       hung = false
       await waitFor(() => gw.logs().some((l) => l.msg.includes('answers again')), 10_000, 'the daemon to answer again')
