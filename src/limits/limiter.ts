@@ -49,11 +49,9 @@ const SWEEP_AT = 4096
 
 /** See the module comment. `now` returns milliseconds (monotonic in production). */
 export class Limiter {
-  private connections = 0
+  private readonly connections = new CappedCounts()
   private streams = 0
-  private unverified = 0
-  private readonly unverifiedBy = new Map<string, number>()
-  private readonly connectionsBy = new Map<string, number>()
+  private readonly unverified = new CappedCounts()
   private readonly streamsBy = new Map<string, number>()
   private readonly buckets = new Map<string, Bucket>()
 
@@ -66,12 +64,9 @@ export class Limiter {
 
   /** Admits a connection of `key`, within the global and the per-identity cap. */
   openConnection (key: string): Admission {
-    if (this.connections >= this.limits.maxConnections) return { ok: false, limit: 'connections', max: this.limits.maxConnections }
-    const mine = this.connectionsBy.get(key) ?? 0
-    if (mine >= this.limits.connectionsPerIdentity) return { ok: false, limit: 'identity-connections', max: this.limits.connectionsPerIdentity }
-    this.connections += 1
-    this.connectionsBy.set(key, mine + 1)
-    return { ok: true, release: once(() => { this.connections -= 1; decrement(this.connectionsBy, key) }) }
+    return this.connections.admit(key,
+      { limit: 'connections', max: this.limits.maxConnections },
+      { limit: 'identity-connections', max: this.limits.connectionsPerIdentity })
   }
 
   /**
@@ -81,12 +76,9 @@ export class Limiter {
    * the slots of verified ones.
    */
   openUnverified (address: string): Admission {
-    if (this.unverified >= this.limits.unverifiedConnections) return { ok: false, limit: 'unverified', max: this.limits.unverifiedConnections }
-    const mine = this.unverifiedBy.get(address) ?? 0
-    if (mine >= this.limits.unverifiedPerAddress) return { ok: false, limit: 'unverified-per-address', max: this.limits.unverifiedPerAddress }
-    this.unverified += 1
-    this.unverifiedBy.set(address, mine + 1)
-    return { ok: true, release: once(() => { this.unverified -= 1; decrement(this.unverifiedBy, address) }) }
+    return this.unverified.admit(address,
+      { limit: 'unverified', max: this.limits.unverifiedConnections },
+      { limit: 'unverified-per-address', max: this.limits.unverifiedPerAddress })
   }
 
   /** Admits a long-lived stream or hijacked session of `key`. */
@@ -122,7 +114,7 @@ export class Limiter {
 
   /** Open connections and streams over all identities. */
   stats (): LimiterStats {
-    return { connections: this.connections, streams: this.streams, unverified: this.unverified }
+    return { connections: this.connections.total, streams: this.streams, unverified: this.unverified.total }
   }
 
   /** Open streams of one identity (for tests and messages). */
@@ -134,6 +126,22 @@ export class Limiter {
     for (const [key, bucket] of this.buckets) {
       if (bucket.tokens + ((now - bucket.at) / 1000) * rate >= burst) this.buckets.delete(key)
     }
+  }
+}
+
+/** A count in total and per key, admitted only while both are under their caps. */
+class CappedCounts {
+  total = 0
+  private readonly byKey = new Map<string, number>()
+
+  /** One more for `key`, unless the total or the key's count is at its cap. */
+  admit (key: string, total: { limit: LimitName; max: number }, perKey: { limit: LimitName; max: number }): Admission {
+    if (this.total >= total.max) return { ok: false, ...total }
+    const mine = this.byKey.get(key) ?? 0
+    if (mine >= perKey.max) return { ok: false, ...perKey }
+    this.total += 1
+    this.byKey.set(key, mine + 1)
+    return { ok: true, release: once(() => { this.total -= 1; decrement(this.byKey, key) }) }
   }
 }
 
