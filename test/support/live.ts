@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pino from 'pino'
-import { openAuditTrail } from '../../src/app/audit-trail.js'
+import { openAuditTrail } from '../../src/runtime/audit-trail.js'
 import type { SealedAuditRecord } from '../../src/audit/schema.js'
-import { buildLiveGateway } from '../../src/app/live.js'
-import type { ReloadResult } from '../../src/app/reload.js'
+import { buildLiveGateway } from '../../src/runtime/live.js'
+import type { ReloadResult } from '../../src/reload/reload.js'
 import { checkAuditDir } from './audit-check.js'
-import type { Reloader } from '../../src/app/reload.js'
-import { loadSettings } from '../../src/app/settings.js'
+import type { Reloader } from '../../src/reload/reload.js'
+import { loadSettings } from '../../src/reload/settings.js'
 
 const run = promisify(execFile)
 /** The built CLI, as users run it. */

@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pino from 'pino'
 import type { AuditRecord } from '../../src/audit/record.js'
-import { buildRuntime, type Runtime } from '../../src/app/runtime.js'
-import { loadSettings } from '../../src/app/settings.js'
+import { buildRuntime, type Runtime } from '../../src/runtime/runtime.js'
+import { loadSettings } from '../../src/reload/settings.js'
 import { CLI, configText, type LogLine } from './live.js'
 
 const run = promisify(execFile)

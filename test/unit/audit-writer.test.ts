@@ -8,7 +8,7 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, w
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { FastifyBaseLogger } from 'fastify'
-import { auditEventLogger } from '../../src/app/audit-trail.js'
+import { auditEventLogger } from '../../src/runtime/audit-trail.js'
 import { openAuditLog, type AuditEvent } from '../../src/audit/log.js'
 import { isRotatedName } from '../../src/audit/rotation.js'
 import { clock, linesOf, sampleRecord, trailDir, trailFiles, verify, writeSamples, writeTrail } from '../support/trail.js'

@@ -9,7 +9,7 @@ import { createCa } from '../../src/certs/issue.js'
 import { initCertificates } from '../../src/certs/store.js'
 import { loadConfigFile, type GatewayConfig } from '../../src/config/load.js'
 import { formatDiagnostic } from '../../src/shared/diagnostics.js'
-import { crlsOnly } from '../../src/app/reload-crls.js'
+import { crlsOnly } from '../../src/reload/reload-crls.js'
 
 let dir = ''
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { AuditLog } from '../../src/audit/log.js'
 import type { AuditRecord } from '../../src/audit/record.js'
-import { OpenConnections } from '../../src/app/open-connections.js'
+import { OpenConnections } from '../../src/gateway/open-connections.js'
 import { createCa, issueClientCertificate } from '../../src/certs/issue.js'
 import type { CertificateIdentity } from '../../src/tls/identity.js'
 

@@ -4,9 +4,10 @@ import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { describeExpiry, expiryLevel, expiryOf, EXPIRY_WARNING_SECONDS } from '../../src/app/expiry.js'
-import { CRL_STALE_LEAD_MS, crlRollbacks, crlTightening, liveTls } from '../../src/app/tls-state.js'
-import { watchFiles } from '../../src/app/watch.js'
+import { describeExpiry, expiryLevel, expiryOf, EXPIRY_WARNING_SECONDS } from '../../src/config/expiry.js'
+import { CRL_STALE_LEAD_MS, liveTls } from '../../src/tls/live-tls.js'
+import { crlRollbacks, crlTightening } from '../../src/config/crl-order.js'
+import { watchFiles } from '../../src/reload/watch.js'
 import { createCa, issueServerCertificate } from '../../src/certs/issue.js'
 import type { CrlFacts, TlsConfig } from '../../src/config/load.js'
 

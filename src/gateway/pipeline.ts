@@ -19,7 +19,7 @@ import type { CertificateIdentity } from '../tls/identity.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { DEFAULT_LIMITS } from '../config/operations.js'
 import { auditIdentity, requestBase } from './records.js'
-import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchanges.js'
+import { elapsed, finalExchange, pendingExchange, refusedExchange, type Judged } from './exchange.js'
 
 /** What the TLS gate learned about a connection, kept for its lifetime. */
 export interface ConnectionInfo {

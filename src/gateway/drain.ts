@@ -5,7 +5,7 @@
  * so each reads on its own.
  */
 import type { Socket } from 'node:net'
-import type { Guard } from './guard.js'
+import type { Guard } from './in-flight.js'
 
 /**
  * After cutting, how long the aborted exchanges get to write their

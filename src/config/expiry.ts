@@ -5,8 +5,8 @@
  * level a person should see, naming the command that fixes it.
  */
 import { X509Certificate } from 'node:crypto'
-import type { TlsConfig } from '../config/load.js'
-import { caCertificates } from '../config/tls-material.js'
+import type { TlsConfig } from './load.js'
+import { caCertificates } from './tls-material.js'
 
 /** Warnings start this long before anything expires. */
 export const EXPIRY_WARNING_SECONDS = 14 * 24 * 60 * 60

@@ -11,11 +11,11 @@ import cluster, { type Worker } from 'node:cluster'
 import process from 'node:process'
 import type { FastifyBaseLogger } from 'fastify'
 import { AggregatorRegistry } from 'prom-client'
-import { readinessOf, startAdmin, type AdminServer, type Readiness } from '../admin/server.js'
+import { readinessOf, startAdmin, type AdminServer, type Readiness } from './admin-server.js'
 import { formatAdmin } from '../config/operations.js'
 import { isOurs, WORKER_ENV, type FromWorker, type ToWorker } from './cluster-ipc.js'
 import { StartupError } from './runtime.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../reload/settings.js'
 import { listenFailure } from './startup.js'
 
 /** What the primary needs. */

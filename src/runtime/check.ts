@@ -16,8 +16,8 @@ import { workerFile } from '../audit/rotation.js'
 import { formatAdmin } from '../config/operations.js'
 import { probeUpstream } from '../proxy/probe.js'
 import { formatDiagnostic } from '../shared/diagnostics.js'
-import { expiryOf } from './expiry.js'
-import type { Settings } from './settings.js'
+import { expiryOf } from '../config/expiry.js'
+import type { Settings } from '../reload/settings.js'
 
 /** The report: lines to print, problems (exit 1 when any), warnings. */
 export interface CheckReport {

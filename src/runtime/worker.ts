@@ -12,7 +12,7 @@ import { AggregatorRegistry } from 'prom-client'
 import type { Loaded } from '../shared/diagnostics.js'
 import { isOurs, WORKER_ENV, type FromWorker, type ToWorker } from './cluster-ipc.js'
 import { buildRuntime, StartupError, type Runtime } from './runtime.js'
-import type { Settings } from './settings.js'
+import type { Settings } from '../reload/settings.js'
 
 /** What a worker needs; the rest comes from the primary's environment. */
 export interface WorkerOptions {

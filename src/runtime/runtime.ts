@@ -10,21 +10,21 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
-import { startAdmin, type AdminServer, type Readiness } from '../admin/server.js'
+import { startAdmin, type AdminServer, type Readiness } from './admin-server.js'
 import { formatAdmin } from '../config/operations.js'
 import { LIMIT_NAMES } from '../limits/limiter.js'
 import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
 import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
-import type { Gateway } from './gateway.js'
+import type { Gateway } from '../gateway/gateway.js'
 import { openAuditTrail } from './audit-trail.js'
 import { buildLiveGateway } from './live.js'
 import { createReadiness } from './readiness.js'
-import type { Reloader } from './reload.js'
-import type { Settings } from './settings.js'
+import type { Reloader } from '../reload/reload.js'
+import type { Settings } from '../reload/settings.js'
 import { auditOpenFailure, listenFailure } from './startup.js'
 import { observeRecord, tapAudit, type AuditHealth } from './tap.js'
-import { packageVersion } from './version.js'
+import { VERSION } from '../shared/version.js'
 
 /** How to assemble one process. */
 export interface RuntimeOptions {
@@ -90,7 +90,7 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     expiry: () => reloader?.expiry() ?? [],
     audit: () => tapped.health(),
     draining: () => stats().draining
-  }, { version: packageVersion(), startedAt: Date.now() }, {
+  }, { version: VERSION, startedAt: Date.now() }, {
     // The gateway's observer reports header limits under these names.
     limits: [...LIMIT_NAMES, 'header-size', 'header-timeout'],
     tlsReasons: REJECT_REASONS,

@@ -4,12 +4,12 @@
  * audit trail is writable, and the gateway is not shutting down. Each
  * check says why in words, so `curl /readyz` is a diagnosis.
  */
-import type { Readiness, ReadinessCheck } from '../admin/server.js'
-import { readinessOf } from '../admin/server.js'
+import type { Readiness, ReadinessCheck } from './admin-server.js'
+import { readinessOf } from './admin-server.js'
 import { probeUpstream } from '../proxy/probe.js'
 import type { Upstream } from '../proxy/exchange.js'
-import type { ExpiryItem } from './expiry.js'
-import type { Settings } from './settings.js'
+import type { ExpiryItem } from '../config/expiry.js'
+import type { Settings } from '../reload/settings.js'
 import type { AuditHealth } from './tap.js'
 
 /** Where the checks look. */

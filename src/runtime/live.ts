@@ -7,10 +7,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { AuditLog } from '../audit/log.js'
 import type { Loaded } from '../shared/diagnostics.js'
-import { buildGateway, type Gateway, type GatewayObserver } from './gateway.js'
-import { createReloader, type ReloadResult, type Reloader } from './reload.js'
-import type { Settings } from './settings.js'
-import { liveTls } from './tls-state.js'
+import { buildGateway, type Gateway, type GatewayObserver } from '../gateway/gateway.js'
+import { createReloader, type ReloadResult, type Reloader } from '../reload/reload.js'
+import type { Settings } from '../reload/settings.js'
+import { liveTls } from '../tls/live-tls.js'
 
 /** What a live gateway needs; `load` reads everything from disk again on each reload. */
 export interface LiveGatewayOptions {

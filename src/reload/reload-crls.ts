@@ -9,7 +9,7 @@
  */
 import type { TlsConfig } from '../config/load.js'
 import { readCrlSet } from '../config/crl-files.js'
-import { crlTightening } from './tls-state.js'
+import { crlTightening } from '../config/crl-order.js'
 
 /** The TLS config to apply with the new CRLs, or why there is none (null: nothing changed to mention). */
 export type CrlsOnly =

@@ -5,7 +5,7 @@
  * hash chain can be verified on its own; no record ever crosses a process
  * boundary to be written.
  */
-import type { Readiness } from '../admin/server.js'
+import type { Readiness } from './admin-server.js'
 
 /** Environment the primary gives each worker. */
 export const WORKER_ENV = {
