@@ -1,11 +1,11 @@
 /**
  * The first half of a graceful shutdown, for one gateway: stop accepting,
- * let the guard answer new requests 503, wait for what is in flight up to
+ * answer new requests 503, wait for what is in flight up to
  * a deadline, then cut what is left. Kept apart from the gateway assembly
  * so each reads on its own.
  */
 import type { Socket } from 'node:net'
-import type { Guard } from './in-flight.js'
+import type { InFlight } from './in-flight.js'
 
 /**
  * After cutting, how long the aborted exchanges get to write their
@@ -16,7 +16,7 @@ const RECORDS_AFTER_CUT_MS = 500
 
 /** What draining acts on. */
 export interface DrainParts {
-  readonly guard: Guard
+  readonly inFlight: InFlight
   /** Stops accepting connections; resolves once the listener is closed. */
   readonly stopAccepting: () => Promise<void>
   /** The open client connections, cut at the deadline. */
@@ -39,18 +39,18 @@ export function drainer (parts: DrainParts): (graceMs: number) => Promise<{ cut:
   let deadline: { at: number; wake: () => void } | null = null
   let drained: Promise<{ cut: number }> | null = null
   const run = async (graceMs: number): Promise<{ cut: number }> => {
-    parts.guard.startDraining()
+    parts.inFlight.startDraining()
     void parts.stopAccepting()
     parts.closeUnverified()
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, graceMs)
       deadline = { at: Date.now() + graceMs, wake: () => { clearTimeout(timer); resolve() } }
-      void parts.guard.idle().then(() => { clearTimeout(timer); resolve() })
+      void parts.inFlight.idle().then(() => { clearTimeout(timer); resolve() })
     })
     // What is still in flight is cut; idle keep-alive connections just close.
-    const cut = parts.guard.inFlightCount
+    const cut = parts.inFlight.count
     for (const socket of parts.open) socket.destroy()
-    await Promise.race([parts.guard.idle(), new Promise((resolve) => setTimeout(resolve, RECORDS_AFTER_CUT_MS).unref())])
+    await Promise.race([parts.inFlight.idle(), new Promise((resolve) => setTimeout(resolve, RECORDS_AFTER_CUT_MS).unref())])
     return { cut }
   }
   return async (graceMs) => {

@@ -1,141 +1,156 @@
 /**
- * The three kinds of exchange admit.ts hands the proxy, each writing its
- * own audit records: refused (the record is written before the answer),
- * forwarded (allow or would-deny: recorded when it ends, and also when a
- * long-lived one starts), and pending (the body is judged first; a refusal
- * is recorded before it is answered).
+ * The one {@link Exchange} the pipeline builds for each request: refused
+ * (its record was written before the answer), or forwarded, with or
+ * without a body phase. A forwarded exchange writes its RequestReceived
+ * record when a long-lived answer starts and its ResponseComplete record
+ * when it ends; it gives back its stream slot and leaves the in-flight set
+ * exactly once.
  */
 import { performance } from 'node:perf_hooks'
-import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type IdentityMatch, type PendingBody, type Verdict } from '../policy/index.js'
-import type { Exchange, ExchangeOutcome } from '../proxy/exchange.js'
+import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type Judgement, type Verdict } from '../policy/index.js'
+import type { BodyJudge, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
-import type { AuditRecord } from '../audit/record.js'
-import { createsObject, withCreatedId } from '../audit/object-ref.js'
+import type { AuditIdentity } from '../audit/record.js'
+import { createsObject } from '../audit/object-ref.js'
 import { redactBody } from '../audit/redact.js'
-import type { CertificateIdentity } from '../tls/identity.js'
 import type { Refusal } from '../shared/errors.js'
-import { auditIdentity, ruleOf, type RequestBase } from './records.js'
+import type { InFlight, InFlightEntry } from './in-flight.js'
+import { completeRecord, receivedRecord, refusedRecord, unjudgedBodyRecord, type ForwardedDecision, type RequestBase, type RequestFacts } from './records.js'
 
-
-/** What every exchange of one request shares. */
-export interface Judged {
-  readonly audit: AuditLog
+/** One request on its way through the pipeline: what its records share, and where it is tracked. */
+export interface Admitted {
   readonly requestId: string
-  readonly upstreamPath: string
+  /** performance.now() when the request arrived. */
   readonly started: number
   readonly base: RequestBase
-  readonly identity: CertificateIdentity
-  readonly policyFile: string
+  /** The identity block for a verdict's identity match (or, with null, the connection's own). */
+  readonly identity: (match: Verdict['identity'] | null) => AuditIdentity
   /** The gateway's `audit.level`; the policy's level for the request wins when it sets one. */
   readonly defaultLevel: AuditLevel
 }
 
-/** An exchange for a final verdict: refused now (and recorded), or forwarded. */
-export function finalExchange (judged: Judged, verdict: Verdict): Exchange {
-  if (verdict.outcome === 'deny') {
-    writeRefused(judged, verdict, undefined)
-    return refusedExchange(judged.requestId, verdict.refusal as Refusal)
-  }
-  return forwardedExchange(judged, () => verdict, null, verdict.identity, () => undefined)
+/** What a forwarded exchange needs besides its request. */
+export interface ForwardParts {
+  readonly audit: AuditLog
+  /** Where the exchange is tracked until it ends. */
+  readonly inFlight: InFlight
+  readonly entry: InFlightEntry
+  /** The path to forward, exactly as judged (version prefix kept). */
+  readonly upstreamPath: string
+  /** Gives the request's stream slot back; null when it holds none. */
+  readonly releaseSlot: (() => void) | null
+  /** `limits.bodyBytes`: the most of a body read for judging. */
+  readonly bodyLimit: number
+  /** The 502 for an allowed body while the daemon does not answer /_ping; null while it does. */
+  readonly daemonDown: () => Refusal | null
 }
 
-/**
- * An exchange whose body is judged before anything is forwarded. If the
- * exchange ends before that (the client left mid-body, bad framing), the
- * record says nothing was forwarded. At level `request` the judged body is
- * recorded, redacted.
- */
-export function pendingExchange (judged: Judged, pending: PendingBody, limit: number): Exchange {
-  let verdict: Verdict | null = null
-  let refused = false
-  let requestObject: unknown
-  const exchange = forwardedExchange(judged, () => verdict, {
-    limit,
-    judge: (body) => {
-      verdict = body === null ? bodyTooLarge(pending, limit) : judgeBody(pending, body)
-      if (body !== null && levelOf(judged, verdict) === 'request') requestObject = recordedBody(body)
-      if (verdict.outcome !== 'deny') return null
-      refused = true
-      writeRefused(judged, verdict, requestObject)
+/** A refused exchange: its record was written before the answer, so `end` only leaves the in-flight set. */
+export function refusedExchange (requestId: string, refused: Refusal, tracked: { inFlight: InFlight; entry: InFlightEntry } | null): Exchange {
+  return {
+    requestId,
+    refusal: refused,
+    upstreamPath: '',
+    bodyJudge: null,
+    keepAlive: () => tracked?.inFlight.isDraining !== true,
+    started () {},
+    end () { if (tracked !== null) tracked.inFlight.leave(tracked.entry) }
+  }
+}
+
+/** A forwarded exchange; see the module comment. */
+export class ForwardedExchange implements Exchange {
+  readonly refusal = null
+  readonly requestId: string
+  readonly upstreamPath: string
+  readonly bodyJudge: BodyJudge | null
+  readonly wantsCreatedId: boolean
+  /** Null until the body phase judged the body (always set for a final judgement). */
+  private verdict: Verdict | null
+  /** The identity match the judgement was made for (kept for a body that never gets judged). */
+  private readonly match: Verdict['identity']
+  private requestObject: unknown = undefined
+  /** The body phase refused and recorded it: `end` has nothing to add. */
+  private refusedByBody = false
+  private sessionStart: number | null = null
+  private ended = false
+
+  constructor (private readonly request: Admitted, judgement: Judgement, private readonly parts: ForwardParts) {
+    this.requestId = request.requestId
+    this.upstreamPath = parts.upstreamPath
+    this.wantsCreatedId = createsObject(request.base.request.method, request.base.request.path)
+    this.verdict = judgement.kind === 'final' ? judgement.verdict : null
+    this.match = judgement.kind === 'final' ? judgement.verdict.identity : judgement.pending.identity
+    this.bodyJudge = judgement.kind === 'final' ? null : { limit: parts.bodyLimit, judge: (body) => this.judgeBody(judgement.pending, body) }
+  }
+
+  keepAlive (): boolean {
+    return !this.parts.inFlight.isDraining
+  }
+
+  started (status: number): void {
+    this.parts.entry.opened = true
+    if (status === 101) this.sessionStart = performance.now()
+    if (this.verdict === null) return
+    this.parts.audit.write(receivedRecord(this.facts(this.verdict), decisionOf(this.verdict), status, this.request.started))
+  }
+
+  end (outcome: ExchangeOutcome): void {
+    if (this.ended) return
+    this.ended = true
+    this.parts.releaseSlot?.()
+    try {
+      if (this.refusedByBody) return
+      const record = this.verdict === null
+        ? unjudgedBodyRecord(this.unjudgedFacts(), outcome, this.request.started)
+        : completeRecord(this.facts(this.verdict), decisionOf(this.verdict), outcome, this.request.started, this.sessionStart)
+      this.parts.audit.write(record)
+    } finally {
+      this.parts.inFlight.leave(this.parts.entry)
+    }
+  }
+
+  /**
+   * The body phase: the policy's answer first (403, 413; recorded before
+   * it is answered), then the daemon's state, so a refused body is refused
+   * whether or not dockerd answers. At level `request` the judged body is
+   * recorded, redacted.
+   */
+  private judgeBody (pending: Extract<Judgement, { kind: 'body' }>['pending'], body: Buffer | null): Refusal | null {
+    const verdict = body === null ? bodyTooLarge(pending, this.parts.bodyLimit) : judgeBody(pending, body)
+    this.verdict = verdict
+    if (body !== null && this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
+    if (verdict.outcome === 'deny') {
+      this.refusedByBody = true
+      this.parts.audit.write(refusedRecord(this.facts(verdict), verdict.refusal as Refusal, this.request.started))
       return verdict.refusal
     }
-  }, pending.identity, () => requestObject)
-  return { ...exchange, end: (outcome) => { if (!refused) exchange.end(outcome) } }
-}
+    return body === null ? null : this.parts.daemonDown()
+  }
 
-/** A refused exchange: its record was written before the answer, so `end` has nothing to add. */
-export function refusedExchange (requestId: string, denial: Refusal): Exchange {
-  return { requestId, refusal: denial, upstreamPath: '', bodyJudge: null, started () {}, end () {} }
-}
-
-function forwardedExchange (judged: Judged, verdictOf: () => Verdict | null, bodyJudge: Exchange['bodyJudge'], identity: IdentityMatch | null, bodyOf: () => unknown): Exchange {
-  const { audit, started } = judged
-  let startedAt: { at: number; status: number } | null = null
-  const recordOf = (): Omit<AuditRecord, 'stage'> => {
-    const verdict = verdictOf()
-    if (verdict === null) {
-      return { ...common(judged, identity, judged.defaultLevel), decision: 'deny', rule: null, error: 'the request ended before its body was judged; nothing was forwarded' }
-    }
-    const body = bodyOf()
+  private facts (verdict: Verdict): RequestFacts {
     return {
-      ...common(judged, verdict.identity, levelOf(judged, verdict)),
-      decision: verdict.outcome,
-      rule: ruleOf(verdict.rule),
-      ...wouldDeny(verdict),
-      ...(body === undefined ? {} : { requestObject: body })
+      base: this.request.base,
+      identity: this.request.identity(verdict.identity),
+      level: this.levelOf(verdict),
+      rule: verdict.rule,
+      ...(this.requestObject === undefined ? {} : { requestObject: this.requestObject })
     }
   }
-  return {
-    requestId: judged.requestId,
-    refusal: null,
-    upstreamPath: judged.upstreamPath,
-    bodyJudge,
-    wantsCreatedId: createsObject(judged.base.request.method, judged.base.request.path),
-    started (status) {
-      startedAt = { at: performance.now(), status }
-      audit.write({ ...recordOf(), stage: 'RequestReceived', status, durationMs: elapsed(started) })
-    },
-    end (outcome: ExchangeOutcome) {
-      audit.write({
-        ...recordOf(),
-        stage: 'ResponseComplete',
-        status: outcome.status,
-        upstreamStatus: outcome.upstreamStatus,
-        bytesIn: outcome.bytesIn,
-        bytesOut: outcome.bytesOut,
-        durationMs: elapsed(started),
-        ...(startedAt?.status === 101 ? { sessionMs: elapsed(startedAt.at) } : {}),
-        aborted: outcome.aborted,
-        ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' }),
-        // Links the request that made an object to every later one naming its Id.
-        ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(judged.base.objectRef ?? null, outcome.createdId) })
-      })
-    }
+
+  private unjudgedFacts (): RequestFacts {
+    return { base: this.request.base, identity: this.request.identity(this.match), level: this.request.defaultLevel, rule: null }
+  }
+
+  /** The level a request is recorded at: the policy's when it sets one, else the gateway's default. */
+  private levelOf (verdict: Verdict): AuditLevel {
+    return verdict.audit?.level ?? this.request.defaultLevel
   }
 }
 
-function writeRefused (judged: Judged, verdict: Verdict, requestObject: unknown): void {
-  const denial = verdict.refusal as Refusal
-  judged.audit.write({
-    ...common(judged, verdict.identity, levelOf(judged, verdict)),
-    stage: 'Refused',
-    decision: 'deny',
-    code: denial.code,
-    reason: denial.message,
-    rule: ruleOf(verdict.rule),
-    status: denial.status,
-    durationMs: elapsed(judged.started),
-    ...(requestObject === undefined ? {} : { requestObject })
-  })
-}
-
-function common (judged: Judged, match: IdentityMatch | null, level: AuditLevel): Omit<AuditRecord, 'stage'> {
-  return { ...judged.base, identity: auditIdentity(judged.identity, match, judged.policyFile), level }
-}
-
-/** The level a request is recorded at: the policy's when it sets one, else the gateway's default. */
-function levelOf (judged: Judged, verdict: Verdict): AuditLevel {
-  return verdict.audit?.level ?? judged.defaultLevel
+function decisionOf (verdict: Verdict): ForwardedDecision {
+  const decision = verdict.outcome === 'would-deny' ? 'would-deny' : 'allow'
+  return { decision, wouldDeny: verdict.outcome === 'would-deny' ? verdict.refusal : null }
 }
 
 // The body as the judge read it, secrets redacted; null when it is not JSON
@@ -143,14 +158,4 @@ function levelOf (judged: Judged, verdict: Verdict): AuditLevel {
 function recordedBody (body: Buffer): unknown {
   const parsed = readJsonBody(body)
   return parsed.ok ? redactBody(parsed.value) : null
-}
-
-function wouldDeny (verdict: Verdict): Pick<AuditRecord, 'code' | 'reason'> {
-  if (verdict.outcome !== 'would-deny' || verdict.refusal === null) return {}
-  return { code: verdict.refusal.code, reason: verdict.refusal.message }
-}
-
-/** Milliseconds since `since`, rounded to microseconds. */
-export function elapsed (since: number): number {
-  return Math.round((performance.now() - since) * 1000) / 1000
 }

@@ -1,21 +1,24 @@
 /**
- * Assembles the gateway: the TLS gate in front, fastify (ordinary requests)
- * and the hijack handler behind it, one judging function for both (wrapped
- * by the operational guard: limits and shutdown), and the audit trail.
- * Building never listens; `listen` does.
+ * Assembles the gateway from validated settings: the TLS gate in front,
+ * fastify (ordinary requests) and the hijack handler behind it, both
+ * asking one request pipeline (pipeline.ts) to admit every request, and
+ * the audit trail. Building never listens; `listen` does.
  */
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AuditLevel, Policy } from '../policy/index.js'
+import type { GatewayConfig } from '../config/load.js'
+import type { Policy } from '../policy/index.js'
+import { matchIdentity } from '../policy/index.js'
 import { createTlsGate, reloadTlsGate, type AcceptedConnection, type TlsMaterial } from '../tls/gate.js'
-import { NO_REVOCATIONS, type RevocationList } from '../tls/revocation.js'
+import { liveTls } from '../tls/live-tls.js'
+import type { RevocationList } from '../tls/revocation.js'
 import { UnverifiedSockets } from '../tls/unverified.js'
 import { createHttpForwarder } from '../proxy/http.js'
 import { handleUpgrades } from '../proxy/upgrade.js'
 import { refuseUnsupported } from '../proxy/unsupported.js'
 import { UpstreamLiveness } from '../proxy/liveness.js'
 import { refuseConnection } from '../proxy/refuse-connection.js'
-import { REQUEST_ID_HEADER, type Upstream } from '../proxy/exchange.js'
+import { REQUEST_ID_HEADER } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { RejectionLimits } from '../audit/rate-limit.js'
 import { addressKey } from '../limits/address-key.js'
@@ -23,41 +26,31 @@ import { Limiter, type LimitSettings } from '../limits/limiter.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { caCertificates } from '../config/tls-material.js'
 import { peerChain } from '../tls/trust.js'
-import { DEFAULT_LIMITS, defaultBurst } from '../config/operations.js'
-import { createAdmit, type ConnectionInfo } from './pipeline.js'
 import { drainer } from './drain.js'
-import { Guard } from './in-flight.js'
-import { connectionRefusedRecord, guardRefusalOf } from './limit-records.js'
+import { InFlight } from './in-flight.js'
 import { OpenConnections } from './open-connections.js'
-import { malformedRecord } from './records.js'
+import { Pipeline } from './pipeline.js'
+import { auditIdentity, connectionRefusedRecord, type ConnectionInfo } from './records.js'
 import { createRefusalAudit } from './refusal-audit.js'
 
-/** Everything a gateway runs with; all of it validated before it gets here. */
-export interface GatewayOptions {
-  readonly listen: { readonly host: string; readonly port: number }
-  readonly upstream: Upstream
-  readonly tls: TlsMaterial
-  /** Certificates refused even when the TLS layer would let them through (resumed sessions); none unless set. */
-  readonly revocation?: RevocationList
+/** Everything a gateway is configured with, validated (src/reload/settings.ts loads it). */
+export interface Settings {
+  readonly config: GatewayConfig
   readonly policy: Policy
+}
+
+/** What a gateway runs with besides its settings. */
+export interface GatewayOptions {
+  readonly settings: Settings
+  /** The audit trail, already open (the runtime taps it for metrics). */
   readonly audit: AuditLog
   readonly logger: FastifyBaseLogger
-  /** Time allowed for a client's request headers; 60 s unless set. */
-  readonly headersTimeoutMs?: number
-  /** `limits.bodyBytes`: the largest body read for judging; 1 MiB unless set. */
-  readonly bodyBytes?: number
-  /** `audit.level`: for requests the policy sets no level for; metadata unless set. */
-  readonly auditLevel?: AuditLevel
-  /** How many TLSRejected records each address, and refusals by limits each identity and code, (and all together) may write before they are counted instead. */
-  readonly rejectionLimits?: RejectionLimits
-  /** `limits.headerBytes`: the largest request head; 32 KiB unless set. */
-  readonly maxHeaderBytes?: number
-  /** Connection, stream and rate limits; the config's defaults ({@link DEFAULT_GATEWAY_LIMITS}) unless set. */
-  readonly limits?: LimitSettings
   /** Listen on this inherited, already listening descriptor (systemd socket activation) instead of `listen`. */
   readonly listenFd?: number
   /** Told about what metrics count and the audit trail may not show one for one. */
   readonly observer?: GatewayObserver
+  /** How many TLSRejected records each address, and refusals by limits each identity and code, may write before they are counted instead; the built-in limits unless set. */
+  readonly rejectionLimits?: RejectionLimits
 }
 
 /** Events for metrics. Must not throw. */
@@ -68,9 +61,6 @@ export interface GatewayObserver {
   /** Each daemon liveness probe's outcome: null when it answered, else what is wrong (for the log). */
   readonly daemon?: (problem: string | null) => void
 }
-
-/** The limits a gateway built without any runs with: the config's defaults. */
-export const DEFAULT_GATEWAY_LIMITS: LimitSettings = { ...DEFAULT_LIMITS, requestBurst: defaultBurst(DEFAULT_LIMITS.requestsPerSecond) }
 
 /** What is open now. */
 export interface GatewayStats {
@@ -117,6 +107,12 @@ export interface Gateway {
    * shortens the wait to the new deadline if that is sooner.
    */
   drain: (graceMs: number) => Promise<{ cut: number }>
+  /**
+   * What is wrong with the daemon, or null when it answers /_ping: the
+   * liveness probe's last answer when it is at most `maxAgeMs` old, else a
+   * probe now (one probe serves liveness and readiness).
+   */
+  daemonProblem: (maxAgeMs: number) => Promise<string | null>
   stats: () => GatewayStats
 }
 
@@ -128,49 +124,57 @@ export interface GatewayUpdateResult {
 
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
+  const { config } = options.settings
+  const tls = liveTls(config.tls, new Date())
+  let policy = options.settings.policy
+  let revocation = tls.revocation
+  let trustedCa = config.tls.ca
   const open = new OpenConnections(options.audit)
-  let policy = options.policy
-  let revocation = options.revocation ?? NO_REVOCATIONS
-  let trustedCa = options.tls.ca
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
-  const limiter = new Limiter(options.limits ?? DEFAULT_GATEWAY_LIMITS)
+  const limiter = new Limiter(config.limits)
   const unverified = new UnverifiedSockets((address) => limiter.openUnverified(addressKey(address)), observer.limitHit)
-  const connectionOf = (req: { socket: object }): ConnectionInfo | undefined => open.infoOf(req.socket)
-  const liveness = new UpstreamLiveness({ upstream: options.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
+  const liveness = new UpstreamLiveness({ upstream: config.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
   const refusals = createRefusalAudit(options.audit, options.rejectionLimits)
-  const guard = new Guard({ connectionOf, policy: () => policy, auditRefusal: refusals.refused, limiter, onLimitHit: observer.limitHit, upstreamDown: () => liveness.refusal() })
-  const admit = guard.wrap(createAdmit({
-    connectionOf,
+  const inFlight = new InFlight()
+  const identityOf = (connection: ConnectionInfo): ReturnType<typeof auditIdentity> =>
+    auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file)
+  const pipeline = new Pipeline({
+    connectionOf: (req) => open.infoOf(req.socket),
     policy: () => policy,
     audit: options.audit,
-    ...(options.bodyBytes === undefined ? {} : { bodyLimit: options.bodyBytes }),
-    ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel })
-  }))
+    refusals,
+    limiter,
+    onLimitHit: observer.limitHit,
+    daemonDown: () => liveness.refusal(),
+    inFlight,
+    bodyLimit: config.limits.bodyBytes,
+    auditLevel: config.audit.level
+  })
   const app = await createHttpForwarder({
-    upstream: options.upstream,
-    admit,
+    upstream: config.upstream,
+    admit: (req) => pipeline.admit(req),
     logger: options.logger,
-    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutSeconds * 1000,
-    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_LIMITS.headerBytes,
+    headersTimeoutMs: config.limits.headersTimeoutSeconds * 1000,
+    maxHeaderBytes: config.limits.headerBytes,
     onMalformed: (socket, refused) => {
       if (refused.status === 431) observer.limitHit('header-size')
       if (refused.status === 408) observer.limitHit('header-timeout')
       const connection = open.infoOf(socket)
       if (connection === undefined) return null
-      const record = malformedRecord(connection, policy, refused)
+      const record = connectionRefusedRecord(connection, identityOf(connection), refused, 'error')
       options.audit.write(record)
       return record.auditID
     }
   })
-  handleUpgrades(app.server, options.upstream, admit)
-  refuseUnsupported(app.server, (req, refused) => guard.recordUnjudged(req, refused))
+  handleUpgrades(app.server, config.upstream, (req) => pipeline.admit(req))
+  refuseUnsupported(app.server, (req, refused) => pipeline.recordUnjudged(req, refused))
   await app.ready()
   // The HTTP server never listens (the TLS gate owns the port), but Node
   // starts enforcing headersTimeout only once a server emits 'listening'.
   app.server.emit('listening')
 
   const gate = createTlsGate({
-    material: options.tls,
+    material: tls.material,
     revocation: () => revocation,
     unverified,
     onAccepted: (accepted: AcceptedConnection) => {
@@ -179,9 +183,9 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       const admission = limiter.openConnection(identity.fingerprint256)
       if (!admission.ok) {
         observer.limitHit(admission.limit)
-        refuseOverLimit(socket, connection, admission, (refused) => {
-          return refusals.refused(guardRefusalOf(connection, policy, refused), () => connectionRefusedRecord(connection, policy, refused))
-        })
+        refuseOverLimit(socket, connection, admission, (refused) => refusals.refused(
+          { identity: identity.fingerprint256, code: refused.code, address: remoteAddress, auditIdentity: () => identityOf(connection) },
+          () => connectionRefusedRecord(connection, identityOf(connection), refused, 'reason')))
         return
       }
       unverified.verified(socket)
@@ -202,7 +206,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
     await gateClosed
   }
-  const drain = drainer({ guard, stopAccepting: closeGate, open: open.sockets, closeUnverified: () => { unverified.destroyAll() } })
+  const drain = drainer({ inFlight, stopAccepting: closeGate, open: open.sockets, closeUnverified: () => { unverified.destroyAll() } })
 
   return {
     listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
@@ -212,7 +216,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
         liveness.start()
         resolve(gate.address() as AddressInfo)
       }
-      if (options.listenFd === undefined) gate.listen(options.listen.port, options.listen.host, done)
+      if (options.listenFd === undefined) gate.listen(config.listen.port, config.listen.host, done)
       else gate.listen({ fd: options.listenFd }, done)
     }),
     close: async () => {
@@ -236,7 +240,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       return { closedRevoked, closedUntrusted: caChanged ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
     },
     drain,
-    stats: () => ({ connections: open.sockets.size, ...guard.openKinds(), unverified: unverified.size, draining: guard.isDraining })
+    daemonProblem: async (maxAgeMs) => await liveness.current(maxAgeMs),
+    stats: () => ({ connections: open.sockets.size, ...inFlight.openKinds(), unverified: unverified.size, draining: inFlight.isDraining })
   }
 }
 

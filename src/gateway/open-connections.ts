@@ -18,7 +18,7 @@ import type { Socket } from 'node:net'
 import type { AuditLog } from '../audit/log.js'
 import type { RevocationList } from '../tls/revocation.js'
 import { chainsToAny } from '../tls/trust.js'
-import type { ConnectionInfo } from './pipeline.js'
+import type { ConnectionInfo } from './records.js'
 import { closedConnectionRecord, type CloseReason } from './records.js'
 
 /** setTimeout fires at once for delays past 2^31−1 ms (~24.8 days); longer waits are chained. */

@@ -9,10 +9,9 @@
  * still says how many there were, from whom and why. Metrics count every
  * one as it happens, written or not.
  */
-import { randomUUID } from 'node:crypto'
 import type { AuditLog } from '../audit/log.js'
 import type { AuditIdentity, AuditRecord } from '../audit/record.js'
-import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits, type SuppressedSummary } from '../audit/rate-limit.js'
+import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import type { TlsRejection } from '../tls/gate.js'
 import { suppressedRecord, tlsRejectedRecord } from './records.js'
 
@@ -45,11 +44,11 @@ export function createRefusalAudit (audit: AuditLog, limits: RejectionLimits = D
   // Who a counted key belongs to, kept from its last refusal until its summary is written.
   const owners = new Map<string, { identity: AuditIdentity; address: string; code: string }>()
   const flush = (): void => {
-    for (const summary of tls.summaries()) audit.write(suppressedRecord(summary))
+    for (const summary of tls.summaries()) audit.write(suppressedRecord(summary, null))
     for (const summary of guards.summaries()) {
       const owner = owners.get(summary.address)
       owners.delete(summary.address)
-      if (owner !== undefined) audit.write(suppressedRefusalRecord(summary, owner))
+      if (owner !== undefined) audit.write(suppressedRecord(summary, owner))
     }
   }
   const timer = setInterval(flush, SUMMARY_INTERVAL_MS)
@@ -75,26 +74,6 @@ export function createRefusalAudit (audit: AuditLog, limits: RejectionLimits = D
     close: () => {
       clearInterval(timer)
       flush()
-    }
-  }
-}
-
-/** The record summing up one identity's refusals with one code that were counted instead of written. */
-function suppressedRefusalRecord (summary: SuppressedSummary, owner: { identity: AuditIdentity; address: string; code: string }): AuditRecord {
-  return {
-    schema: 1,
-    auditID: randomUUID(),
-    stage: 'Suppressed',
-    client: { address: owner.address },
-    identity: owner.identity,
-    decision: 'deny',
-    code: owner.code,
-    suppressed: {
-      kind: 'Refused',
-      count: summary.count,
-      since: summary.since.toISOString(),
-      until: summary.until.toISOString(),
-      reasons: { ...summary.reasons }
     }
   }
 }

@@ -6,15 +6,12 @@
  * readable one.
  */
 import { readFile } from 'node:fs/promises'
-import { configFromObject, loadConfigFile, type ConfigOverrides, type GatewayConfig, type LoadedConfig } from '../config/load.js'
+import { configFromObject, loadConfigFile, type ConfigOverrides, type LoadedConfig } from '../config/load.js'
 import { loadPolicy, type Policy } from '../policy/index.js'
 import type { Diagnostic, Loaded } from '../shared/diagnostics.js'
+import type { Settings } from '../gateway/gateway.js'
 
-/** Everything a gateway is configured with, validated. */
-export interface Settings {
-  readonly config: GatewayConfig
-  readonly policy: Policy
-}
+export type { Settings } from '../gateway/gateway.js'
 
 /** Where settings come from: a config file, or (dev setup) an object with a base folder. */
 export type SettingsSource =

@@ -6,7 +6,6 @@
  */
 import type { Readiness, ReadinessCheck } from './admin-server.js'
 import { readinessOf } from './admin-server.js'
-import { probeUpstream } from '../proxy/probe.js'
 import type { Upstream } from '../proxy/exchange.js'
 import type { ExpiryItem } from '../config/expiry.js'
 import type { Settings } from '../reload/settings.js'
@@ -15,6 +14,8 @@ import type { AuditHealth } from './tap.js'
 /** Where the checks look. */
 export interface ReadinessSources {
   readonly upstream: Upstream
+  /** The gateway's daemon probe (liveness and readiness share it): null when /_ping answers, else why not. */
+  readonly daemonProblem: (maxAgeMs: number) => Promise<string | null>
   /** The audit file this process writes (a worker's own). */
   readonly auditFile: string
   readonly settings: () => Settings
@@ -23,20 +24,13 @@ export interface ReadinessSources {
   readonly draining: () => boolean
 }
 
-/** A daemon probe at most this often; a busy health checker must not become load on dockerd. */
+/** The daemon is probed for readiness at most this often; a busy health checker must not become load on dockerd. */
 const DAEMON_PROBE_EVERY_MS = 1000
-const DAEMON_PROBE_TIMEOUT_MS = 2000
 
 /** Builds the readiness function for one process. */
 export function createReadiness (sources: ReadinessSources): () => Promise<Readiness> {
-  let last: { at: number; result: Promise<string | null> } | null = null
-  const daemon = async (): Promise<string | null> => {
-    const now = Date.now()
-    if (last === null || now - last.at >= DAEMON_PROBE_EVERY_MS) last = { at: now, result: probeUpstream(sources.upstream, DAEMON_PROBE_TIMEOUT_MS) }
-    return await last.result
-  }
   return async () => {
-    const problem = await daemon()
+    const problem = await sources.daemonProblem(DAEMON_PROBE_EVERY_MS)
     const { config, policy } = sources.settings()
     const audit = sources.audit()
     return readinessOf({

@@ -1,7 +1,8 @@
 /**
- * One serving process, assembled: the audit trail (tapped for metrics),
- * the metrics registry, the live gateway with its reloader, and (unless a
- * cluster primary serves them) the admin endpoints. `dockgate serve` runs
+ * One serving process, assembled from validated settings: the audit trail
+ * (tapped for metrics), the metrics registry, the gateway, the reloader
+ * bound to it, and (unless a cluster primary serves them) the admin
+ * endpoints. `dockgate serve` runs
  * one of these, or one per worker; tests run the same thing in-process.
  *
  * Lifecycle: `start` listens; `shutdown` drains (new requests 503,
@@ -16,11 +17,10 @@ import { LIMIT_NAMES } from '../limits/limiter.js'
 import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
 import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
-import type { Gateway } from '../gateway/gateway.js'
+import { buildGateway, type Gateway } from '../gateway/gateway.js'
 import { openAuditTrail } from './audit-trail.js'
-import { buildLiveGateway } from './live.js'
 import { createReadiness } from './readiness.js'
-import type { Reloader } from '../reload/reload.js'
+import { createReloader, type ReloadResult, type Reloader } from '../reload/reload.js'
 import type { Settings } from '../reload/settings.js'
 import { auditOpenFailure, listenFailure } from './startup.js'
 import { observeRecord, tapAudit, type AuditHealth } from './tap.js'
@@ -49,8 +49,8 @@ export class StartupError extends Error {}
 export interface Runtime {
   readonly gateway: Gateway
   readonly reloader: Reloader
-  /** SIGHUP: reopen the audit file (logrotate), then reload everything. */
-  readonly hangup: () => Promise<unknown>
+  /** SIGHUP: reopen the audit file if it was moved away (logrotate; the chain continues into the new file), then reload everything. */
+  readonly hangup: () => Promise<ReloadResult>
   readonly metrics: GatewayMetrics
   readonly readiness: () => Promise<Readiness>
   readonly auditHealth: () => AuditHealth
@@ -63,6 +63,8 @@ export interface Runtime {
    * Safe to call again: a later call can only make it sooner.
    */
   shutdown: (options?: { readonly force?: boolean }) => Promise<{ readonly cut: number }>
+  /** Closes everything now, without draining (tests, and after a failed start); flushes the audit trail. */
+  close: () => Promise<void>
 }
 
 /** The same daemon problem is logged again after this long. */
@@ -78,16 +80,16 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   } catch (err) {
     throw new StartupError(auditOpenFailure(auditFile, err))
   }
-  let gateway: Gateway | null = null
-  let reloader: Reloader | null = null
-  const stats = (): ReturnType<Gateway['stats']> => gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, unverified: 0, draining: false }
+  // The metrics are made before the gateway (it reports to them) and read it once it exists.
+  const built: { gateway?: Gateway; reloader?: Reloader } = {}
+  const stats = (): ReturnType<Gateway['stats']> => built.gateway?.stats() ?? { connections: 0, streams: 0, sessions: 0, unverified: 0, draining: false }
   const daemon = daemonReporter(options)
   const metrics = createMetrics({
     connections: () => stats().connections,
     unverified: () => stats().unverified,
     streams: () => stats(),
-    reloads: () => reloader?.stats() ?? null,
-    expiry: () => reloader?.expiry() ?? [],
+    reloads: () => built.reloader?.stats() ?? null,
+    expiry: () => built.reloader?.expiry() ?? [],
     audit: () => tapped.health(),
     draining: () => stats().draining
   }, { version: VERSION, startedAt: Date.now() }, {
@@ -97,22 +99,32 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     closedReasons: ['revoked', 'expired', 'unknown-ca']
   })
   const tapped = tapAudit(raw, (record) => { observeRecord(metrics, record) })
-  const live = await buildLiveGateway({
+  const gateway = await buildGateway({
     settings: options.settings,
-    load: options.load,
     audit: tapped.audit,
     logger: options.logger,
     observer: { tlsRejected: metrics.observeTlsRejection, limitHit: metrics.observeLimitHit, daemon: options.reportDaemon === false ? () => {} : daemon },
-    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd })
   })
-  gateway = live.gateway
-  reloader = live.reloader
+  const reloader = createReloader({
+    gateway,
+    initial: options.settings,
+    load: options.load,
+    logger: options.logger,
+    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs })
+  })
+  Object.assign(built, { gateway, reloader })
+  const hangup = async (): Promise<ReloadResult> => {
+    const reopened = tapped.audit.reopen()
+    if (reopened.reopened) options.logger.info({ audit: tapped.audit.file }, 'SIGHUP: the audit file had been moved away; records continue in a new file')
+    return await reloader.reload('SIGHUP')
+  }
   const readiness = createReadiness({
     upstream: config.upstream,
+    daemonProblem: gateway.daemonProblem,
     auditFile,
-    settings: live.reloader.settings.bind(live.reloader),
-    expiry: live.reloader.expiry.bind(live.reloader),
+    settings: reloader.settings.bind(reloader),
+    expiry: reloader.expiry.bind(reloader),
     audit: tapped.health,
     draining: () => stats().draining
   })
@@ -120,16 +132,16 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   let stopping: Promise<{ cut: number }> | null = null
 
   const closeAll = async (): Promise<void> => {
-    live.reloader.close()
-    await live.gateway.close()
+    reloader.close()
+    await gateway.close()
     await admin?.close()
     // Records are written synchronously; closing seals the file and stops the sinks.
     await tapped.audit.close()
   }
   return {
-    gateway: live.gateway,
-    reloader: live.reloader,
-    hangup: live.hangup,
+    gateway,
+    reloader,
+    hangup,
     metrics,
     readiness,
     auditHealth: tapped.health,
@@ -137,7 +149,7 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     start: async () => {
       let address: AddressInfo
       try {
-        address = await live.gateway.listen()
+        address = await gateway.listen()
       } catch (err) {
         await closeAll()
         const where = options.listenFd === undefined ? `${config.listen.host}:${config.listen.port}` : `inherited fd ${options.listenFd}`
@@ -155,23 +167,24 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
           throw new StartupError(listenFailure('the admin endpoints', formatAdmin(config.admin), err as NodeJS.ErrnoException))
         }
       }
-      live.reloader.start()
+      reloader.start()
       return { address, admin: admin?.address ?? null }
     },
+    close: closeAll,
     shutdown: async (how = {}) => {
       if (stopping !== null) {
-        if (how.force === true) void live.gateway.drain(0)
+        if (how.force === true) void gateway.drain(0)
         return await stopping
       }
       stopping = (async () => {
-        live.reloader.close()
-        const grace = how.force === true ? 0 : live.reloader.settings().config.shutdown.graceSeconds
-        const { connections, streams, sessions } = live.gateway.stats()
+        reloader.close()
+        const grace = how.force === true ? 0 : reloader.settings().config.shutdown.graceSeconds
+        const { connections, streams, sessions } = gateway.stats()
         const inFlight = { connections, streams, sessions }
         options.logger.info({ graceSeconds: grace, ...inFlight },
           `dockgate stopping: no new connections, new requests answered 503; waiting up to ${grace} s for what is in flight ` +
           `(${inFlight.streams} stream(s) and ${inFlight.sessions} session(s) are closed at the deadline; a second signal cuts everything now)`)
-        const { cut } = await live.gateway.drain(grace * 1000)
+        const { cut } = await gateway.drain(grace * 1000)
         await closeAll()
         options.logger.info({ cut, audit: auditFile }, `dockgate stopped: ${cut} exchange(s) cut at the deadline; audit trail flushed`)
         return { cut }
