@@ -37,7 +37,7 @@ export interface RefusalAudit {
   readonly close: () => void
 }
 
-/** Creates both writers on `audit`, with the same limits (the README's TLS rejection limits). */
+/** Creates both writers on `audit`, with the same limits (the TLS rejection limits in docs/audit.md). */
 export function createRefusalAudit (audit: AuditLog, limits: RejectionLimits = DEFAULT_REJECTION_LIMITS): RefusalAudit {
   const tls = new RejectionLimiter(limits)
   const guards = new RejectionLimiter(limits)

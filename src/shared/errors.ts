@@ -3,9 +3,10 @@
  * diagnostics, in refusals sent to clients, and in audit records.
  *
  * Invariants: codes are stable once released (operators grep for them and
- * alert on them); every code is documented in the README's error table, which
- * a test enforces; `status` is the HTTP status a refusal with this code is
- * answered with, or 0 for codes that only appear in diagnostics.
+ * alert on them); every code is documented in the error code table of
+ * docs/errors.md, which a test enforces; `status` is the HTTP status a
+ * refusal with this code is answered with, or 0 for codes that only appear
+ * in diagnostics.
  */
 export const ERRORS = {
   // Config and policy files (diagnostics, reported all at once at load time).
