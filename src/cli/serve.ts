@@ -4,7 +4,7 @@
  * runs on partial or unchecked settings. `--check` stops after checking.
  *
  * Once listening: SIGHUP and changes to the files it loaded reload them
- * (src/app/reload.ts); SIGTERM or SIGINT stop it gracefully (a second one
+ * (src/reload/reload.ts); SIGTERM or SIGINT stop it gracefully (a second one
  * cuts what is still in flight). With `workers: N` this process is the
  * cluster primary and each worker runs this same command.
  */

@@ -6,12 +6,12 @@
  * serving and every problem is logged as `FILE:LINE:COL CODE message`.
  *
  * Also keeps time: it re-derives the TLS material when a CRL goes stale
- * (see tls-state.ts for why that must not lock clients out) and repeats
+ * (see src/tls/live-tls.ts for why that must not lock clients out) and repeats
  * expiry warnings. `listen`, `upstream`, `audit.*`, `admin`, `workers`
  * and the limits that shape the HTTP server (`bodyBytes`, `headerBytes`,
  * `headersTimeoutSeconds`) are fixed for the life of the process; a changed
  * value is logged as needing a restart. The other limits apply at once.
- * (SIGHUP also reopens the audit file: see live.ts.)
+ * (SIGHUP also reopens the audit file: see src/runtime/runtime.ts.)
  */
 import type { FastifyBaseLogger } from 'fastify'
 import type { GatewayConfig, TlsConfig } from '../config/load.js'

@@ -1,6 +1,6 @@
 /**
  * A whole dockgate process in-process, as `dockgate serve` assembles it
- * (src/app/runtime.ts: tapped audit trail, metrics, live gateway, admin
+ * (src/runtime/runtime.ts: tapped audit trail, metrics, gateway and reloader, admin
  * endpoints), from a config file an operator would write, with
  * certificates from the built `dockgate certs` CLI, in front of a real (or,
  * for edge cases, fake) daemon socket. Tests read the admin endpoints over
