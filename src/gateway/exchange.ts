@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type Judgement, type Verdict } from '../policy/index.js'
-import type { BodyJudge, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
+import type { BodyJudge, BodyVerdict, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { AuditIdentity } from '../audit/record.js'
 import { createsObject } from '../audit/object-ref.js'
@@ -116,16 +116,19 @@ export class ForwardedExchange implements Exchange {
    * whether or not dockerd answers. At level `request` the judged body is
    * recorded, redacted.
    */
-  private judgeBody (pending: Extract<Judgement, { kind: 'body' }>['pending'], body: Buffer | null): Refusal | null {
+  private judgeBody (pending: Extract<Judgement, { kind: 'body' }>['pending'], body: Buffer | null): BodyVerdict {
     const verdict = body === null ? bodyTooLarge(pending, this.parts.bodyLimit) : judgeBody(pending, body)
     this.verdict = verdict
     if (body !== null && this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
     if (verdict.outcome === 'deny') {
       this.refusedByBody = true
       this.parts.audit.write(refusedRecord(this.facts(verdict), verdict.refusal as Refusal, this.request.started))
-      return verdict.refusal
+      return { refusal: verdict.refusal as Refusal }
     }
-    return body === null ? null : this.parts.daemonDown()
+    // A body too large is always refused by the policy core; this keeps the type honest.
+    if (body === null) return { refusal: verdict.refusal as Refusal }
+    const down = this.parts.daemonDown()
+    return down === null ? { forward: body } : { refusal: down }
   }
 
   private facts (verdict: Verdict): RequestFacts {
