@@ -43,7 +43,7 @@ export const ERRORS = {
   DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },
   DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
   DG_OWNER_LABEL: { status: 403, summary: 'an ownership team\'s request sets or changes the dockgate.owner label itself (in a create body, build labels, or a commit or import LABEL change)' },
-  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag), or acts on something every team shares (the build cache)' },
+  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache)' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
   DG_LIMIT_CONNECTIONS: { status: 503, summary: 'the gateway already holds limits.maxConnections open connections' },

@@ -4,7 +4,7 @@
  * map keys, ambiguous keys refused.
  */
 import { describe, expect, it } from 'vitest'
-import { checkOwnerLabel, checkOwnerLabelBytes, containerCreateReferences, labelCreateBody, networkConnectReferences, readJsonBody } from '../../src/policy/index.js'
+import { checkOwnerLabel, checkOwnerLabelBytes, containerCreateReferences, labelCreateBody, networkConnectReferences, readJsonBody } from '../../../../src/policy/index.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const JSON_TYPE = ['application/json']

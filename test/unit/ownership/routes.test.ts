@@ -4,7 +4,7 @@
  * curl on its socket (see the integration test for the live check).
  */
 import { describe, expect, it } from 'vitest'
-import { bodyMissingAnswer, missingAnswer, notFoundMessage, routeObjects } from '../../src/ownership/index.js'
+import { bodyMissingAnswer, missingAnswer, notFoundMessage, routeObjects } from '../../../src/ownership/index.js'
 
 /** `kind ref` for each named object and `claim kind name` for each claim, or the refusal. */
 function named (method: string, target: string): string[] {

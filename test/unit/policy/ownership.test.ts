@@ -5,9 +5,9 @@
  * entry that mixes isolated and admin teams.
  */
 import { describe, expect, it } from 'vitest'
-import { checkPolicy, loadPolicy, ownershipScope } from '../../src/policy/index.js'
-import { formatDiagnostic } from '../../src/shared/diagnostics.js'
-import { policyFrom } from '../support/judge.js'
+import { checkPolicy, loadPolicy, ownershipScope } from '../../../src/policy/index.js'
+import { formatDiagnostic } from '../../../src/shared/diagnostics.js'
+import { policyFrom } from '../../support/judge.js'
 
 const problems = (text: string): string[] => {
   const result = loadPolicy({ file: 'p.yaml', text })

@@ -5,7 +5,7 @@
  * dockerd 20.10.24 with curl), and prune answers merged.
  */
 import { describe, expect, it } from 'vitest'
-import { mergePruneReports, readFilters, scopeList, type ListScoping, type OwnershipScope } from '../../src/ownership/index.js'
+import { mergePruneReports, readFilters, scopeList, type ListScoping, type OwnershipScope } from '../../../src/ownership/index.js'
 
 const WEB: OwnershipScope = { owner: 'web', visible: ['web'] }
 const BOTH: OwnershipScope = { owner: 'web', visible: ['web', 'data'] }

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { eventVisible, filterSystemDf, filterVolumeList, responseFilter, type ObjectKind, type OwnerLookup, type OwnershipScope, type ResponseFilterKind } from '../../src/ownership/index.js'
+import { eventVisible, filterSystemDf, filterVolumeList, responseFilter, type ObjectKind, type OwnerLookup, type OwnershipScope, type ResponseFilterKind } from '../../../src/ownership/index.js'
 
 const WEB: OwnershipScope = { owner: 'web', visible: ['web'] }
 const BOTH: OwnershipScope = { owner: 'web', visible: ['web', 'data'] }

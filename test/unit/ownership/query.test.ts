@@ -4,7 +4,7 @@
  * refused, everything else kept as sent.
  */
 import { describe, expect, it } from 'vitest'
-import { labelQuery } from '../../src/ownership/index.js'
+import { labelQuery } from '../../../src/ownership/index.js'
 
 const run = (path: string, query: string, contentTypes: string[] = []): string | null => {
   const result = labelQuery('POST', path.split('/'), query, contentTypes, 'web')

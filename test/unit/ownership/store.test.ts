@@ -6,7 +6,7 @@
  * image references parsed as dockerd parses them.
  */
 import { describe, expect, it } from 'vitest'
-import { OwnerStore, parseImageRef, type OwnershipScope, type Resolution } from '../../src/ownership/index.js'
+import { OwnerStore, parseImageRef, type OwnershipScope, type Resolution } from '../../../src/ownership/index.js'
 
 const WEB: OwnershipScope = { owner: 'web', visible: ['web'] }
 const DATA: OwnershipScope = { owner: 'data', visible: ['data'] }
