@@ -7,13 +7,15 @@
  * exactly once.
  */
 import { performance } from 'node:perf_hooks'
+import type { Transform } from 'node:stream'
 import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type Judgement, type Verdict } from '../policy/index.js'
 import type { BodyJudge, BodyVerdict, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { AuditIdentity } from '../audit/record.js'
 import { createsObject } from '../audit/object-ref.js'
 import { redactBody } from '../audit/redact.js'
-import type { Refusal } from '../shared/errors.js'
+import { refusal, type Refusal } from '../shared/errors.js'
+import type { IsolationPlan } from './isolation.js'
 import type { InFlight, InFlightEntry } from './in-flight.js'
 import { completeRecord, receivedRecord, refusedRecord, unjudgedBodyRecord, type ForwardedDecision, type RequestBase, type RequestFacts } from './records.js'
 
@@ -43,6 +45,10 @@ export interface ForwardParts {
   readonly bodyLimit: number
   /** The 502 for an allowed body while the daemon does not answer /_ping; null while it does. */
   readonly daemonDown: () => Refusal | null
+  /** The query to forward instead of the client's, when the gateway rewrote it (never empty). */
+  readonly upstreamQuery?: string
+  /** Team isolation's plan for this request; `dryRun`: what it refuses is recorded as would-deny and forwarded. */
+  readonly isolation?: { readonly plan: IsolationPlan; readonly dryRun: boolean; readonly wouldDeny: Refusal | null }
 }
 
 /** A refused exchange: its record was written before the answer, so `end` only leaves the in-flight set. */
@@ -63,25 +69,35 @@ export class ForwardedExchange implements Exchange {
   readonly refusal = null
   readonly requestId: string
   readonly upstreamPath: string
+  readonly upstreamQuery?: string
   readonly bodyJudge: BodyJudge | null
   readonly wantsCreatedId: boolean
+  readonly responseFilter?: () => Transform
   /** Null until the body phase judged the body (always set for a final judgement). */
   private verdict: Verdict | null
   /** The identity match the judgement was made for (kept for a body that never gets judged). */
   private readonly match: Verdict['identity']
   private requestObject: unknown = undefined
+  /** What isolation would have refused in a dry run (forwarded anyway); null when nothing. */
+  private isolationWouldDeny: Refusal | null
   /** The body phase refused and recorded it: `end` has nothing to add. */
   private refusedByBody = false
   private sessionStart: number | null = null
   private ended = false
 
-  constructor (private readonly request: Admitted, judgement: Judgement, private readonly parts: ForwardParts) {
+  constructor (private readonly request: Admitted, private readonly judgement: Judgement, private readonly parts: ForwardParts) {
     this.requestId = request.requestId
     this.upstreamPath = parts.upstreamPath
+    if (parts.upstreamQuery !== undefined) this.upstreamQuery = parts.upstreamQuery
     this.wantsCreatedId = createsObject(request.base.request.method, request.base.request.path)
     this.verdict = judgement.kind === 'final' ? judgement.verdict : null
     this.match = judgement.kind === 'final' ? judgement.verdict.identity : judgement.pending.identity
-    this.bodyJudge = judgement.kind === 'final' ? null : { limit: parts.bodyLimit, judge: (body) => this.judgeBody(judgement.pending, body) }
+    this.isolationWouldDeny = parts.isolation?.wouldDeny ?? null
+    const plan = parts.isolation?.plan
+    if (plan?.response !== undefined) this.responseFilter = plan.response
+    this.bodyJudge = judgement.kind === 'final' && plan?.body === undefined
+      ? null
+      : { limit: parts.bodyLimit, judge: async (body) => await this.judgeBody(body), tooLarge: () => this.refuseTooLarge() }
   }
 
   keepAlive (): boolean {
@@ -92,7 +108,7 @@ export class ForwardedExchange implements Exchange {
     this.parts.entry.opened = true
     if (status === 101) this.sessionStart = performance.now()
     if (this.verdict === null) return
-    this.parts.audit.write(receivedRecord(this.facts(this.verdict), decisionOf(this.verdict), status, this.request.started))
+    this.parts.audit.write(receivedRecord(this.facts(this.verdict), this.decisionOf(this.verdict), status, this.request.started))
   }
 
   end (outcome: ExchangeOutcome): void {
@@ -101,9 +117,10 @@ export class ForwardedExchange implements Exchange {
     this.parts.releaseSlot?.()
     try {
       if (this.refusedByBody) return
+      if (outcome.createdId !== undefined && outcome.createdId !== null) this.parts.isolation?.plan.created?.(outcome.createdId)
       const record = this.verdict === null
         ? unjudgedBodyRecord(this.unjudgedFacts(), outcome, this.request.started)
-        : completeRecord(this.facts(this.verdict), decisionOf(this.verdict), outcome, this.request.started, this.sessionStart)
+        : completeRecord(this.facts(this.verdict), this.decisionOf(this.verdict), outcome, this.request.started, this.sessionStart)
       this.parts.audit.write(record)
     } finally {
       this.parts.inFlight.leave(this.parts.entry)
@@ -112,23 +129,45 @@ export class ForwardedExchange implements Exchange {
 
   /**
    * The body phase: the policy's answer first (403, 413; recorded before
-   * it is answered), then the daemon's state, so a refused body is refused
-   * whether or not dockerd answers. At level `request` the judged body is
-   * recorded, redacted.
+   * it is answered), then isolation's (labels, references), then the
+   * daemon's state, so a refused body is refused whether or not dockerd
+   * answers. At level `request` the judged body is recorded, redacted.
    */
-  private judgeBody (pending: Extract<Judgement, { kind: 'body' }>['pending'], body: Buffer | null): BodyVerdict {
-    const verdict = body === null ? bodyTooLarge(pending, this.parts.bodyLimit) : judgeBody(pending, body)
-    this.verdict = verdict
-    if (body !== null && this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
-    if (verdict.outcome === 'deny') {
-      this.refusedByBody = true
-      this.parts.audit.write(refusedRecord(this.facts(verdict), verdict.refusal as Refusal, this.request.started))
-      return { refusal: verdict.refusal as Refusal }
+  private async judgeBody (body: Buffer): Promise<BodyVerdict> {
+    if (this.judgement.kind === 'body') {
+      const verdict = judgeBody(this.judgement.pending, body)
+      this.verdict = verdict
+      if (this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
+      if (verdict.outcome === 'deny') return this.refuseBody(verdict, verdict.refusal as Refusal, verdict.rule)
     }
-    // A body too large is always refused by the policy core; this keeps the type honest.
-    if (body === null) return { refusal: verdict.refusal as Refusal }
+    let forward = body
+    const isolated = await this.parts.isolation?.plan.body?.(body)
+    if (isolated !== undefined && 'refusal' in isolated) {
+      if (this.parts.isolation?.dryRun !== true) return this.refuseBody(this.verdict as Verdict, isolated.refusal, null)
+      this.isolationWouldDeny ??= isolated.refusal
+    } else if (isolated !== undefined) {
+      forward = isolated.forward
+    }
     const down = this.parts.daemonDown()
-    return down === null ? { forward: body } : { refusal: down }
+    return down === null ? { forward } : { refusal: down }
+  }
+
+  /** A body larger than limits.bodyBytes: refused, since it cannot be judged. */
+  private refuseTooLarge (): Refusal {
+    const verdict = this.judgement.kind === 'body'
+      ? bodyTooLarge(this.judgement.pending, this.parts.bodyLimit)
+      : this.judgement.verdict
+    const refused = verdict.outcome === 'deny'
+      ? verdict.refusal as Refusal
+      : refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${this.parts.bodyLimit} bytes (limits.bodyBytes), so its owner label and the objects it names cannot be checked`)
+    this.verdict = verdict
+    return this.refuseBody(verdict, refused, verdict.outcome === 'deny' ? verdict.rule : null).refusal
+  }
+
+  private refuseBody (verdict: Verdict, refused: Refusal, rule: Verdict['rule']): { refusal: Refusal } {
+    this.refusedByBody = true
+    this.parts.audit.write(refusedRecord({ ...this.facts(verdict), rule }, refused, this.request.started))
+    return { refusal: refused }
   }
 
   private facts (verdict: Verdict): RequestFacts {
@@ -149,11 +188,12 @@ export class ForwardedExchange implements Exchange {
   private levelOf (verdict: Verdict): AuditLevel {
     return verdict.audit?.level ?? this.request.defaultLevel
   }
-}
 
-function decisionOf (verdict: Verdict): ForwardedDecision {
-  const decision = verdict.outcome === 'would-deny' ? 'would-deny' : 'allow'
-  return { decision, wouldDeny: verdict.outcome === 'would-deny' ? verdict.refusal : null }
+  private decisionOf (verdict: Verdict): ForwardedDecision {
+    if (verdict.outcome === 'would-deny') return { decision: 'would-deny', wouldDeny: verdict.refusal }
+    if (this.isolationWouldDeny !== null) return { decision: 'would-deny', wouldDeny: this.isolationWouldDeny }
+    return { decision: 'allow', wouldDeny: null }
+  }
 }
 
 // The body as the judge read it, secrets redacted; null when it is not JSON

@@ -30,6 +30,7 @@ import { drainer } from './drain.js'
 import { InFlight } from './in-flight.js'
 import { OpenConnections } from './open-connections.js'
 import { Pipeline } from './pipeline.js'
+import { OwnerIndex } from '../ownership/index.js'
 import { auditIdentity, connectionRefusedRecord, type ConnectionInfo } from './records.js'
 import { createRefusalAudit } from './refusal-audit.js'
 
@@ -136,6 +137,12 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const liveness = new UpstreamLiveness({ upstream: config.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
   const refusals = createRefusalAudit(options.audit, options.rejectionLimits)
   const inFlight = new InFlight()
+  // Made on the first request of an ownership team, so a policy without one never follows the daemon's events.
+  let owners: OwnerIndex | null = null
+  const ownerIndex = (): OwnerIndex => {
+    owners ??= new OwnerIndex({ socketPath: config.upstream.socketPath, onProblem: (message) => { options.logger.warn(`owner index: ${message}`) } })
+    return owners
+  }
   const identityOf = (connection: ConnectionInfo): ReturnType<typeof auditIdentity> =>
     auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file)
   const pipeline = new Pipeline({
@@ -148,7 +155,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     daemonDown: () => liveness.refusal(),
     inFlight,
     bodyLimit: config.limits.bodyBytes,
-    auditLevel: config.audit.level
+    auditLevel: config.audit.level,
+    owners: ownerIndex
   })
   const app = await createHttpForwarder({
     upstream: config.upstream,
@@ -226,6 +234,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       for (const socket of open.sockets) socket.destroy()
       await app.close()
       await closed
+      await owners?.close()
       refusals.close()
     },
     update: (next) => {

@@ -9,28 +9,34 @@
  *                      target that is not in its one canonical form
  *   4. decision        identity -> teams -> rules (403), and for endpoints that
  *                      can reach the host, a body phase to come
- *   5. daemon, slot    502 while the daemon does not answer /_ping (after the
- *                      body phase when there is one: the policy's answer comes
- *                      first); a long-lived stream or session takes one of the
- *                      identity's stream slots (429 when none is left)
- *   6. body phase      the proxy reads the body (bounded) and the exchange
- *                      judges it (exchange.ts)
- *   7. forward         the proxy streams the request to the daemon (src/proxy)
- *   8. audit           the exchange records how it ended (exchange.ts)
+ *   5. isolation       for an ownership team: what the request names must be
+ *                      its own (else the daemon's answer for a missing object),
+ *                      what it creates gets its label, what it lists is its own
+ *                      (isolation.ts; the only step that may wait on the daemon)
+ *   6. daemon, slot    502 while the daemon does not answer /_ping (after the
+ *                      body phase when the policy judges a body: its answer
+ *                      comes first); a long-lived stream or session takes one
+ *                      of the identity's stream slots (429 when none is left)
+ *   7. body phase      the proxy reads the body (bounded) and the exchange
+ *                      judges it, then isolation checks and labels it (exchange.ts)
+ *   8. forward         the proxy streams the request to the daemon (src/proxy)
+ *   9. audit           the exchange records how it ended (exchange.ts)
  *
- * Steps 1 to 5 are here; 6 to 8 are what the returned exchange does when
+ * Steps 1 to 6 are here; 7 to 9 are what the returned exchange does when
  * the proxy drives it. The policy core decides; this file only orders.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type Judgement, type Policy } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type Policy } from '../policy/index.js'
+import type { OwnerIndex } from '../ownership/index.js'
 import type { Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { Limiter, LimitName } from '../limits/limiter.js'
 import { requestKind, withoutVersion } from '../limits/stream-kind.js'
 import { refusal, type Refusal } from '../shared/errors.js'
-import { ForwardedExchange, refusedExchange, type Admitted } from './exchange.js'
+import { ForwardedExchange, refusedExchange, type Admitted, type ForwardParts } from './exchange.js'
+import { isolate } from './isolation.js'
 import type { InFlight } from './in-flight.js'
 import { auditIdentity, refusedRecord, requestBase, type ConnectionInfo } from './records.js'
 import type { RefusalAudit } from './refusal-audit.js'
@@ -51,6 +57,8 @@ export interface PipelineDeps {
   readonly bodyLimit: number
   /** `audit.level`: the level of requests the policy sets none for. */
   readonly auditLevel: AuditLevel
+  /** The owner index, made on first use (only ownership teams need it); absent: no isolation at all. */
+  readonly owners?: () => OwnerIndex
 }
 
 /** One request as it arrived, before any step judged it. */
@@ -66,8 +74,8 @@ interface Arrival {
 export class Pipeline {
   constructor (private readonly deps: PipelineDeps) {}
 
-  /** Steps 1 to 5 for one request; the exchange carries out the rest. */
-  admit (req: IncomingMessage): Exchange {
+  /** Steps 1 to 6 for one request; the exchange carries out the rest. Synchronous unless isolation applies. */
+  admit (req: IncomingMessage): Exchange | Promise<Exchange> {
     // 1. connection
     const arrival = this.arrive(req)
     if (arrival === null) {
@@ -93,7 +101,7 @@ export class Pipeline {
     const blocked = this.deps.audit.blocked()
     if (blocked !== null) return this.refuse(arrival, refusal('DG_AUDIT_UNAVAILABLE', blocked))
     if (!canonical.ok) return this.refuse(arrival, nonCanonicalRefusal(canonical.reason))
-    const { path, apiVersion, query } = canonical.target
+    const { query } = canonical.target
 
     // 4. identity and policy decision
     const judgement = this.judge(arrival, canonical.target)
@@ -104,14 +112,35 @@ export class Pipeline {
       return this.refused(arrival, verdict.refusal as Refusal)
     }
 
-    // 5. daemon liveness (a body is judged first) and stream slot
+    // 5. team isolation: what the request names, creates and lists (isolation.ts)
+    const scope = this.deps.owners === undefined ? null : ownershipScope(arrival.policy, matchOf(judgement)?.teams ?? [])
+    if (scope === null || this.deps.owners === undefined) return this.forward(arrival, judgement, canonical.target, null)
+    const dryRun = isDryRun(arrival.policy, matchOf(judgement)?.teams ?? [])
+    const isolating = { method: req.method ?? '', segments: canonical.target.segments, query, contentTypes: contentTypes(req) }
+    const owners = this.deps.owners()
+    return owners.ready.then(async () => await isolate(scope, owners, isolating)).then((isolation) => {
+      if (isolation.kind === 'forward') return this.forward(arrival, judgement, canonical.target, { plan: isolation.plan, dryRun, wouldDeny: null })
+      if (dryRun) return this.forward(arrival, judgement, canonical.target, { plan: {}, dryRun, wouldDeny: isolation.refusal })
+      const { verdict } = judgement.kind === 'final' ? judgement : { verdict: null }
+      const facts = { base: arrival.admitted.base, identity: arrival.admitted.identity(matchOf(judgement)), level: verdict?.audit?.level ?? this.deps.auditLevel, rule: null }
+      this.deps.audit.write(refusedRecord(facts, isolation.refusal, arrival.admitted.started))
+      return this.refused(arrival, isolation.refusal)
+    }).catch((err: unknown) => this.refuse(arrival, refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)))
+  }
+
+  /** Steps 6 (daemon liveness and stream slot) and the exchange that carries out the rest. */
+  private forward (arrival: Arrival, judgement: Judgement, target: CanonicalTarget, isolation: ForwardParts['isolation'] | null): Exchange {
+    const { req, connection } = arrival
+    const plan = isolation?.plan
+    // 6. daemon liveness (a body the policy judges is judged first) and stream slot
     const down = judgement.kind === 'final' ? this.deps.daemonDown() : null
     if (down !== null) return this.refuseByGuard(arrival, down)
-    const upstreamPath = (apiVersion === null ? '' : `/v${apiVersion}`) + path
-    const kind = requestKind(req.method ?? '', withoutVersion(upstreamPath), query, req.headers.upgrade ?? null)
+    const path = plan?.segments === undefined ? target.path : `/${plan.segments.join('/')}`
+    const upstreamPath = (target.apiVersion === null ? '' : `/v${target.apiVersion}`) + path
+    const kind = requestKind(req.method ?? '', withoutVersion(upstreamPath), target.query, req.headers.upgrade ?? null)
     let releaseSlot: (() => void) | null = null
     if (kind !== 'request') {
-      const slot = this.deps.limiter.openStream(key)
+      const slot = this.deps.limiter.openStream(connection.identity.fingerprint256)
       if (!slot.ok) {
         this.deps.onLimitHit('streams')
         return this.refuseByGuard(arrival, refusal('DG_LIMIT_STREAMS',
@@ -121,15 +150,17 @@ export class Pipeline {
       releaseSlot = slot.release
     }
 
-    // 6 to 8: the body phase, forwarding and the records of how it ended
+    // 7 to 9: the body phase, forwarding and the records of how it ended
     return new ForwardedExchange(arrival.admitted, judgement, {
       audit: this.deps.audit,
       inFlight: this.deps.inFlight,
       entry: this.deps.inFlight.enter(kind),
       upstreamPath,
+      ...(plan?.query === undefined ? {} : { upstreamQuery: plan.query }),
       releaseSlot,
       bodyLimit: this.deps.bodyLimit,
-      daemonDown: this.deps.daemonDown
+      daemonDown: this.deps.daemonDown,
+      ...(isolation === null ? {} : { isolation })
     })
   }
 
@@ -211,4 +242,14 @@ function contentTypes (req: IncomingMessage): string[] {
     if (req.rawHeaders[i]?.toLowerCase() === 'content-type') values.push(req.rawHeaders[i + 1] ?? '')
   }
   return values
+}
+
+/** The identity entry the judgement was made for, or null when none matched. */
+function matchOf (judgement: Judgement): IdentityMatch | null {
+  return judgement.kind === 'final' ? judgement.verdict.identity : judgement.pending.identity
+}
+
+/** Whether every team of the identity runs in dry-run (`mode: audit`): then isolation records would-deny and forwards. */
+function isDryRun (policy: Policy, teams: readonly string[]): boolean {
+  return teams.length > 0 && teams.every((name) => policy.compiledTeams.find((team) => team.name === name)?.mode === 'audit')
 }

@@ -43,6 +43,24 @@ export class DaemonClient {
     })
   }
 
+  /** `POST path` with a JSON body; rejects only when the socket cannot be reached or the answer does not arrive in time. */
+  async post (path: string, body: unknown): Promise<DaemonAnswer> {
+    const bytes = Buffer.from(JSON.stringify(body))
+    return await new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: this.socketPath, path, method: 'POST', agent: false, timeout: this.timeoutMs, headers: { 'Content-Type': 'application/json', 'Content-Length': bytes.length } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', reject)
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: parseOrNull(Buffer.concat(chunks).toString('utf8')) })
+        })
+      })
+      req.on('timeout', () => { req.destroy(new Error(`the Docker daemon did not answer POST ${path} in time`)) })
+      req.on('error', reject)
+      req.end(bytes)
+    })
+  }
+
   /** Follows `GET path` (an events stream), calling `onLine` for each line as it arrives. */
   stream (path: string, onLine: (line: string) => void): EventStream {
     let req: http.ClientRequest | null = null

@@ -158,6 +158,19 @@ export class OwnerIndex implements OwnerLookup {
     this.store.put(kind, { id, names: kind === 'container' ? names.map((n) => n.startsWith('/') ? n : `/${n}`) : names, owner })
   }
 
+  /**
+   * Creates the named volume `name` owned by `owner`, as the daemon would
+   * create it unlabelled for a container that mounts a volume that does
+   * not exist yet (`docker run -v NAME:/data`). An existing volume of that
+   * name is left as it is (the daemon's create is idempotent); rejects when
+   * the daemon refuses.
+   */
+  async createVolume (name: string, owner: string): Promise<void> {
+    const answer = await this.daemon.post('/volumes/create', { Name: name, Labels: { [OWNER_LABEL]: owner } })
+    if (answer.status !== 201) throw new Error(`the daemon refused to create volume ${name} (${answer.status})`)
+    await this.fetch('volume', name)
+  }
+
   /** The daemon's 404 message for a missing object (not-found.ts has every endpoint's whole answer). */
   notFoundMessage (kind: ObjectKind, ref: string): string {
     return notFoundMessage(kind, ref)

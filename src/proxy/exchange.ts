@@ -5,6 +5,7 @@
  * exchange carries no refusal, and reports how it ended exactly once.
  */
 import type { IncomingMessage } from 'node:http'
+import type { Transform } from 'node:stream'
 import { refusal, type Refusal } from '../shared/errors.js'
 
 /** How one request/response (or hijacked session) ended. */
@@ -32,12 +33,14 @@ export interface ExchangeOutcome {
  * bytes the verdict names (the judged body, or the gateway's rewrite of it),
  * with a Content-Length and without Transfer-Encoding, or answers the
  * refusal. A body known or found to exceed `limit` is not read further:
- * `judge(null)` returns the refusal (413).
+ * `tooLarge()` gives its refusal (413).
  */
 export interface BodyJudge {
   readonly limit: number
-  /** What to do with `body`; a refusal is already audited. Must not throw. */
-  judge: (body: Buffer | null) => BodyVerdict
+  /** What to do with `body`; a refusal is already audited. Must not throw (nor reject). */
+  judge: (body: Buffer) => BodyVerdict | Promise<BodyVerdict>
+  /** The refusal (413) of a body larger than `limit`, already audited; the body is not read. */
+  tooLarge: () => Refusal
 }
 
 /** The body phase's answer: refuse, or forward exactly these bytes. */
@@ -76,6 +79,12 @@ export interface Exchange {
    */
   readonly wantsCreatedId?: boolean
   /**
+   * Passes a 2xx answer's body through this before the client gets it (the
+   * answer then has no Content-Length): a list the daemon cannot filter
+   * for the caller. Absent means the body is relayed as it comes.
+   */
+  readonly responseFilter?: () => Transform
+  /**
    * A long-lived exchange is about to start, called before the client sees
    * its status line: the daemon switched protocols (101; a hijacked session)
    * or answered with a body of unknown length (a stream: events, logs -f,
@@ -85,8 +94,12 @@ export interface Exchange {
   end: (outcome: ExchangeOutcome) => void
 }
 
-/** Judges a request before any of it reaches the daemon. Must not throw. */
-export type Admit = (req: IncomingMessage) => Exchange
+/**
+ * Judges a request before any of it reaches the daemon. Must not throw
+ * (nor reject). Synchronous where it can be; a promise where a step must
+ * ask the daemon (an object the owner index does not know yet).
+ */
+export type Admit = (req: IncomingMessage) => Exchange | Promise<Exchange>
 
 /** Header that tells a client the id its request has in the audit trail; never read from clients. */
 export const REQUEST_ID_HEADER = 'x-dockgate-request-id'

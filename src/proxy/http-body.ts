@@ -20,8 +20,9 @@ export function sendRefusal (request: FastifyRequest, reply: FastifyReply, refus
   // application/json; fastify appends `; charset=utf-8` unless a serializer
   // is set, so the (already serialised) body goes through an identity one.
   if (refused.retryAfterSeconds !== undefined) void reply.header('retry-after', String(refused.retryAfterSeconds))
-  void reply.code(refused.status).header('content-type', 'application/json')
-    .serializer((body: string) => body).send(errorBody(refused.message))
+  const { contentType, body } = refused.answer ?? { contentType: 'application/json', body: errorBody(refused.message) }
+  void reply.code(refused.status).header('content-type', contentType)
+    .serializer((text: string) => text).send(request.method === 'HEAD' ? '' : body)
 }
 
 /** True iff the request declares a body (chunked, or a non-zero Content-Length). */
@@ -31,8 +32,7 @@ export function hasDeclaredBody (req: IncomingMessage): boolean {
 
 /** The judge's refusal for a body too large to read (a judge always refuses one; the fallback only satisfies the type). */
 export function tooLarge (bodyJudge: BodyJudge): Refusal {
-  const verdict = bodyJudge.judge(null)
-  return 'refusal' in verdict ? verdict.refusal : refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${bodyJudge.limit} bytes`)
+  return bodyJudge.tooLarge()
 }
 
 /**
@@ -57,7 +57,7 @@ export async function judgeWholeBody (request: FastifyRequest, reply: FastifyRep
     sendRefusal(request, reply, tooLarge(bodyJudge))
     return null
   }
-  const verdict = bodyJudge.judge(read.body)
+  const verdict = await bodyJudge.judge(read.body)
   if ('forward' in verdict) return verdict.forward
   sendRefusal(request, reply, verdict.refusal)
   return null

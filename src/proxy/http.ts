@@ -7,7 +7,7 @@
  * CLI are here and each is named where it is applied.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
-import type { Duplex, Readable } from 'node:stream'
+import type { Duplex, Readable, Transform } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
@@ -130,7 +130,21 @@ function proxyOptions (options: HttpForwarderOptions): FastifyHttpProxyOptions {
 }
 
 function judge (admit: Admit, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-  const exchange = track(admit, request, reply)
+  const admitted = admit(request.raw)
+  if (admitted instanceof Promise) {
+    void admitted.then((exchange) => { proceed(exchange, request, reply, done) })
+    return
+  }
+  proceed(admitted, request, reply, done)
+}
+
+function proceed (admitted: Exchange, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  const exchange = track(admitted, request, reply)
+  // The client left while a step asked the daemon: nothing to answer or forward.
+  if (request.raw.socket.destroyed) {
+    reply.raw.destroy()
+    return
+  }
   if (exchange.refusal !== null) {
     sendRefusal(request, reply, exchange.refusal)
     return
@@ -154,14 +168,28 @@ async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise
   return state.judgedBody === null ? reply : undefined
 }
 
+// A framework error (an unparsable URL, say) before or after judging. The
+// request is judged first if it was not (so it is recorded); a judgement
+// that needs the daemon is not waited for: the fallback is answered.
 function refuseEarly (admit: Admit, request: FastifyRequest, reply: FastifyReply, fallback: Refusal): void {
-  const exchange = tracked.get(request.raw)?.exchange ?? track(admit, request, reply)
+  let exchange = tracked.get(request.raw)?.exchange
+  if (exchange === undefined) {
+    const admitted = admit(request.raw)
+    if (admitted instanceof Promise) {
+      void admitted.then((late) => { late.end({ status: fallback.status, upstreamStatus: null, bytesIn: 0, bytesOut: 0, aborted: false, error: null }) })
+      sendRefusal(request, reply, fallback)
+      return
+    }
+    exchange = track(admitted, request, reply)
+  }
   sendRefusal(request, reply, exchange.refusal ?? fallback)
 }
 
-/** Registers the exchange and arranges for `end` to be reported exactly once. */
-function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exchange {
-  const exchange = admit(request.raw)
+/**
+ * Registers the exchange and arranges for `end` to be reported exactly
+ * once: when the answer closes, or at once when the client already left.
+ */
+function track (exchange: Exchange, request: FastifyRequest, reply: FastifyReply): Exchange {
   const state: Tracked = { exchange, judgedBody: null, bytesIn: 0, bytesOut: 0, error: null, upstreamStatus: null, createdId: null, ended: false }
   tracked.set(request.raw, state)
   void reply.header(REQUEST_ID_HEADER, exchange.requestId)
@@ -169,10 +197,12 @@ function track (admit: Admit, request: FastifyRequest, reply: FastifyReply): Exc
   // 'close' fires for finished, aborted and failed responses alike; fastify's
   // onResponse hook does not fire for an aborted stream. A relayed answer
   // has usually been recorded before its last byte (relayResponse).
-  reply.raw.once('close', () => {
+  const closed = (): void => {
     const res = reply.raw
     finish(state, res.headersSent ? res.statusCode : 0, !res.writableFinished)
-  })
+  }
+  if (request.raw.socket.destroyed) closed()
+  else reply.raw.once('close', closed)
   return exchange
 }
 
@@ -234,9 +264,12 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   if (state !== undefined) keepAliveOrClose(state.exchange, raw)
   const unknownLength = res.headers['content-length'] === undefined
   if (state !== undefined && unknownLength && hasBody(req.method, res.statusCode)) state.exchange.started(res.statusCode)
+  const filter = state !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? state.exchange.responseFilter?.() ?? null : null
+  // A filtered body's length is not known until it is filtered: it goes chunked.
+  if (filter !== null) reply.removeHeader('content-length')
   raw.writeHead(res.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
   if (unknownLength) raw.flushHeaders()
-  const body = res.stream
+  const body = filter === null ? res.stream : filtered(res.stream, filter)
   const tap = state?.exchange.wantsCreatedId === true && res.statusCode === 201 ? new CreatedIdTap() : null
   body.pipe(raw, { end: false })
   // Attached after pipe, so the stream is already flowing into `raw`.
@@ -257,6 +290,13 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
   })
   // A client that goes away closes its upstream request (its socket is destroyed).
   raw.once('close', () => { if (!body.readableEnded) body.destroy() })
+}
+
+/** `source` through `filter`; an error on either side is the error of what comes out. */
+function filtered (source: Readable, filter: Transform): Readable {
+  source.on('error', (err) => { filter.destroy(err) })
+  filter.once('close', () => { if (!source.readableEnded) source.destroy() })
+  return source.pipe(filter)
 }
 
 function answerUpstreamError (upstream: Upstream, reply: FastifyReply, error: Error): void {

@@ -61,13 +61,14 @@ export function retryAfter (refused: { readonly retryAfterSeconds?: number }): R
 
 /**
  * A complete HTTP/1.1 response for a raw socket (hijack path, where there is
- * no ServerResponse). Always closes: nothing may follow a refused upgrade.
+ * no ServerResponse): `{"message"}`, or the daemon's own `answer` when one
+ * is given. Always closes: nothing may follow a refused upgrade.
  */
-export function rawResponse (status: number, reason: string, message: string, extraHeaders: Record<string, string> = {}): string {
-  const body = errorBody(message)
+export function rawResponse (status: number, reason: string, message: string, extraHeaders: Record<string, string> = {}, answer?: { readonly contentType: string; readonly body: string }): string {
+  const body = answer?.body ?? errorBody(message)
   const lines = [
     `HTTP/1.1 ${status} ${reason}`,
-    'Content-Type: application/json',
+    `Content-Type: ${answer?.contentType ?? 'application/json'}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`)

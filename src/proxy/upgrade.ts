@@ -22,7 +22,13 @@ const MAX_ERROR_BODY = 64 * 1024
 /** Listens for upgrade requests on the HTTP server that receives verified connections. */
 export function handleUpgrades (server: http.Server, upstream: Upstream, admit: Admit): void {
   server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    void new HijackSession(upstream, admit(req), req, client).start(head)
+    const admitted = admit(req)
+    if (!(admitted instanceof Promise)) {
+      void new HijackSession(upstream, admitted, req, client).start(head)
+      return
+    }
+    // The client's bytes wait in its socket (nothing reads it) while a step asks the daemon.
+    void admitted.then((exchange) => { void new HijackSession(upstream, exchange, req, client).start(head) })
   })
 }
 
@@ -41,22 +47,20 @@ class HijackSession {
   }
 
   async start (head: Buffer): Promise<void> {
+    if (this.client.destroyed) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
     if (this.exchange.refusal !== null) return this.refuse(this.exchange.refusal)
     const framing = bodyFraming(this.req)
     if (typeof framing !== 'number') return this.refuse(framing)
     const judge = this.exchange.bodyJudge
     // An upgrade request to a judged endpoint (say, create with Upgrade: tcp)
     // gets the same body phase as any other request.
-    if (judge !== null && framing > judge.limit) {
-      const verdict = judge.judge(null)
-      return this.refuse('refusal' in verdict ? verdict.refusal : tooLarge(judge.limit))
-    }
+    if (judge !== null && framing > judge.limit) return this.refuse(judge.tooLarge())
     if (judge === null && framing > UPGRADE_BODY_LIMIT) {
       return this.refuse(refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`))
     }
     const body = await readRequestBody(this.client, head, framing)
     if (body === null) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
-    const verdict = judge?.judge(body) ?? { forward: body }
+    const verdict = judge === null ? { forward: body } : await judge.judge(body)
     if ('refusal' in verdict) return this.refuse(verdict.refusal)
     // Node's TLS sockets end their write side when the peer ends its own;
     // `docker run -i` ends stdin and must still read the container's output.
@@ -148,7 +152,7 @@ class HijackSession {
     const reason = http.STATUS_CODES[refused.status] ?? 'Error'
     const error = refused.code === 'DG_UPSTREAM_UNAVAILABLE' ? refused.message : null
     this.end({ status: refused.status, upstreamStatus: null, aborted: false, error })
-    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId, ...retryAfter(refused) }))
+    this.client.end(rawResponse(refused.status, reason, refused.message, { [REQUEST_ID_HEADER]: this.exchange.requestId, ...retryAfter(refused) }, refused.answer))
   }
 
   private end (outcome: Omit<ExchangeOutcome, 'bytesIn' | 'bytesOut'>): void {
@@ -166,10 +170,6 @@ function bodyFraming (req: IncomingMessage): number | Refusal {
   const length = Number(req.headers['content-length'] ?? '0')
   if (!Number.isSafeInteger(length) || length < 0) return refusal('DG_BAD_REQUEST', 'invalid Content-Length')
   return length
-}
-
-function tooLarge (limit: number): Refusal {
-  return refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`)
 }
 
 /**

@@ -43,6 +43,8 @@ export const ERRORS = {
   DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },
   DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
   DG_OWNER_LABEL: { status: 403, summary: 'an ownership team\'s request sets or changes the dockgate.owner label itself (in a create body, build labels, or a commit or import LABEL change)' },
+  DG_OWNER_HIDDEN: { status: 404, summary: 'an ownership team named an object it does not own (by name, id, id prefix, or inside a body); answered exactly as the daemon answers for a missing object (its status and words, no dockgate: prefix), and recorded with the real reason' },
+  DG_OWNER_FILTERS: { status: 400, summary: 'an ownership team\'s list, events or prune request has a filters parameter the daemon would not read either; answered with the daemon\'s own status and words' },
   DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache)' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
@@ -83,6 +85,13 @@ export interface Refusal {
   readonly message: string
   /** Whole seconds after which a retry can succeed, sent as `Retry-After`; absent when no retry helps or when is unknown. */
   readonly retryAfterSeconds?: number
+  /**
+   * The answer to send instead of `{"message"}`: the daemon's own, word for
+   * word, where dockgate must answer as the daemon would (a hidden object
+   * is a missing one). `message` then says the real reason, for the audit
+   * trail only.
+   */
+  readonly answer?: { readonly contentType: string; readonly body: string }
 }
 
 /** Builds a {@link Refusal}; the status comes from the catalog so it cannot drift. */
