@@ -34,6 +34,8 @@ export interface IsolationPlan {
   readonly body?: (body: Buffer) => BodyVerdict | Promise<BodyVerdict>
   /** Filters a 2xx answer (lists the daemon cannot filter, events). */
   readonly response?: () => Transform
+  /** The query and response filter scope a list to the team's own (dropped in a dry run, where nothing is enforced). */
+  readonly listing?: true
   /** Told the Id of a created container or exec instance, so the index knows it before the daemon's event arrives. */
   readonly created?: (id: string) => void
 }
@@ -86,6 +88,7 @@ async function isolateOrThrow (scope: OwnershipScope, index: OwnerIndex, request
       ...(newQuery === undefined || newQuery === '' ? {} : { query: newQuery }),
       ...bodyStep(scope, index, request),
       ...(listed.response === undefined ? {} : { response: listed.response }),
+      ...(listed.query !== undefined || listed.response !== undefined ? { listing: true } : {}),
       ...createdStep(scope, index, request, namedOwner)
     }
   }

@@ -36,7 +36,7 @@ import type { Limiter, LimitName } from '../limits/limiter.js'
 import { requestKind, withoutVersion } from '../limits/stream-kind.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { ForwardedExchange, refusedExchange, type Admitted, type ForwardParts } from './exchange.js'
-import { isolate } from './isolation.js'
+import { isolate, type IsolationPlan } from './isolation.js'
 import type { InFlight } from './in-flight.js'
 import { auditIdentity, refusedRecord, requestBase, type ConnectionInfo } from './records.js'
 import type { RefusalAudit } from './refusal-audit.js'
@@ -119,7 +119,7 @@ export class Pipeline {
     const isolating = { method: req.method ?? '', segments: canonical.target.segments, query, contentTypes: contentTypes(req) }
     const owners = this.deps.owners()
     return owners.ready.then(async () => await isolate(scope, owners, isolating)).then((isolation) => {
-      if (isolation.kind === 'forward') return this.forward(arrival, judgement, canonical.target, { plan: isolation.plan, dryRun, wouldDeny: null })
+      if (isolation.kind === 'forward') return this.forward(arrival, judgement, canonical.target, { plan: dryRun ? unscoped(isolation.plan) : isolation.plan, dryRun, wouldDeny: null })
       if (dryRun) return this.forward(arrival, judgement, canonical.target, { plan: {}, dryRun, wouldDeny: isolation.refusal })
       const { verdict } = judgement.kind === 'final' ? judgement : { verdict: null }
       const facts = { base: arrival.admitted.base, identity: arrival.admitted.identity(matchOf(judgement)), level: verdict?.audit?.level ?? this.deps.auditLevel, rule: null }
@@ -252,4 +252,14 @@ function matchOf (judgement: Judgement): IdentityMatch | null {
 /** Whether every team of the identity runs in dry-run (`mode: audit`): then isolation records would-deny and forwards. */
 function isDryRun (policy: Policy, teams: readonly string[]): boolean {
   return teams.length > 0 && teams.every((name) => policy.compiledTeams.find((team) => team.name === name)?.mode === 'audit')
+}
+
+/** A dry run labels what a team creates (so enforcing later works) but scopes no list: the team still sees everything. */
+function unscoped (plan: IsolationPlan): IsolationPlan {
+  if (plan.listing !== true) return plan
+  return {
+    ...(plan.segments === undefined ? {} : { segments: plan.segments }),
+    ...(plan.body === undefined ? {} : { body: plan.body }),
+    ...(plan.created === undefined ? {} : { created: plan.created })
+  }
 }

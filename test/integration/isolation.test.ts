@@ -7,35 +7,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
 import { docker, rawRequest, type CliResult } from '../support/clients.js'
+import { ISOLATION_POLICY } from '../support/isolation.js'
 
 const socket = inject('dockerSocket')
 const IMAGE = 'dockgate-test/busybox:latest'
 const tag = Math.random().toString(36).slice(2, 8)
 const name = (what: string): string => `dg-${tag}-${what}`
-
-export const ISOLATION_POLICY = `version: 1
-defaults: { ownership: true }
-identities:
-  - match: { ou: platform }
-    teams: [platform]
-  - match: { ou: alpha }
-    teams: [alpha]
-  - match: { ou: beta }
-    teams: [beta]
-teams:
-  platform:
-    ownership: false
-    allow: ["* /**"]
-    containers: unrestricted
-  # Unrestricted containers, so what isolation refuses is not refused by a
-  # body rule first (--volumes-from needs it).
-  alpha:
-    allow: ["* /**"]
-    containers: unrestricted
-  beta:
-    allow: ["* /**"]
-    containers: unrestricted
-`
 
 describe.skipIf(socket === '')('team isolation through the docker CLI, real daemon', () => {
   let gw: TestGateway
