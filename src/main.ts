@@ -6,6 +6,7 @@
  */
 import { runAuditCommand } from './cli/audit.js'
 import { runCertsCommand } from './cli/certs.js'
+import { runOwnersCommand } from './cli/owners.js'
 import { runPolicyCommand } from './cli/policy.js'
 import { runServeCommand } from './cli/serve.js'
 
@@ -31,6 +32,9 @@ commands:
         check audit files (rotated, gzipped, several workers') are complete and unedited; exit 0 intact, 1 not
   audit schema
         print the audit record JSON Schema
+  owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
+        who owns each container, volume, network and image (team isolation);
+        orphans: those no team owns (exit 1 when there are any)
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -40,6 +44,7 @@ async function main (argv: string[]): Promise<number> {
     case 'certs': return await runCertsCommand(rest)
     case 'policy': return await runPolicyCommand(rest)
     case 'audit': return await runAuditCommand(rest)
+    case 'owners': return await runOwnersCommand(rest)
     case undefined:
     case 'help':
     case '--help':

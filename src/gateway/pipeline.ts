@@ -117,8 +117,11 @@ export class Pipeline {
     if (scope === null || this.deps.owners === undefined) return this.forward(arrival, judgement, canonical.target, null)
     const dryRun = isDryRun(arrival.policy, matchOf(judgement)?.teams ?? [])
     const isolating = { method: req.method ?? '', segments: canonical.target.segments, query, contentTypes: contentTypes(req) }
+    // Isolation asks the daemon what it does not know yet: not while the daemon does not answer.
+    const down = this.deps.daemonDown()
+    if (down !== null) return this.refuseByGuard(arrival, down)
     const owners = this.deps.owners()
-    return owners.ready.then(async () => await isolate(scope, owners, isolating)).then((isolation) => {
+    return builtWithin(owners, OWNER_INDEX_WAIT_MS).then(async () => await isolate(scope, owners, isolating)).then((isolation) => {
       if (isolation.kind === 'forward') return this.forward(arrival, judgement, canonical.target, { plan: dryRun ? unscoped(isolation.plan) : isolation.plan, dryRun, wouldDeny: null })
       if (dryRun) return this.forward(arrival, judgement, canonical.target, { plan: {}, dryRun, wouldDeny: isolation.refusal })
       const { verdict } = judgement.kind === 'final' ? judgement : { verdict: null }
@@ -242,6 +245,22 @@ function contentTypes (req: IncomingMessage): string[] {
     if (req.rawHeaders[i]?.toLowerCase() === 'content-type') values.push(req.rawHeaders[i + 1] ?? '')
   }
   return values
+}
+
+/** How long a request of an ownership team waits for the owner index to be built (once, at the first such request). */
+const OWNER_INDEX_WAIT_MS = 10_000
+
+/** Resolves once `owners` is built; rejects (refused, like any request that cannot be judged) after `ms`. */
+async function builtWithin (owners: OwnerIndex, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`the owner index was not built from the daemon within ${ms / 1000} s`)) }, ms)
+  })
+  try {
+    await Promise.race([owners.ready, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** The identity entry the judgement was made for, or null when none matched. */

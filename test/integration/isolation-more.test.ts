@@ -8,6 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
 import { docker, rawRequest, type CliResult } from '../support/clients.js'
 import { ISOLATION_POLICY } from '../support/isolation.js'
+import { CLI } from '../support/live.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
 
 const socket = inject('dockerSocket')
 const IMAGE = 'dockgate-test/busybox:latest'
@@ -36,7 +41,7 @@ describe.skipIf(socket === '')('team isolation of images, exec, disk usage, rest
     await ok(alpha(['commit', name('a'), `dg-${tag}/alpha-image:1`]))
   })
   afterAll(async () => {
-    await admin(['rm', '-f', name('a'), name('b')])
+    await admin(['rm', '-f', name('a'), name('b'), name('direct')])
     await admin(['rmi', '-f', `dg-${tag}/alpha-image:1`])
     await gw?.close()
   })
@@ -113,5 +118,23 @@ describe.skipIf(socket === '')('team isolation of images, exec, disk usage, rest
     const record = refused.find((r) => r.request?.path === `/containers/${name('a')}/json`)
     expect(record?.reason).toBe(`container ${name('a')} is not visible to beta`)
     expect(record?.identity?.teams).toEqual(['beta'])
+  })
+
+  it('dockgate owners list names each object\'s team, and orphans finds one made directly on the socket', async () => {
+    const owners = async (...args: string[]): Promise<{ code: number; stdout: string }> => {
+      try {
+        return { code: 0, stdout: (await run(process.execPath, [CLI, 'owners', ...args, '--upstream', `unix://${socket}`])).stdout }
+      } catch (err) {
+        const failed = err as { code: number; stdout: string }
+        return { code: failed.code, stdout: failed.stdout }
+      }
+    }
+    const list = JSON.parse((await owners('list', '--json')).stdout) as Array<{ kind: string; name: string; owner: string | null }>
+    expect(list).toContainEqual(expect.objectContaining({ kind: 'container', name: name('a'), owner: 'alpha' }))
+    await run('docker', ['-H', `unix://${socket}`, 'create', '--name', name('direct'), '--network', 'none', IMAGE, 'true'])
+    const orphans = await owners('orphans')
+    expect(orphans.code).toBe(1)
+    expect(orphans.stdout).toMatch(new RegExp(`^container +[0-9a-f]{12} +${name('direct')} +-$`, 'm'))
+    expect(orphans.stdout).not.toContain(name('a'))
   })
 })
