@@ -122,6 +122,11 @@ function bodyStep (scope: OwnershipScope, index: OwnerIndex, request: IsolatedRe
           const refused = await checkReferences(scope, index, body, containerCreateReferences)
           if (refused !== null) return { refusal: refused }
         }
+        // The daemon's volume create returns an existing volume of that name as if it made it.
+        const volumeName = kind === 'volume' ? topLevelString(body, 'name') : null
+        if (volumeName !== null && volumeName !== '' && await index.claimFor(scope, { kind: 'volume', name: volumeName }, scope.owner) === 'taken') {
+          return { refusal: refusal('DG_OWNER_CONFLICT', `the volume name ${volumeName} is held by another team's volume; choose another name`) }
+        }
         return { forward: Buffer.from(labelled.body) }
       }
     }
@@ -133,6 +138,15 @@ function bodyStep (scope: OwnershipScope, index: OwnerIndex, request: IsolatedRe
     return { body: async (body) => checked(await checkReferences(scope, index, body, networkConnectReferences), body) }
   }
   return {}
+}
+
+/** A top-level string member of a JSON object body, its key matched as Go matches struct fields (any case; the last wins). */
+function topLevelString (body: Buffer, key: string): string | null {
+  const parsed = readJsonBody(body)
+  if (!parsed.ok || parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return null
+  const entries = (parsed.value as { readonly entries: ReadonlyArray<readonly [string, JsonValue]> }).entries
+  const value = entries.filter(([name]) => name.toLowerCase() === key).at(-1)?.[1]
+  return typeof value === 'string' ? value : null
 }
 
 function checked (refused: Refusal | null, body: Buffer): BodyVerdict {

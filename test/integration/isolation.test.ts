@@ -129,6 +129,12 @@ describe.skipIf(socket === '')('team isolation through the docker CLI, real daem
     expect(volume.stderr).toMatch(/dockgate: .*dockgate\.owner/)
   })
 
+  it('refuses to create a volume under a name another team\'s volume holds (the daemon would return that volume)', async () => {
+    const taken = await beta(['volume', 'create', name('va')])
+    expect(taken.code).not.toBe(0)
+    expect(taken.stderr).toContain(`dockgate: the volume name ${name('va')} is held by another team's volume`)
+  })
+
   it('container prune removes only the team\'s own stopped containers', async () => {
     await ok(alpha(['create', '--name', name('pruned'), '--network', 'none', IMAGE, 'true']))
     await ok(beta(['create', '--name', name('a2'), '--network', 'none', IMAGE, 'true']))
