@@ -67,11 +67,11 @@ export function tlsOptions (bundle: string, withCert = true): tls.ConnectionOpti
   }
 }
 
-/** Sends one request exactly as given (the target is not normalised). */
-export async function rawRequest (port: number, bundle: string, method: string, target: string, options: { headers?: Record<string, string>; body?: string; withCert?: boolean } = {}): Promise<RawResponse> {
+/** Sends one request exactly as given (the target is not normalised), on a new connection unless `agent` keeps one. */
+export async function rawRequest (port: number, bundle: string, method: string, target: string, options: { headers?: Record<string, string>; body?: string; withCert?: boolean; agent?: https.Agent } = {}): Promise<RawResponse> {
   return await new Promise((resolve, reject) => {
     const req = https.request({
-      host: '127.0.0.1', port, method, path: target, agent: false,
+      host: '127.0.0.1', port, method, path: target, agent: options.agent ?? false,
       headers: options.headers, ...tlsOptions(bundle, options.withCert ?? true)
     }, (res) => {
       const chunks: Buffer[] = []
