@@ -20,4 +20,5 @@ for i in "${!steps[@]}"; do
   fi
   cat "$out/${steps[$i]}"
 done
+[ "$status" -ne 0 ] || echo "check: lint, typecheck and build passed"
 exit "$status"
