@@ -3,9 +3,16 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-/** An import that leaves its module for anything but src/shared; `up` is the relative prefix to src/. */
-const CROSS_MODULE = (up) => ({ regex: `${up}(?!shared/)`, message: 'only src/app wires modules together; import from src/shared or your own module' })
+// Layers, top to bottom: cli -> runtime (one process and its lifecycle) ->
+// gateway (per request) and reload -> domain modules -> shared. A layer
+// imports only the layers below it (reload may also use the gateway's
+// types: it swaps state into it); a domain module imports only itself and
+// src/shared; the policy core is pure.
+const DOMAIN = ['tls', 'proxy', 'audit', 'config', 'certs', 'limits', 'metrics', 'policy', 'ownership']
+/** An import from `up` (the relative prefix to src/) into anything but `allowed`. */
+const ONLY = (up, allowed, what) => ({ regex: `^${up}(?!(${allowed.join('|')})/)`, message: `${what} may import only ${allowed.join(', ')}` })
 const IMPURE = { regex: '^(fastify|pino|@fastify/.*|node:(net|tls|http|https|fs|fs/promises|child_process))$', message: 'the policy core is pure: no framework, logger, sockets or files' }
+const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] })
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'certs/', 'coverage/'] },
@@ -22,21 +29,14 @@ export default tseslint.config(
       'eqeqeq': ['error', 'always']
     }
   },
-  // Module boundaries: only src/app (and the CLI entry) wire modules
-  // together; the others may import only themselves and src/shared. The
-  // policy core is pure: no framework, logger, sockets or files.
-  {
-    files: ['src/{tls,proxy,audit,config,certs,limits,metrics,admin,shared}/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [CROSS_MODULE('^\\.\\./')] }] }
-  },
-  {
-    files: ['src/policy/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [CROSS_MODULE('^\\.\\./'), IMPURE] }] }
-  },
-  {
-    files: ['src/policy/body/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [CROSS_MODULE('^\\.\\./\\.\\./'), IMPURE] }] }
-  },
+  // Layers (see the top of this file).
+  { files: ['src/shared/*.ts'], rules: restrict(ONLY('\\.\\./', ['shared'], 'src/shared')) },
+  { files: [`src/{${DOMAIN.filter((m) => m !== 'policy').join(',')}}/*.ts`], rules: restrict(ONLY('\\.\\./', ['shared'], 'a domain module')) },
+  { files: ['src/policy/*.ts'], rules: restrict(ONLY('\\.\\./', ['shared'], 'the policy core'), IMPURE) },
+  { files: ['src/policy/body/*.ts'], rules: restrict(ONLY('\\.\\./\\.\\./', ['shared'], 'the policy core'), IMPURE) },
+  { files: ['src/gateway/*.ts'], rules: restrict(ONLY('\\.\\./', [...DOMAIN, 'shared'], 'the gateway')) },
+  { files: ['src/reload/*.ts'], rules: restrict(ONLY('\\.\\./', [...DOMAIN, 'shared', 'gateway'], 'reload')) },
+  { files: ['src/runtime/*.ts'], rules: restrict(ONLY('\\.\\./', [...DOMAIN, 'shared', 'gateway', 'reload'], 'the runtime')) },
   {
     files: ['eslint.config.js', 'bench/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked

@@ -3,7 +3,8 @@
  * line may hold. The TypeScript type (record.ts) is derived from it and
  * `schema/audit-record.v1.json` is generated from it (`dockgate audit
  * schema`; a test fails when the committed file differs), so the type, the
- * published JSON Schema and the README table cannot drift apart.
+ * published JSON Schema and the record table in docs/audit.md cannot drift
+ * apart.
  *
  * Invariants: version 1 only grows by optional fields; a removed or renamed
  * field, or a changed meaning, is version 2. The chain fields (`seq`,
@@ -20,13 +21,13 @@ const time = (description: string): TString => Type.String({ format: 'date-time'
 const nullable = <T extends TSchema>(schema: T): TUnion<[T, TNull]> => Type.Union([schema, Type.Null()])
 const hex64 = (description: string): TString => Type.String({ pattern: '^[0-9a-f]{64}$', description })
 
-/** Every stage; see the README's audit section for when each is written. */
+/** Every stage; see the stages table in docs/audit.md for when each is written. */
 export const AUDIT_STAGES = ['RequestReceived', 'ResponseComplete', 'Refused', 'TLSRejected', 'ConnectionClosed', 'FileOpened', 'Suppressed'] as const
 
 /** Audit levels, as in Kubernetes: `request` adds the judged request body, redacted. */
 export const AUDIT_LEVELS = ['metadata', 'request'] as const
 
-/** Why the writer opened a file: see the README's rotation section. */
+/** Why the writer opened a file: see "Rotation" in docs/audit.md. */
 export const OPEN_REASONS = ['start', 'rotate-size', 'rotate-daily', 'reopen', 'recover', 'recreate'] as const
 
 const Identity = Type.Object({

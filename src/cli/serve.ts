@@ -4,7 +4,7 @@
  * runs on partial or unchecked settings. `--check` stops after checking.
  *
  * Once listening: SIGHUP and changes to the files it loaded reload them
- * (src/app/reload.ts); SIGTERM or SIGINT stop it gracefully (a second one
+ * (src/reload/reload.ts); SIGTERM or SIGINT stop it gracefully (a second one
  * cuts what is still in flight). With `workers: N` this process is the
  * cluster primary and each worker runs this same command.
  */
@@ -15,12 +15,12 @@ import { parseArgs } from 'node:util'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConfigOverrides } from '../config/load.js'
 import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
-import { checkSettings } from '../app/check.js'
-import { runPrimary } from '../app/primary.js'
-import { buildRuntime, StartupError } from '../app/runtime.js'
-import { loadSettings, type Settings, type SettingsSource } from '../app/settings.js'
-import { forgetActivation, inheritedListenFd } from '../app/systemd.js'
-import { runWorker } from '../app/worker.js'
+import { checkSettings } from '../runtime/check.js'
+import { runPrimary } from '../runtime/primary.js'
+import { buildRuntime, StartupError } from '../runtime/runtime.js'
+import { loadSettings, type Settings, type SettingsSource } from '../reload/settings.js'
+import { forgetActivation, inheritedListenFd } from '../runtime/systemd.js'
+import { runWorker } from '../runtime/worker.js'
 import { exportLine, prepareDevSetup } from './dev.js'
 import { serveLogger } from './log-output.js'
 

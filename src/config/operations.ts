@@ -32,7 +32,7 @@ export interface Limits {
   readonly unverifiedPerAddress: number
 }
 
-/** The defaults, each documented in the README's limits table with its reason. */
+/** The defaults, each documented in the limits table of docs/operations.md with its reason. */
 export const DEFAULT_LIMITS: Omit<Limits, 'requestBurst'> = Object.freeze({
   bodyBytes: 1024 * 1024,
   maxConnections: 1024,

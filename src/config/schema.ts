@@ -37,8 +37,8 @@ const whole = (from: number, to: number, unit: string, like: number): ReturnType
 
 /**
  * `limits:`. Every key is optional; defaults are in operations.ts and the
- * README. Ranges keep a typo (an extra zero, a missing one) from turning a
- * limit off or making it unusable.
+ * limits table of docs/operations.md. Ranges keep a typo (an extra zero, a
+ * missing one) from turning a limit off or making it unusable.
  */
 const LimitsSchema = Type.Object({
   bodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, description: 'a whole number of bytes from 1024 to 268435456, like 1048576' })),

@@ -79,7 +79,7 @@ export interface GatewayMetrics {
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]
 
 /**
- * Creates the registry and every metric; see the README's metrics table.
+ * Creates the registry and every metric; see the metrics table in docs/operations.md.
  * `info.startedAt` (ms since the epoch) is when the running settings were
  * first loaded: the last successful reload until one is applied.
  */

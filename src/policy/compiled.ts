@@ -12,8 +12,9 @@ import type { IdentityMatch, PolicyMode, RuleRef } from './types.js'
 
 /**
  * A team with its compiled rules, in the order written (group entries
- * expanded in place), its effective mode (its own, else the policy's) and
- * its `containers:` rules (safe defaults when absent).
+ * expanded in place), its effective mode (its own, else the policy's), its
+ * `containers:` rules (safe defaults when absent) and its effective
+ * `ownership` (its own, else `defaults.ownership`, else false).
  */
 export interface CompiledTeam {
   readonly name: string
@@ -23,6 +24,13 @@ export interface CompiledTeam {
   readonly containers: ContainerRules
   /** The team's `audit:` level, or null when it sets none. */
   readonly audit: TeamAuditLevel | null
+  /** True iff the team's objects are isolated: labelled `dockgate.owner=<name>`, and only its own are visible to it (see ownership.ts). */
+  readonly ownership: boolean
+}
+
+/** The policy's `defaults:`, each the value a team gets when it does not set the key itself. */
+export interface PolicyDefaults {
+  readonly ownership: boolean
 }
 
 /**
@@ -56,6 +64,8 @@ export interface Policy {
   readonly compiledTeams: readonly CompiledTeam[]
   /** The top-level mode: used for certificates that match no identity, and teams without their own. */
   readonly mode: PolicyMode
+  /** `defaults:` as written, with false for what it does not set. */
+  readonly defaults: PolicyDefaults
   /** Problems that do not stop the policy from loading (`policy check` prints them). */
   readonly warnings: readonly Diagnostic[]
 }

@@ -12,7 +12,9 @@
  *   matches every certificate this one does; the first match wins).
  * Warnings: a deny rule that removes nothing its team allows (deny never
  * affects other teams); a deny rule that only covers hijacked endpoints
- * (the docker CLI cannot show its reason); a team no identity uses.
+ * (the docker CLI cannot show its reason); a team no identity uses; an
+ * identity entry that mixes ownership teams with teams without ownership
+ * (its certificates are then not isolated at all: see ownership.ts).
  *
  * Coverage is decided exactly (pattern-algebra.ts); a missed case only
  * means a missed warning, never a false error.
@@ -57,6 +59,7 @@ export function lintPolicy (policy: Policy, source: Pick<Locator, 'file' | 'keyA
   }
   for (const team of policy.compiledTeams) lintTeam(team, result, add)
   lintIdentities(policy.identities, source, result, add)
+  lintOwnership(policy.identities, source, result, add)
   const used = new Set(policy.identities.flatMap((identity) => identity.match.teams))
   for (const team of policy.teams) {
     if (used.has(team)) continue
@@ -157,6 +160,18 @@ function lintIdentities (identities: readonly CompiledIdentity[], source: Pick<L
     add(result.errors, 'DG_POLICY_UNREACHABLE', line, col,
       `identity entry never matches: the entry at line ${shadow.match.line} matches every certificate this one does, and the first match wins (put the narrower entry first)`)
   })
+}
+
+function lintOwnership (identities: readonly CompiledIdentity[], source: Pick<Locator, 'valueAt'>, result: LintResult, add: Add): void {
+  for (const identity of identities) {
+    const isolated = identity.teams.filter((t) => t.ownership).map((t) => t.name)
+    const open = identity.teams.filter((t) => !t.ownership).map((t) => t.name)
+    if (isolated.length === 0 || open.length === 0) continue
+    const { line, col } = source.valueAt(['identities', identity.match.index, 'teams'])
+    add(result.warnings, 'DG_POLICY_OWNERSHIP_MIXED', line, col,
+      `identity entry gives ownership team${isolated.length === 1 ? '' : 's'} ${isolated.join(', ')} together with ${open.join(', ')}, which ${open.length === 1 ? 'has' : 'have'} no ownership: ` +
+      'its certificates see and touch every team\'s objects and create unlabelled ones (give the entry only ownership teams, or only admin teams)', 'warning')
+  }
 }
 
 /** True iff every certificate `inner` matches is matched by `outer`. */

@@ -10,7 +10,7 @@ import { closeMatch, checkSchema } from '../shared/schema-check.js'
 import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
 import type { ErrorCode } from '../shared/errors.js'
 import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-source.js'
-import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy } from './compiled.js'
+import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy, type PolicyDefaults } from './compiled.js'
 import { AUDIT_LEVELS, isAuditLevel, type TeamAuditLevel } from './audit-level.js'
 import { compileContainerRules } from './containers.js'
 import { findGroup, GROUPS, isGroupReference } from './groups.js'
@@ -85,7 +85,8 @@ class PolicyChecker {
   compile (): Policy {
     this.checkVersion()
     const mode = this.mode(['mode'], 'enforce')
-    const teams = this.compileTeams(mode)
+    const defaults = this.defaults()
+    const teams = this.compileTeams(mode, defaults)
     const identities = this.compileIdentities(teams)
     const compiledTeams = [...teams.values()]
     return {
@@ -95,6 +96,7 @@ class PolicyChecker {
       identities,
       compiledTeams,
       mode,
+      defaults,
       warnings: []
     }
   }
@@ -109,6 +111,17 @@ class PolicyChecker {
     return fallback
   }
 
+  /** `defaults:` (the schema check reports wrong types; a wrong-typed value counts as unset). */
+  private defaults (): PolicyDefaults {
+    const raw = this.root.defaults
+    return { ownership: isRecord(raw) && raw.ownership === true }
+  }
+
+  /** A team's `ownership:`, else the default (a wrong-typed value, already reported, counts as unset). */
+  private ownership (rules: Rec, defaults: PolicyDefaults): boolean {
+    return typeof rules.ownership === 'boolean' ? rules.ownership : defaults.ownership
+  }
+
   private report (code: ErrorCode, path: ValuePath, message: string, at: 'key' | 'value' = 'value'): void {
     const { line, col } = at === 'key' ? this.source.keyAt(path) : this.source.valueAt(path)
     this.problems.push({ file: this.source.file, line, col, code, message })
@@ -121,7 +134,7 @@ class PolicyChecker {
     }
   }
 
-  private compileTeams (policyMode: PolicyMode): Map<string, CompiledTeam> {
+  private compileTeams (policyMode: PolicyMode, defaults: PolicyDefaults): Map<string, CompiledTeam> {
     const teams = new Map<string, CompiledTeam>()
     const raw = this.root.teams
     if (!isRecord(raw)) return teams
@@ -136,7 +149,8 @@ class PolicyChecker {
         deny: this.compileRules(name, 'deny', rules.deny),
         mode: this.mode(['teams', name, 'mode'], policyMode),
         containers: compileContainerRules(name, rules.containers, this.source, this.problems),
-        audit: this.teamAudit(name, rules.audit)
+        audit: this.teamAudit(name, rules.audit),
+        ownership: this.ownership(rules, defaults)
       })
     }
     return teams

@@ -30,23 +30,33 @@ export const IdentitySchema = Type.Object({
 
 const Mode = Type.Optional(Type.String({ description: 'enforce or audit' }))
 
+const Ownership = Type.Optional(Type.Boolean({ description: 'true or false (objects the team creates are labelled with its name, and it sees and touches only its own)' }))
+
 /**
  * One team: the rules it allows and denies, its mode, its `containers`
  * rules (checked in containers.ts, which gives better messages for the two
- * forms than a schema union could), and its audit level.
+ * forms than a schema union could), its audit level, and whether its
+ * objects are isolated (`ownership`).
  */
 export const TeamSchema = Type.Object({
   allow: Type.Optional(RuleList),
   deny: Type.Optional(RuleList),
   mode: Mode,
   containers: Type.Optional(Type.Unknown()),
-  audit: Type.Optional(Type.String({ description: 'metadata or request' }))
-}, { additionalProperties: false, description: 'a mapping with allow, deny, mode, containers and audit' })
+  audit: Type.Optional(Type.String({ description: 'metadata or request' })),
+  ownership: Ownership
+}, { additionalProperties: false, description: 'a mapping with allow, deny, mode, containers, audit and ownership' })
+
+/** Policy-wide defaults for team keys; a team's own key overrides its default. */
+export const DefaultsSchema = Type.Object({
+  ownership: Ownership
+}, { additionalProperties: false, description: 'a mapping with ownership' })
 
 /** A whole policy file. */
 export const PolicySchema = Type.Object({
   version: Type.Integer({ description: 'the number 1' }),
   mode: Mode,
+  defaults: Type.Optional(DefaultsSchema),
   identities: Type.Array(IdentitySchema, { description: 'a list of identity entries (match + teams)' }),
   teams: Type.Record(Type.String(), TeamSchema, { description: 'a mapping from team name to its rules' })
-}, { additionalProperties: false, description: 'a mapping with version, mode, identities and teams' })
+}, { additionalProperties: false, description: 'a mapping with version, mode, defaults, identities and teams' })

@@ -29,19 +29,24 @@ export interface ExchangeOutcome {
  * The body phase of a request whose body must be judged before anything is
  * forwarded. The proxy reads the whole body (decoding chunked framing), at
  * most `limit` bytes, and calls `judge` once; then it forwards exactly the
- * bytes judged, with a Content-Length and without Transfer-Encoding, or
- * answers the refusal. A body known or found to exceed `limit` is not read
- * further: `judge(null)` returns the refusal (413).
+ * bytes the verdict names (the judged body, or the gateway's rewrite of it),
+ * with a Content-Length and without Transfer-Encoding, or answers the
+ * refusal. A body known or found to exceed `limit` is not read further:
+ * `judge(null)` returns the refusal (413).
  */
 export interface BodyJudge {
   readonly limit: number
-  /** Returns the refusal to answer (already audited), or null to forward `body`. Must not throw. */
-  judge: (body: Buffer | null) => Refusal | null
+  /** What to do with `body`; a refusal is already audited. Must not throw. */
+  judge: (body: Buffer | null) => BodyVerdict
 }
+
+/** The body phase's answer: refuse, or forward exactly these bytes. */
+export type BodyVerdict = { readonly refusal: Refusal } | { readonly forward: Buffer }
 
 /**
  * One judged request. `refusal` null means forward `upstreamPath` (the exact
- * path that was judged; the raw query is appended by the proxy unchanged),
+ * path that was judged) with `upstreamQuery` when set, else the client's raw
+ * query unchanged,
  * after the body phase when `bodyJudge` is set (otherwise the body streams
  * unread). `end` must be called exactly once, and before the answer's last
  * byte is sent wherever the proxy can (so what is recorded was recorded
@@ -51,6 +56,12 @@ export interface Exchange {
   readonly requestId: string
   readonly refusal: Refusal | null
   readonly upstreamPath: string
+  /**
+   * The query to forward instead of the client's (without `?`), when the
+   * gateway rewrote it. Never empty: reply-from would put the client's
+   * query back on a target without one.
+   */
+  readonly upstreamQuery?: string
   readonly bodyJudge: BodyJudge | null
   /**
    * Whether the client connection may be kept alive after this exchange;

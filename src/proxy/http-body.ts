@@ -31,12 +31,13 @@ export function hasDeclaredBody (req: IncomingMessage): boolean {
 
 /** The judge's refusal for a body too large to read (a judge always refuses one; the fallback only satisfies the type). */
 export function tooLarge (bodyJudge: BodyJudge): Refusal {
-  return bodyJudge.judge(null) ?? refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${bodyJudge.limit} bytes`)
+  const verdict = bodyJudge.judge(null)
+  return 'refusal' in verdict ? verdict.refusal : refusal('DG_BODY_TOO_LARGE', `the request body is larger than ${bodyJudge.limit} bytes`)
 }
 
 /**
  * The body phase: read the whole body (at most the judge's limit) and judge
- * it. Resolves with the body to forward, or null when the request was
+ * it. Resolves with the bytes to forward, or null when the request was
  * answered (refused) or abandoned; nothing has been sent upstream either way.
  */
 export async function judgeWholeBody (request: FastifyRequest, reply: FastifyReply, bodyJudge: BodyJudge): Promise<Buffer | null> {
@@ -56,9 +57,9 @@ export async function judgeWholeBody (request: FastifyRequest, reply: FastifyRep
     sendRefusal(request, reply, tooLarge(bodyJudge))
     return null
   }
-  const refused = bodyJudge.judge(read.body)
-  if (refused === null) return read.body
-  sendRefusal(request, reply, refused)
+  const verdict = bodyJudge.judge(read.body)
+  if ('forward' in verdict) return verdict.forward
+  sendRefusal(request, reply, verdict.refusal)
   return null
 }
 

@@ -193,11 +193,16 @@ function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: un
   if (state === undefined) throw new Error('request reached the forwarder without being judged')
   if (state.judgedBody !== null) {
     state.bytesIn = state.judgedBody.length
-    return forwardJudged(request, reply, state.exchange.upstreamPath, state.judgedBody, replyOptions)
+    return forwardJudged(request, reply, upstreamTarget(state.exchange), state.judgedBody, replyOptions)
   }
   if (state.exchange.bodyJudge !== null) throw new Error('a judged body reached the forwarder without its body phase')
   if (isReadable(request.body)) request.body = countedBody(request.body, (n) => { state.bytesIn += n })
-  return reply.from(state.exchange.upstreamPath, replyOptions as Parameters<FastifyReply['from']>[1])
+  return reply.from(upstreamTarget(state.exchange), replyOptions as Parameters<FastifyReply['from']>[1])
+}
+
+/** The judged path, with the gateway's query when it rewrote one (reply-from then uses it instead of the client's). */
+function upstreamTarget (exchange: Exchange): string {
+  return exchange.upstreamQuery === undefined ? exchange.upstreamPath : `${exchange.upstreamPath}?${exchange.upstreamQuery}`
 }
 
 interface UpstreamResponse {

@@ -7,11 +7,11 @@
  * requests themselves: `docker stop -t`, prune and others rightly wait
  * minutes for their answer, and requests in flight keep waiting.
  *
- * Invariants: at most one probe runs at a time; before the first probe
+ * Invariants: at most one probe runs at a time (readiness shares it); before the first probe
  * ends the daemon counts as answering (requests then find out themselves);
  * a daemon that answers /_ping with an error status is answering.
  */
-import { pingUpstream } from './probe.js'
+import { pingUpstream, type PingFailure } from './probe.js'
 import { upstreamUnavailable, type Upstream } from './exchange.js'
 import type { Refusal } from '../shared/errors.js'
 
@@ -31,16 +31,17 @@ const DEFAULT_TIMEOUT_MS = 2000
 export class UpstreamLiveness {
   private cause: string | null = null
   private timer: NodeJS.Timeout | null = null
-  private probing = false
+  private inProgress: Promise<PingFailure | null> | null = null
+  private last: { readonly at: number; readonly problem: string | null } | null = null
 
   constructor (private readonly options: LivenessOptions) {}
 
   /** Probes now, then every `everyMs`, until {@link UpstreamLiveness.stop}. */
   start (): void {
     if (this.timer !== null) return
-    this.timer = setInterval(() => { void this.probe() }, this.options.everyMs ?? DEFAULT_EVERY_MS)
+    this.timer = setInterval(() => { void this.ping() }, this.options.everyMs ?? DEFAULT_EVERY_MS)
     this.timer.unref()
-    void this.probe()
+    void this.ping()
   }
 
   stop (): void {
@@ -53,16 +54,29 @@ export class UpstreamLiveness {
     return this.cause === null ? null : upstreamUnavailable(this.options.upstream, this.cause)
   }
 
-  private async probe (): Promise<void> {
-    if (this.probing) return
-    this.probing = true
-    try {
-      const failure = await pingUpstream(this.options.upstream, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-      if (this.timer === null) return
-      this.cause = failure?.cause ?? null
-      this.options.onResult?.(failure?.problem ?? null)
-    } finally {
-      this.probing = false
-    }
+  /**
+   * What is wrong with the daemon (the sentence for the operator), or null
+   * when it answers: the last probe's finding when it is at most
+   * `maxAgeMs` old, else a probe's now. Readiness asks this, so one probe
+   * serves both.
+   */
+  async current (maxAgeMs: number): Promise<string | null> {
+    if (this.last !== null && Date.now() - this.last.at <= maxAgeMs) return this.last.problem
+    return (await this.ping())?.problem ?? null
+  }
+
+  // At most one probe at a time: a caller during a probe shares its answer.
+  private async ping (): Promise<PingFailure | null> {
+    this.inProgress ??= pingUpstream(this.options.upstream, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS).then((failure) => {
+      this.inProgress = null
+      this.last = { at: Date.now(), problem: failure?.problem ?? null }
+      // A stopped probe no longer speaks for new requests or the log.
+      if (this.timer !== null) {
+        this.cause = failure?.cause ?? null
+        this.options.onResult?.(failure?.problem ?? null)
+      }
+      return failure
+    })
+    return await this.inProgress
   }
 }

@@ -47,27 +47,32 @@ class HijackSession {
     const judge = this.exchange.bodyJudge
     // An upgrade request to a judged endpoint (say, create with Upgrade: tcp)
     // gets the same body phase as any other request.
-    if (judge !== null && framing > judge.limit) return this.refuse(judge.judge(null) ?? tooLarge(judge.limit))
+    if (judge !== null && framing > judge.limit) {
+      const verdict = judge.judge(null)
+      return this.refuse('refusal' in verdict ? verdict.refusal : tooLarge(judge.limit))
+    }
     if (judge === null && framing > UPGRADE_BODY_LIMIT) {
       return this.refuse(refusal('DG_BAD_REQUEST', `an upgrade request body may not exceed ${UPGRADE_BODY_LIMIT} bytes`))
     }
     const body = await readRequestBody(this.client, head, framing)
     if (body === null) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
-    const refused = judge?.judge(body) ?? null
-    if (refused !== null) return this.refuse(refused)
+    const verdict = judge?.judge(body) ?? { forward: body }
+    if ('refusal' in verdict) return this.refuse(verdict.refusal)
     // Node's TLS sockets end their write side when the peer ends its own;
     // `docker run -i` ends stdin and must still read the container's output.
     ;(this.client as net.Socket).allowHalfOpen = true
-    this.connect(body)
+    this.connect(verdict.forward)
   }
 
   private connect (body: Buffer): void {
     const { req, exchange, upstream } = this
-    const query = req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?')) : ''
+    const query = exchange.upstreamQuery !== undefined
+      ? `?${exchange.upstreamQuery}`
+      : req.url?.includes('?') === true ? req.url.slice(req.url.indexOf('?')) : ''
     const upstreamReq = http.request({
       method: req.method,
       path: exchange.upstreamPath + query,
-      headers: withExplicitLength(req),
+      headers: withLength(req, body.length),
       setHost: false,
       // No agent: with one, Node ignores createConnection. A fresh socket per
       // session is right anyway, since a hijacked connection is never reused.
@@ -168,12 +173,20 @@ function tooLarge (limit: number): Refusal {
 }
 
 /**
- * A request with neither Content-Length nor Transfer-Encoding has no body
- * (RFC 9112 6.3). Saying so explicitly stops Node from sending a POST without
- * a length (h2c /session) chunked, with a terminator the client never sent.
+ * The request's headers with the Content-Length of what is forwarded: the
+ * body may be the gateway's rewrite of the one sent, and a request with
+ * neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3).
+ * Saying so explicitly stops Node from sending a POST without a length (h2c
+ * /session) chunked, with a terminator the client never sent.
  */
-function withExplicitLength (req: IncomingMessage): string[] {
-  return req.headers['content-length'] === undefined ? [...req.rawHeaders, 'Content-Length', '0'] : req.rawHeaders
+function withLength (req: IncomingMessage, length: number): string[] {
+  const headers: string[] = []
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] ?? ''
+    if (name.toLowerCase() !== 'content-length') headers.push(name, req.rawHeaders[i + 1] ?? '')
+  }
+  headers.push('Content-Length', String(length))
+  return headers
 }
 
 function statusLine (res: IncomingMessage): string {

@@ -3,9 +3,10 @@
  * diagnostics, in refusals sent to clients, and in audit records.
  *
  * Invariants: codes are stable once released (operators grep for them and
- * alert on them); every code is documented in the README's error table, which
- * a test enforces; `status` is the HTTP status a refusal with this code is
- * answered with, or 0 for codes that only appear in diagnostics.
+ * alert on them); every code is documented in the error code table of
+ * docs/errors.md, which a test enforces; `status` is the HTTP status a
+ * refusal with this code is answered with, or 0 for codes that only appear
+ * in diagnostics.
  */
 export const ERRORS = {
   // Config and policy files (diagnostics, reported all at once at load time).
@@ -24,6 +25,7 @@ export const ERRORS = {
   DG_POLICY_DENY_UNUSED: { status: 0, summary: 'warning: a deny rule removes nothing its own team allows' },
   DG_POLICY_HIJACK_DENY: { status: 0, summary: 'warning: a deny rule only covers hijacked endpoints, whose refusal reason the docker CLI cannot print' },
   DG_POLICY_TEAM_UNUSED: { status: 0, summary: 'warning: a team no identity entry uses' },
+  DG_POLICY_OWNERSHIP_MIXED: { status: 0, summary: 'warning: an identity entry gives ownership teams together with a team without ownership, so its certificates are not isolated' },
 
   // Refusals answered to clients (Docker's error shape, `{"message": "dockgate: ..."}`).
   DG_TLS_REJECTED: { status: 403, summary: 'the client certificate is missing, untrusted, expired, not yet valid, revoked, or lacks clientAuth usage, or revocation cannot be checked' },
@@ -40,6 +42,8 @@ export const ERRORS = {
   DG_BODY_AMBIGUOUS: { status: 400, summary: 'a judged request body repeats a key, or has keys the daemon would read as the same field' },
   DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },
   DG_BODY_MEDIA_TYPE: { status: 415, summary: 'a judged request body has a content type other than application/json' },
+  DG_OWNER_LABEL: { status: 403, summary: 'an ownership team\'s request sets or changes the dockgate.owner label itself (in a create body, build labels, or a commit or import LABEL change)' },
+  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache)' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
   DG_LIMIT_CONNECTIONS: { status: 503, summary: 'the gateway already holds limits.maxConnections open connections' },

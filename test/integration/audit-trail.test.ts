@@ -64,7 +64,7 @@ describe.skipIf(socket === '')('audit records through the docker CLI (real daemo
     expect(start?.objectRef).toMatchObject({ resource: 'containers', subresource: 'start' })
   })
 
-  it('links a created container and exec to the requests that later name their Ids, and the README recipe finds them all', async () => {
+  it('links a created container and exec to the requests that later name their Ids, and the docs/audit.md recipe finds them all', async () => {
     const name = `dg-${tag}-link`
     const run = await docker(gw.port, alice(), ['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sleep', '30'])
     const id = run.stdout.trim()
@@ -81,8 +81,8 @@ describe.skipIf(socket === '')('audit records through the docker CLI (real daemo
     expect(records.some((r) => r.objectRef?.resource === 'exec' && r.objectRef.name === execId && r.objectRef.subresource === 'start')).toBe(true)
     expect(create?.identity?.verified).toBeUndefined()
 
-    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
-    const recipe = /^(jq -n -c --arg name web [^]*? audit\*\.jsonl)$/m.exec(readme)?.[1] ?? ''
+    const auditDoc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'audit.md'), 'utf8')
+    const recipe = /^(jq -n -c --arg name web [^]*? audit\*\.jsonl)$/m.exec(auditDoc)?.[1] ?? ''
     expect(recipe).not.toBe('')
     const found = await runShell(recipe.replace('--arg name web', `--arg name ${name}`), dirname(gw.auditFile))
     const rows = found.trimEnd().split('\n').map((l) => JSON.parse(l) as [string, string, string, string, string, string])

@@ -87,16 +87,16 @@ describe('deploy/systemd/dockgate.service', () => {
     expect(unit.get('ExecStart')?.[0]?.split(' ')[0]).toBe('/usr/bin/node')
   })
 
-  it('gives the service /run/dockgate, so the README\'s admin: unix:///run/dockgate/admin.sock works under ProtectSystem=strict', () => {
+  it('gives the service /run/dockgate, so the admin: unix:///run/dockgate/admin.sock of docs/operations.md works under ProtectSystem=strict', () => {
     expect(unit.get('RuntimeDirectory')).toEqual(['dockgate'])
     expect(unit.get('RuntimeDirectoryMode')).toEqual(['0750'])
-    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('unix:///run/dockgate/admin.sock')
+    expect(readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8')).toContain('unix:///run/dockgate/admin.sock')
   })
 
-  it('the README enables socket activation only after stopping the service, which would hold the port', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-    const stop = readme.indexOf('sudo systemctl disable --now dockgate.service\n')
-    const enable = readme.indexOf('sudo systemctl daemon-reload && sudo systemctl enable --now dockgate.socket')
+  it('docs/operations.md enables socket activation only after stopping the service, which would hold the port', () => {
+    const operations = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8')
+    const stop = operations.indexOf('sudo systemctl disable --now dockgate.service\n')
+    const enable = operations.indexOf('sudo systemctl daemon-reload && sudo systemctl enable --now dockgate.socket')
     expect(stop).toBeGreaterThan(0)
     expect(enable).toBeGreaterThan(stop)
   })

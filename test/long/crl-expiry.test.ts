@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { CRL_STALE_LEAD_MS } from '../../src/app/tls-state.js'
+import { CRL_STALE_LEAD_MS } from '../../src/tls/live-tls.js'
 import { issueCrl } from '../../src/certs/crl.js'
 import type { CertIndex } from '../../src/certs/index-file.js'
 import { docker } from '../support/clients.js'

@@ -1,5 +1,6 @@
 /**
- * Starts a real dockgate (the same buildGateway the CLI uses) on a random
+ * Starts a real dockgate (the same buildGateway the CLI uses, from
+ * settings loaded and checked like the CLI's: settings.ts) on a random
  * loopback port in front of a real or fake daemon socket, with a generated
  * PKI, a policy and an audit file in a temp folder. Closing it checks the
  * audit trail it wrote (schema and chain, audit-check.ts), so every test
@@ -9,13 +10,14 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import pino from 'pino'
-import { loadPolicy, type AuditLevel } from '../../src/policy/index.js'
+import type { AuditLevel } from '../../src/policy/index.js'
 import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../src/audit/log.js'
-import { buildGateway } from '../../src/app/gateway.js'
+import { buildGateway } from '../../src/gateway/gateway.js'
 import type { RejectionLimits } from '../../src/audit/rate-limit.js'
 import type { SealedAuditRecord } from '../../src/audit/schema.js'
 import { checkAuditDir } from './audit-check.js'
 import { makePki, STANDARD_CLIENTS, type ClientSpec, type TestPki } from './pki.js'
+import { testSettings } from './settings.js'
 
 /** The policy most integration tests run under; mirrors the issue's example. */
 export const TEST_POLICY = `version: 1
@@ -80,20 +82,23 @@ export interface StartOptions {
 export async function startGateway (options: StartOptions): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'dockgate-it-'))
   const pki = makePki(dir, options.clients ?? STANDARD_CLIENTS)
-  const loaded = loadPolicy({ file: join(dir, 'policy.yaml'), text: options.policy ?? TEST_POLICY })
-  if (!loaded.ok) throw new Error(`test policy invalid: ${JSON.stringify(loaded.diagnostics)}`)
-  const auditFile = join(dir, 'audit', 'audit.jsonl')
+  const settings = await testSettings({
+    dir,
+    socket: options.socket,
+    policy: options.policy ?? TEST_POLICY,
+    tls: { ca: pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
+    ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel }),
+    limits: {
+      ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutSeconds: options.headersTimeoutMs / 1000 }),
+      ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes })
+    }
+  })
+  const auditFile = settings.config.audit.file
   const audit = openAuditLog({ ...options.audit, file: auditFile })
   const gateway = await buildGateway({
-    listen: { host: '127.0.0.1', port: 0 },
-    upstream: { socketPath: options.socket, url: `unix://${options.socket}` },
-    tls: { ca: pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
-    policy: loaded.value,
+    settings,
     audit,
     logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
-    ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
-    ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes }),
-    ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel }),
     ...(options.rejectionLimits === undefined ? {} : { rejectionLimits: options.rejectionLimits })
   })
   const address = await gateway.listen()

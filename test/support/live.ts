@@ -3,7 +3,7 @@
  * `dockgate certs init` and `issue` (in process, see certs.ts; the
  * `certsCli` a test runs later is the built CLI), a config file with
  * `tls.crl`, a policy file,
- * and the same live wiring `dockgate serve` runs (settings loader, gateway,
+ * and the same wiring `dockgate serve` runs (settings loader, runtime: gateway,
  * reloader watching the files), in front of a real daemon. Logs are kept
  * in memory so tests can wait for what an operator would read.
  */
@@ -13,14 +13,13 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pino from 'pino'
-import { openAuditTrail } from '../../src/app/audit-trail.js'
 import type { SealedAuditRecord } from '../../src/audit/schema.js'
-import { buildLiveGateway } from '../../src/app/live.js'
-import type { ReloadResult } from '../../src/app/reload.js'
+import { buildRuntime } from '../../src/runtime/runtime.js'
+import type { ReloadResult } from '../../src/reload/reload.js'
 import { checkAuditDir } from './audit-check.js'
 import { runCerts } from './certs.js'
-import type { Reloader } from '../../src/app/reload.js'
-import { loadSettings } from '../../src/app/settings.js'
+import type { Reloader } from '../../src/reload/reload.js'
+import { loadSettings } from '../../src/reload/settings.js'
 
 const run = promisify(execFile)
 /** The built CLI, as users run it. */
@@ -78,11 +77,9 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
   const load = async (): ReturnType<typeof loadSettings> => await loadSettings({ file: configFile, overrides: {} })
   const settings = await load()
   if (!settings.ok) throw new Error(`test config invalid: ${JSON.stringify(settings.diagnostics)}`)
-  const auditFile = settings.value.config.audit.file
-  const audit = openAuditTrail(settings.value.config.audit, logger)
-  const { gateway, reloader, hangup } = await buildLiveGateway({ settings: settings.value, load, audit, logger, debounceMs: 100 })
-  const { port } = await gateway.listen()
-  reloader.start()
+  const runtime = await buildRuntime({ settings: settings.value, load, logger, serveAdmin: false, debounceMs: 100 })
+  const { auditFile, reloader, hangup } = runtime
+  const { port } = (await runtime.start()).address
   return {
     dir,
     certs,
@@ -100,9 +97,7 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
     certsCli,
     reloaded: async (since, count = 1) => { await waitFor(() => reloader.stats().applied >= since + count, 10_000, 'a reload') },
     close: async () => {
-      reloader.close()
-      await gateway.close()
-      await audit.close()
+      await runtime.close()
       checkAuditDir(dirname(auditFile))
     }
   }

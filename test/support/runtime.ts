@@ -1,6 +1,6 @@
 /**
  * A whole dockgate process in-process, as `dockgate serve` assembles it
- * (src/app/runtime.ts: tapped audit trail, metrics, live gateway, admin
+ * (src/runtime/runtime.ts: tapped audit trail, metrics, gateway and reloader, admin
  * endpoints), from a config file an operator would write, with
  * certificates from `dockgate certs` (in process, see certs.ts), in front of a real (or,
  * for edge cases, fake) daemon socket. Tests read the admin endpoints over
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import type { AuditRecord } from '../../src/audit/record.js'
-import { buildRuntime, type Runtime } from '../../src/app/runtime.js'
-import { loadSettings } from '../../src/app/settings.js'
+import { buildRuntime, type Runtime } from '../../src/runtime/runtime.js'
+import { loadSettings } from '../../src/reload/settings.js'
 import { configText, type LogLine } from './live.js'
 import { runCerts } from './certs.js'
 

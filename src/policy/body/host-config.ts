@@ -4,8 +4,8 @@
  * level of a create body (dockerd embeds HostConfig there too), for an
  * old-API start body, and (the Resources part) for an update body.
  *
- * Every field here and the decision for it is listed in the README's
- * "Body rules" section; fields not listed (Sysctls, Runtime, PortBindings,
+ * Every field here and the decision for it is listed in docs/body-rules.md,
+ * "Body rules"; fields not listed (Sysctls, Runtime, PortBindings,
  * ...) do not give a container more of the host than its namespaces,
  * capabilities and mounts already do.
  */

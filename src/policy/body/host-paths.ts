@@ -10,7 +10,8 @@
  * Symbolic links are NOT resolved: dockgate cannot see the daemon's file
  * system, and a check would race with the mount anyway. A directory that a
  * team's containers can write to and that is allowed as a bind source lets
- * them plant a symlink to any host path (see the README).
+ * them plant a symlink to any host path (see docs/policy.md, "Decisions and
+ * known limits").
  */
 import { compileGlob, globMatches, type Glob } from '../identity.js'
 

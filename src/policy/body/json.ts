@@ -28,6 +28,19 @@
 export interface JsonObject {
   readonly kind: 'object'
   readonly entries: readonly (readonly [string, JsonValue])[]
+  /** Only from {@link parseJsonText}: where the object and its members' values are in the text. */
+  readonly spans?: JsonSpans
+}
+
+/**
+ * Offsets into the decoded text (UTF-16 units): `open` is the object's
+ * `{`; `values[i]` is `[start, end)` of `entries[i]`'s value. They let a
+ * caller insert into a body without re-serialising it (which would round
+ * int64 numbers through a double).
+ */
+export interface JsonSpans {
+  readonly open: number
+  readonly values: readonly (readonly [number, number])[]
 }
 
 /** A parsed JSON value. Arrays are plain arrays; objects keep member order. */
@@ -68,6 +81,26 @@ export function parseJson (bytes: Uint8Array): JsonParse {
   }
 }
 
+/**
+ * Like {@link parseJson}, and also returns the decoded text, with
+ * {@link JsonSpans} on every object: for editing a body in place.
+ */
+export function parseJsonText (bytes: Uint8Array): { readonly ok: true; readonly value: JsonValue | undefined; readonly text: string } | { readonly ok: false; readonly fault: BodyFault } {
+  if (bytes.length === 0) return { ok: true, value: undefined, text: '' }
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
+  } catch {
+    return { ok: false, fault: { kind: 'invalid', message: 'request body is not valid UTF-8' } }
+  }
+  try {
+    return { ok: true, value: new Reader(text, true).document(), text }
+  } catch (err) {
+    if (err instanceof FaultError) return { ok: false, fault: err.fault }
+    throw err
+  }
+}
+
 /** Thrown inside the reader only; parseJson turns it into a result. */
 class FaultError extends Error {
   constructor (readonly fault: BodyFault) {
@@ -82,7 +115,7 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
 class Reader {
   private at = 0
 
-  constructor (private readonly text: string) {}
+  constructor (private readonly text: string, private readonly spans = false) {}
 
   document (): JsonValue {
     this.skipSpace()
@@ -106,13 +139,16 @@ class Reader {
   }
 
   private object (depth: number): JsonObject {
+    const open = this.at
     this.at++
     const entries: (readonly [string, JsonValue])[] = []
+    const values: (readonly [number, number])[] = []
+    const done = (): JsonObject => this.spans ? { kind: 'object', entries, spans: { open, values } } : { kind: 'object', entries }
     const seen = new Set<string>()
     this.skipSpace()
     if (this.text[this.at] === '}') {
       this.at++
-      return { kind: 'object', entries }
+      return done()
     }
     for (;;) {
       this.skipSpace()
@@ -123,9 +159,11 @@ class Reader {
       this.skipSpace()
       this.expect(':')
       this.skipSpace()
+      const start = this.at
       entries.push([key, this.value(depth + 1)])
+      values.push([start, this.at])
       this.skipSpace()
-      if (this.take('}')) return { kind: 'object', entries }
+      if (this.take('}')) return done()
       this.expect(',')
     }
   }

@@ -1,0 +1,214 @@
+/**
+ * The request path, top to bottom. Every request on a verified connection,
+ * ordinary or hijacked, takes these steps in this order; each either
+ * refuses (the refusal is recorded before it is answered) or continues:
+ *
+ *   1. connection      who is asking: the identity the TLS gate verified
+ *   2. drain and rate  503 while dockgate shuts down, 429 over the identity's rate
+ *   3. canonical       503 while the audit trail cannot be written; 400 for a
+ *                      target that is not in its one canonical form
+ *   4. decision        identity -> teams -> rules (403), and for endpoints that
+ *                      can reach the host, a body phase to come
+ *   5. daemon, slot    502 while the daemon does not answer /_ping (after the
+ *                      body phase when there is one: the policy's answer comes
+ *                      first); a long-lived stream or session takes one of the
+ *                      identity's stream slots (429 when none is left)
+ *   6. body phase      the proxy reads the body (bounded) and the exchange
+ *                      judges it (exchange.ts)
+ *   7. forward         the proxy streams the request to the daemon (src/proxy)
+ *   8. audit           the exchange records how it ended (exchange.ts)
+ *
+ * Steps 1 to 5 are here; 6 to 8 are what the returned exchange does when
+ * the proxy drives it. The policy core decides; this file only orders.
+ */
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, type AuditLevel, type Judgement, type Policy } from '../policy/index.js'
+import type { Exchange } from '../proxy/exchange.js'
+import type { AuditLog } from '../audit/log.js'
+import type { Limiter, LimitName } from '../limits/limiter.js'
+import { requestKind, withoutVersion } from '../limits/stream-kind.js'
+import { refusal, type Refusal } from '../shared/errors.js'
+import { ForwardedExchange, refusedExchange, type Admitted } from './exchange.js'
+import type { InFlight } from './in-flight.js'
+import { auditIdentity, refusedRecord, requestBase, type ConnectionInfo } from './records.js'
+import type { RefusalAudit } from './refusal-audit.js'
+
+/** What the pipeline reads per request; `policy` is read once per request, so a reload applies to the next one. */
+export interface PipelineDeps {
+  readonly connectionOf: (req: IncomingMessage) => ConnectionInfo | undefined
+  readonly policy: () => Policy
+  readonly audit: AuditLog
+  /** Writes the refusals of dockgate's own guards (limits, shutdown, the daemon's state), rate limited per identity and code. */
+  readonly refusals: RefusalAudit
+  readonly limiter: Limiter
+  readonly onLimitHit: (limit: LimitName) => void
+  /** The 502 for a new request while the daemon does not answer /_ping; null while it does. */
+  readonly daemonDown: () => Refusal | null
+  readonly inFlight: InFlight
+  /** `limits.bodyBytes`: the most of a body read for judging. */
+  readonly bodyLimit: number
+  /** `audit.level`: the level of requests the policy sets none for. */
+  readonly auditLevel: AuditLevel
+}
+
+/** One request as it arrived, before any step judged it. */
+interface Arrival {
+  readonly req: IncomingMessage
+  readonly connection: ConnectionInfo
+  readonly policy: Policy
+  readonly canonical: ReturnType<typeof canonicalize>
+  readonly admitted: Admitted
+}
+
+/** The request path; see the module comment. `admit` never throws. */
+export class Pipeline {
+  constructor (private readonly deps: PipelineDeps) {}
+
+  /** Steps 1 to 5 for one request; the exchange carries out the rest. */
+  admit (req: IncomingMessage): Exchange {
+    // 1. connection
+    const arrival = this.arrive(req)
+    if (arrival === null) {
+      // Only verified connections reach the HTTP server; this is a wiring
+      // bug, and the safe answer is to refuse.
+      return refusedExchange(randomUUID(), refusal('DG_TLS_REJECTED', 'connection has no verified client certificate'), null)
+    }
+    const { connection, canonical } = arrival
+    const key = connection.identity.fingerprint256
+
+    // 2. drain and rate
+    if (this.deps.inFlight.isDraining) {
+      return this.refuseByGuard(arrival, refusal('DG_SHUTTING_DOWN', 'the gateway is shutting down; retry, and your client will reach it (or its replacement) on a new connection'))
+    }
+    const rate = this.deps.limiter.takeRequest(key)
+    if (!rate.ok) {
+      this.deps.onLimitHit('rate')
+      return this.refuseByGuard(arrival, refusal('DG_LIMIT_RATE',
+        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
+    }
+
+    // 3. canonical request (nothing is answered that cannot be recorded)
+    const blocked = this.deps.audit.blocked()
+    if (blocked !== null) return this.refuse(arrival, refusal('DG_AUDIT_UNAVAILABLE', blocked))
+    if (!canonical.ok) return this.refuse(arrival, nonCanonicalRefusal(canonical.reason))
+    const { path, apiVersion, query } = canonical.target
+
+    // 4. identity and policy decision
+    const judgement = this.judge(arrival, canonical.target)
+    if (judgement.kind === 'final' && judgement.verdict.outcome === 'deny') {
+      const { verdict } = judgement
+      const facts = { base: arrival.admitted.base, identity: arrival.admitted.identity(verdict.identity), level: verdict.audit?.level ?? this.deps.auditLevel, rule: verdict.rule }
+      this.deps.audit.write(refusedRecord(facts, verdict.refusal as Refusal, arrival.admitted.started))
+      return this.refused(arrival, verdict.refusal as Refusal)
+    }
+
+    // 5. daemon liveness (a body is judged first) and stream slot
+    const down = judgement.kind === 'final' ? this.deps.daemonDown() : null
+    if (down !== null) return this.refuseByGuard(arrival, down)
+    const upstreamPath = (apiVersion === null ? '' : `/v${apiVersion}`) + path
+    const kind = requestKind(req.method ?? '', withoutVersion(upstreamPath), query, req.headers.upgrade ?? null)
+    let releaseSlot: (() => void) | null = null
+    if (kind !== 'request') {
+      const slot = this.deps.limiter.openStream(key)
+      if (!slot.ok) {
+        this.deps.onLimitHit('streams')
+        return this.refuseByGuard(arrival, refusal('DG_LIMIT_STREAMS',
+          `${connection.identity.subject} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
+          'close one (docker logs -f, events, attach, exec) and retry', 1))
+      }
+      releaseSlot = slot.release
+    }
+
+    // 6 to 8: the body phase, forwarding and the records of how it ended
+    return new ForwardedExchange(arrival.admitted, judgement, {
+      audit: this.deps.audit,
+      inFlight: this.deps.inFlight,
+      entry: this.deps.inFlight.enter(kind),
+      upstreamPath,
+      releaseSlot,
+      bodyLimit: this.deps.bodyLimit,
+      daemonDown: this.deps.daemonDown
+    })
+  }
+
+  /**
+   * Records the refusal of a request that never enters the path (CONNECT,
+   * an Expect dockgate cannot meet), rate limited like every guard
+   * refusal; returns its request id, or null for a connection nobody
+   * verified.
+   */
+  recordUnjudged (req: IncomingMessage, refused: Refusal): string | null {
+    const arrival = this.arrive(req)
+    if (arrival === null) return null
+    this.recordGuardRefusal(arrival, refused)
+    return arrival.admitted.requestId
+  }
+
+  private arrive (req: IncomingMessage): Arrival | null {
+    const started = performance.now()
+    const connection = this.deps.connectionOf(req)
+    if (connection === undefined) return null
+    const policy = this.deps.policy()
+    const canonical = canonicalize(req.url ?? '')
+    const requestId = randomUUID()
+    const admitted: Admitted = {
+      requestId,
+      started,
+      base: requestBase(requestId, connection, req, canonical),
+      identity: (match) => auditIdentity(connection.identity, match, policy.file),
+      defaultLevel: this.deps.auditLevel
+    }
+    return { req, connection, policy, canonical, admitted }
+  }
+
+  // The policy core does not throw on any input; if a bug made it, the
+  // request is refused rather than forwarded unjudged.
+  private judge (arrival: Arrival, target: Extract<Arrival['canonical'], { ok: true }>['target']): Judgement {
+    const facts = { principal: arrival.connection.identity, method: arrival.req.method ?? '', target, contentTypes: contentTypes(arrival.req) }
+    try {
+      return judgeRequest(arrival.policy, facts, this.deps.auditLevel)
+    } catch (err) {
+      const denial = refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)
+      return { kind: 'final', verdict: { outcome: 'deny', identity: null, team: null, rule: null, refusal: denial, audit: null } }
+    }
+  }
+
+  /** A refusal before the policy decided (audit trail, canonical form), recorded at the gateway's level. */
+  private refuse (arrival: Arrival, refused: Refusal): Exchange {
+    const { admitted, connection, policy } = arrival
+    const facts = { base: admitted.base, identity: admitted.identity(matchIdentity(policy, connection.identity)), level: this.deps.auditLevel, rule: null }
+    this.deps.audit.write(refusedRecord(facts, refused, admitted.started))
+    return this.refused(arrival, refused)
+  }
+
+  /** A refusal by dockgate's own guards: recorded at level metadata, rate limited per identity and code. */
+  private refuseByGuard (arrival: Arrival, refused: Refusal): Exchange {
+    this.recordGuardRefusal(arrival, refused)
+    return this.refused(arrival, refused)
+  }
+
+  private recordGuardRefusal (arrival: Arrival, refused: Refusal): void {
+    const { admitted, connection, policy } = arrival
+    const identity = (): ReturnType<Admitted['identity']> => admitted.identity(matchIdentity(policy, connection.identity))
+    this.deps.refusals.refused(
+      { identity: connection.identity.fingerprint256, code: refused.code, address: connection.remoteAddress, auditIdentity: identity },
+      () => refusedRecord({ base: admitted.base, identity: identity(), level: 'metadata', rule: null }, refused, admitted.started))
+  }
+
+  // A refused request is in flight until it is answered, like any other.
+  private refused (arrival: Arrival, refused: Refusal): Exchange {
+    const { inFlight } = this.deps
+    return refusedExchange(arrival.admitted.requestId, refused, { inFlight, entry: inFlight.enter('request') })
+  }
+}
+
+/** Every Content-Type value as sent (Node keeps only the first in `headers`). */
+function contentTypes (req: IncomingMessage): string[] {
+  const values: string[] = []
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === 'content-type') values.push(req.rawHeaders[i + 1] ?? '')
+  }
+  return values
+}

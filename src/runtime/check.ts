@@ -1,0 +1,78 @@
+/**
+ * `dockgate serve --check`: everything `serve` would check before
+ * listening (config, TLS material, policy: done by loading), plus what
+ * only shows at runtime: whether the audit files can be written, and
+ * whether the daemon answers. Nothing is started or created.
+ *
+ * The daemon check is a warning, not an error: `serve` starts without a
+ * daemon too (it may come up later), and `--check` is often run by another
+ * user than the service's (root in CI, before `systemctl restart`).
+ */
+import { constants } from 'node:fs'
+import { access } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { continuationProblem } from '../audit/resume.js'
+import { workerFile } from '../audit/rotation.js'
+import { formatAdmin } from '../config/operations.js'
+import { probeUpstream } from '../proxy/probe.js'
+import { formatDiagnostic } from '../shared/diagnostics.js'
+import { expiryOf } from '../config/expiry.js'
+import type { Settings } from '../reload/settings.js'
+
+/** The report: lines to print, problems (exit 1 when any), warnings. */
+export interface CheckReport {
+  readonly lines: readonly string[]
+  readonly problems: readonly string[]
+  readonly warnings: readonly string[]
+}
+
+/** Checks loaded settings; `listenFd` is the socket-activation descriptor, if any. */
+export async function checkSettings (settings: Settings, listenFd: number | null): Promise<CheckReport> {
+  const { config, policy } = settings
+  const problems: string[] = []
+  const warnings = policy.warnings.map(formatDiagnostic)
+  const auditFiles = config.workers > 1
+    ? Array.from({ length: config.workers }, (_, i) => workerFile(config.audit.file, i + 1))
+    : [config.audit.file]
+  for (const file of auditFiles) {
+    const problem = await unwritable(file)
+    if (problem !== null) problems.push(`${config.source ?? '<dev>'}: DG_FILE_UNREADABLE audit file ${file} cannot be written: ${problem}`)
+    const unsealed = continuationProblem(file)
+    if (unsealed !== null) problems.push(`${config.source ?? '<dev>'}: DG_AUDIT_MALFORMED ${unsealed}`)
+  }
+  const daemon = await probeUpstream(config.upstream, 2000)
+  if (daemon !== null) warnings.push(`warning: ${daemon} (serve starts anyway and answers 502 until it is up)`)
+  const limits = config.limits
+  const server = expiryOf(config.tls, new Date()).find((item) => item.kind === 'server-cert')
+  const lines = [
+    `dockgate: checked ${config.source ?? 'the development setup'}`,
+    `  listen    ${listenFd === null ? `${config.listen.host}:${config.listen.port}` : `inherited socket (fd ${listenFd}, systemd socket activation)`}`,
+    `  upstream  ${config.upstream.url}${daemon === null ? ' (answers /_ping)' : ' (not answering, see the warning)'}`,
+    `  tls       server certificate ${server?.subject ?? '?'} valid until ${server?.at ?? '?'}; CRLs: ${config.tls.crls.length === 0 ? 'none (no revocation checking)' : config.tls.crlFiles.join(', ')}`,
+    `  policy    ${config.policyFile}: ${policy.teams.length} team(s), ${policy.identities.length} identity entr${policy.identities.length === 1 ? 'y' : 'ies'}`,
+    `  audit     ${auditFiles.join(', ')}`,
+    `  admin     ${config.admin === null ? 'off' : formatAdmin(config.admin)}`,
+    `  limits    maxConnections ${limits.maxConnections}, connectionsPerIdentity ${limits.connectionsPerIdentity}, streamsPerIdentity ${limits.streamsPerIdentity}, ` +
+      `requestsPerSecond ${limits.requestsPerSecond ?? 'unlimited'}${limits.requestsPerSecond === null ? '' : ` (burst ${limits.requestBurst})`}, ` +
+      `headerBytes ${limits.headerBytes}, headersTimeoutSeconds ${limits.headersTimeoutSeconds}, bodyBytes ${limits.bodyBytes}, ` +
+      `unverifiedConnections ${limits.unverifiedConnections}, unverifiedPerAddress ${limits.unverifiedPerAddress}`,
+    `  shutdown  graceSeconds ${config.shutdown.graceSeconds}`,
+    `  workers   ${config.workers}`
+  ]
+  return { lines, problems, warnings }
+}
+
+// The file if it exists, else the nearest folder that exists (serve creates the rest).
+async function unwritable (file: string): Promise<string | null> {
+  let path = file
+  for (;;) {
+    try {
+      await access(path, constants.W_OK)
+      return null
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error'
+      if (code !== 'ENOENT' || dirname(path) === path) return `${path} is not writable by this user (${code})`
+      path = dirname(path)
+    }
+  }
+}
