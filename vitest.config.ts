@@ -1,14 +1,15 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Tests that mostly wait on the wall clock: `npm run test:long` (vitest.long.config.ts).
+    exclude: [...configDefaults.exclude, 'test/long/**'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Tests wait on the daemon and the network, not the CPU; the 320 s idle
-    // stream test must run beside the others, not before or after them.
+    // Tests wait on the daemon and the network as much as on the CPU.
     maxWorkers: 4,
     reporters: ['default']
   }

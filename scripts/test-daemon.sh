@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Starts or stops a private Docker daemon and a loopback registry for tests.
-#   scripts/test-daemon.sh start DIR   -> daemon on DIR/docker.sock, registry on 127.0.0.1:5000
+# Starts or stops a private Docker daemon for tests.
+#   scripts/test-daemon.sh start DIR   -> daemon on DIR/docker.sock, image dockgate-test/busybox:latest
 #   scripts/test-daemon.sh stop DIR
+# The registry for the push/pull test is not started here: the test run's
+# global setup (test/support/global-setup.ts) starts its own on a free
+# loopback port, so no fixed port can clash.
 # The daemon never creates bridge networks or touches iptables or private
 # address ranges: test containers run with --network none.
 set -euo pipefail
 cmd=${1:?start|stop}
 dir=${2:?directory}
 image=dockgate-test/busybox:latest
-registry_port=5000
 
 log() { printf 'test-daemon: %s\n' "$*" >&2; }
 
@@ -43,23 +45,6 @@ build_image() {
   tar -C "$root" -c . | docker -H "unix://$dir/docker.sock" import - "$image" >/dev/null
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-start_registry() {
-  command -v docker-registry >/dev/null || { log "docker-registry not installed; pull/push tests need it"; return 0; }
-  port_free "$registry_port" || { log "127.0.0.1:$registry_port is taken; using what answers there"; return 0; }
-  cat >"$dir/registry.yml" <<YAML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $dir/registry } }
-http: { addr: 127.0.0.1:$registry_port }
-YAML
-  docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
-  echo $! >"$dir/registry.pid"
-  for _ in $(seq 1 40); do port_free "$registry_port" || return 0; sleep 0.25; done
-  log "registry did not start"; return 1
-}
-
 # dockerd leaves mounts below its roots (overlay layers, the netns bind
 # mount at exec/netns/default); unmount them deepest first so the folder can
 # be removed.
@@ -85,12 +70,11 @@ case "$cmd" in
   start)
     start_daemon
     build_image
-    start_registry
     log "daemon unix://$dir/docker.sock ready, image $image"
     ;;
   stop)
     docker -H "unix://$dir/docker.sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$dir/docker.sock" rm -f >/dev/null 2>&1 || true
-    stop_pidfile "$dir/registry.pid"
+    stop_pidfile "$dir/registry.pid" # left by older versions of this script
     stop_pidfile "$dir/docker.pid"
     stop_pidfile "$dir/dockerd.launcher"
     unmount_under "$dir"

@@ -12,7 +12,6 @@ import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
-import pino from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ConfigOverrides } from '../config/load.js'
 import { formatDiagnostic, type Loaded } from '../shared/diagnostics.js'
@@ -23,6 +22,7 @@ import { loadSettings, type Settings, type SettingsSource } from '../reload/sett
 import { forgetActivation, inheritedListenFd } from '../runtime/systemd.js'
 import { runWorker } from '../runtime/worker.js'
 import { exportLine, prepareDevSetup } from './dev.js'
+import { serveLogger } from './log-output.js'
 
 const USAGE = 'usage: dockgate serve [--config FILE | --dev] [--listen HOST:PORT] [--upstream unix:///PATH] [--check]'
 
@@ -68,8 +68,7 @@ export async function runServeCommand (argv: string[]): Promise<number> {
   forgetActivation(process.env)
   if (args.check === true) return await check(settings.value, activation)
   // With audit.sinks.stdout, standard output carries audit records only.
-  const logger: Logger = pino({ level: process.env.DOCKGATE_LOG_LEVEL ?? 'info', base: { service: 'dockgate' } },
-    settings.value.config.audit.sinks.stdout ? pino.destination(2) : undefined)
+  const logger: Logger = serveLogger(settings.value.config.audit.sinks.stdout ? 2 : 1, process.env.DOCKGATE_LOG_LEVEL ?? 'info')
   try {
     if (worker) return await runWorker({ settings: settings.value, load: loadAll, logger })
     if (settings.value.config.workers > 1) return await primary(settings.value, logger, activation)

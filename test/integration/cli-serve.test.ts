@@ -3,8 +3,8 @@
  * Dev mode on a fresh folder, every config problem reported at once, and a
  * config file in front of the real daemon.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, inject, it } from 'vitest'
@@ -16,11 +16,16 @@ import { checkAuditDir } from '../support/audit-check.js'
 const socket = inject('dockerSocket')
 const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js')
 const running: ChildProcess[] = []
+const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0
 
 interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
 
 function startCli (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Started {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'info', ...env } })
+  return spawnCli(process.execPath, [CLI, ...args], cwd, env)
+}
+
+function spawnCli (command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(command, args, { cwd, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'info', ...env } })
   running.push(child)
   let output = ''
   child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
@@ -51,6 +56,24 @@ describe('dockgate serve --dev (what npm start runs)', () => {
     started.child.kill('SIGTERM')
     expect(await started.exited).toBe(0)
     checkAuditDir(join(cwd, 'audit'))
+    // Not a terminal: the log stays JSON lines, one object each, without colour codes.
+    const logLines = started.output().split('\n').filter((l) => l.includes('"msg":'))
+    expect(logLines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('dockgate listening')
+    expect(started.output()).not.toContain('\u001b[')
+  })
+
+  it.skipIf(!hasScript)('logs readable lines on a terminal, and still writes the audit trail as JSON', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'dg-dev-tty-'))
+    const command = `exec ${process.execPath} ${CLI} serve --dev --listen 127.0.0.1:0 --upstream unix:///nonexistent/docker.sock`
+    // script(1) gives the command a pseudo-terminal as standard output.
+    const started = spawnCli('script', ['-qec', command, '/dev/null'], cwd, { NO_COLOR: '1' })
+    await expect.poll(() => started.output(), { timeout: 20_000 }).toMatch(/^\[[\d:.]+\] INFO: dockgate listening \{"address":"127\.0\.0\.1:\d+"/m)
+    expect(started.output()).not.toMatch(/^\{"level"/m)
+    started.child.kill('SIGTERM')
+    await started.exited
+    const audit = readFileSync(join(cwd, 'audit', 'audit.jsonl'), 'utf8').trimEnd().split('\n')
+    expect(audit.length).toBeGreaterThan(0)
+    for (const line of audit) expect(JSON.parse(line)).toHaveProperty('stage')
   })
 
   it('without --config, reads $DOCKGATE_CONFIG, else /etc/dockgate/dockgate.yaml, and says what to pass when neither exists', async () => {

@@ -79,7 +79,8 @@ describe.skipIf(socket === '')('docker CLI through dockgate, platform certificat
     const child = spawn('docker', ['events', '--filter', `container=${name}`, '--format', '{{.Action}}'], { env: dockerEnv(gw.port, gw.pki.bundle('alice')) })
     let seen = ''
     child.stdout.on('data', (c: Buffer) => { seen += c.toString() })
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    // The stream is open once the gateway has audited its start (RequestReceived comes with the response head).
+    await expect.poll(() => gw.records().some((r) => r.request?.path === '/events' && r.stage === 'RequestReceived'), { timeout: 10_000 }).toBe(true)
     await ok(['pause', name])
     await expect.poll(() => seen, { timeout: 5000 }).toContain('pause')
     child.kill()

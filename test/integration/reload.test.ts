@@ -150,7 +150,9 @@ describe.skipIf(socket === '')('live reload', () => {
   it('refuses to roll the CRL back to an older one, so a revocation cannot be undone by restoring a file', async () => {
     const crlFile = join(gw.certs, 'ca', 'crl.pem')
     const older = readFileSync(crlFile, 'utf8')
-    await new Promise((resolve) => setTimeout(resolve, 1100)) // CRL times have one-second resolution
+    // CRL times have one-second resolution: the next one must be issued in a later second than the one in use.
+    const issued = Math.max(...gw.reloader.settings().config.tls.crls.map((crl) => crl.thisUpdate.getTime()))
+    await waitFor(() => Date.now() >= issued + 1000, 2000, 'a second past the CRL in use')
     const applied = gw.reloader.stats().applied
     await gw.certsCli('revoke', '--cn', 'oscar')
     await gw.reloaded(applied)

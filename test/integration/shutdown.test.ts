@@ -64,6 +64,8 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     }
 
     const events = spawn('docker', ['events'], { env })
+    let evented = ''
+    events.stdout.on('data', (c: Buffer) => { evented += c.toString() })
     const eventsExit = new Promise<number>((resolve) => events.on('close', () => { resolve(Date.now()) }))
     const exec = spawn('docker', ['exec', '-i', execName, 'cat'], { env })
     let echoed = ''
@@ -73,9 +75,11 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     await waitFor(() => echoed === 'before\n', 15_000, 'the exec session')
     const keptAlive = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) })
     expect(await ask(keptAlive, 'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /)
+    await waitFor(() => readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').includes('"/events"'), 10_000, 'the events stream to start')
     const stop = spawn('docker', ['stop', '-t', '3', name], { env })
     const stopExit = new Promise<[number | null, number]>((resolve) => stop.on('close', (code) => { resolve([code, Date.now()]) }))
-    await new Promise((resolve) => setTimeout(resolve, 800))
+    // In flight at the daemon: it has sent the container its SIGTERM and waits out -t 3.
+    await waitFor(() => new RegExp(`container kill \\w+ \\(.*name=${name}[,)].*signal=15`).test(evented), 10_000, 'the stop to reach the daemon')
 
     const signalled = Date.now()
     served.child.kill('SIGTERM')
@@ -130,8 +134,7 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
     const served = serve(['serve', '--config', 'config.yaml'], dir)
     const port = await served.port()
     const events = spawn('docker', ['events'], { env: dockerEnv(port, bundle) })
-    await waitFor(() => readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').includes('"/_ping"'), 10_000, 'the events stream to start')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await waitFor(() => readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8').includes('"/events"'), 10_000, 'the events stream to start')
     const signalled = Date.now()
     served.child.kill('SIGTERM')
     await waitFor(() => served.logs().some((l) => l.msg.startsWith('dockgate stopping')), 5000, 'the stopping line')
@@ -163,7 +166,8 @@ describe.skipIf(socket === '')('graceful shutdown on SIGTERM', () => {
       const refused = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) })
       refused.on('error', () => {})
       open.push(rejected, refused)
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      // Both handshakes done (the server has sent its Finished), neither request sent.
+      await Promise.all([rejected, refused].map(async (s) => await new Promise((resolve) => { s.once('secureConnect', resolve); s.once('close', resolve) })))
       const signalled = Date.now()
       served.child.kill('SIGTERM')
       expect(await served.exited).toBe(0)

@@ -4,14 +4,12 @@
  * stdout. Plus the folder an operator prepares: certificates from
  * `dockgate certs`, a policy and a config file.
  */
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { CLI, configText, waitFor, type LogLine } from './live.js'
-
-const run = promisify(execFile)
+import { runCerts } from './certs.js'
 
 /** A running `dockgate serve`. */
 export interface Served {
@@ -62,9 +60,8 @@ export function serve (args: readonly string[], cwd: string, options: SpawnOptio
 /** An operator's folder: `certs init`, the given clients issued, the policy, and a config with `extra` appended. */
 export async function prepare (socket: string, policy: string, clients: ReadonlyArray<readonly string[]>, extra = ''): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'dockgate-cli-'))
-  const certs = async (...args: string[]): Promise<void> => { await run(process.execPath, [CLI, 'certs', ...args, '--dir', join(dir, 'certs')]) }
-  await certs('init')
-  for (const client of clients) await certs('issue', ...client)
+  await runCerts(join(dir, 'certs'), 'init')
+  for (const client of clients) await runCerts(join(dir, 'certs'), 'issue', ...client)
   writeFileSync(join(dir, 'policy.yaml'), policy)
   writeFileSync(join(dir, 'config.yaml'), configText(socket) + extra)
   return dir

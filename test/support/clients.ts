@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import https from 'node:https'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
@@ -66,11 +67,11 @@ export function tlsOptions (bundle: string, withCert = true): tls.ConnectionOpti
   }
 }
 
-/** Sends one request exactly as given (the target is not normalised). */
-export async function rawRequest (port: number, bundle: string, method: string, target: string, options: { headers?: Record<string, string>; body?: string; withCert?: boolean } = {}): Promise<RawResponse> {
+/** Sends one request exactly as given (the target is not normalised), on a new connection unless `agent` keeps one. */
+export async function rawRequest (port: number, bundle: string, method: string, target: string, options: { headers?: Record<string, string>; body?: string; withCert?: boolean; agent?: https.Agent } = {}): Promise<RawResponse> {
   return await new Promise((resolve, reject) => {
     const req = https.request({
-      host: '127.0.0.1', port, method, path: target, agent: false,
+      host: '127.0.0.1', port, method, path: target, agent: options.agent ?? false,
       headers: options.headers, ...tlsOptions(bundle, options.withCert ?? true)
     }, (res) => {
       const chunks: Buffer[] = []
@@ -91,5 +92,25 @@ export async function rawExchange (port: number, bundle: string, bytes: string |
     socket.on('error', reject)
     socket.on('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) })
     socket.setTimeout(timeoutMs, () => { socket.destroy() })
+  })
+}
+
+/** A bare TCP connection to the gateway from `from`; resolves once connected. */
+export async function bare (port: number, from = '127.0.0.1'): Promise<net.Socket> {
+  return await new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: from }, () => { resolve(s) })
+    s.on('error', reject)
+  })
+}
+
+/** Resolves true once the server has closed `s`, false if it is still open after `ms`. */
+export async function closedWithin (s: net.Socket, ms: number): Promise<boolean> {
+  if (s.destroyed || s.readableEnded) return true
+  return await new Promise((resolve) => {
+    const timer = setTimeout(() => { resolve(false) }, ms)
+    const done = (): void => { clearTimeout(timer); resolve(true) }
+    s.once('end', done)
+    s.once('close', done)
+    s.resume()
   })
 }

@@ -1,6 +1,8 @@
 /**
- * A gateway set up the way an operator would: certificates made with the
- * built `dockgate certs` CLI, a config file with `tls.crl`, a policy file,
+ * A gateway set up the way an operator would: certificates made with
+ * `dockgate certs init` and `issue` (in process, see certs.ts; the
+ * `certsCli` a test runs later is the built CLI), a config file with
+ * `tls.crl`, a policy file,
  * and the same wiring `dockgate serve` runs (settings loader, runtime: gateway,
  * reloader watching the files), in front of a real daemon. Logs are kept
  * in memory so tests can wait for what an operator would read.
@@ -15,6 +17,7 @@ import type { SealedAuditRecord } from '../../src/audit/schema.js'
 import { buildRuntime } from '../../src/runtime/runtime.js'
 import type { ReloadResult } from '../../src/reload/reload.js'
 import { checkAuditDir } from './audit-check.js'
+import { runCerts } from './certs.js'
 import type { Reloader } from '../../src/reload/reload.js'
 import { loadSettings } from '../../src/reload/settings.js'
 
@@ -63,8 +66,8 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
   const certs = join(dir, 'certs')
   const certsCli = async (...args: string[]): Promise<string> =>
     (await run(process.execPath, [CLI, 'certs', ...args, '--dir', certs])).stdout
-  await certsCli('init')
-  for (const client of options.clients) await certsCli('issue', ...client)
+  await runCerts(certs, 'init')
+  for (const client of options.clients) await runCerts(certs, 'issue', ...client)
   const configFile = join(dir, 'config.yaml')
   const policyFile = join(dir, 'policy.yaml')
   writeFileSync(policyFile, options.policy)

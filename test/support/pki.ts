@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createCa, issueClientCertificate, issueServerCertificate, type Ca, type ExtendedKeyUsage } from '../../src/certs/issue.js'
+import { createCa, issueClientCertificate, issueServerCertificate, type Ca, type ExtendedKeyUsage, type IssuedCertificate } from '../../src/certs/issue.js'
 
 /** How to make one client bundle. */
 export interface ClientSpec {
@@ -29,22 +29,42 @@ export interface TestPki {
 
 let foreign: Ca | null = null
 
-/** Issues everything into `dir/pki`; every bundle's ca.pem is the trusted CA so the CLI verifies the server. */
-export function makePki (dir: string, clients: readonly ClientSpec[]): TestPki {
+interface Issued { readonly ca: Ca; readonly server: IssuedCertificate; readonly clients: ReadonlyMap<string, IssuedCertificate> }
+
+// What was issued for each list of clients, in this test file's process: a
+// file that starts several gateways gives them the same certificates (each
+// still in its own folder) instead of making a dozen RSA keys for each.
+const issuedFor = new Map<string, Issued>()
+
+function issue (clients: readonly ClientSpec[]): Issued {
   const ca = createCa({ commonName: 'dockgate test CA', days: 30 })
   const server = issueServerCertificate(ca, { hosts: [], days: 30 })
-  const root = join(dir, 'pki')
-  const serials = new Map<string, string>()
+  const issued = new Map<string, IssuedCertificate>()
   for (const spec of clients) {
     const issuer = spec.foreignCa === true ? (foreign ??= createCa({ commonName: 'untrusted CA', days: 30 })) : ca
-    const issued = issueClientCertificate(issuer, {
+    issued.set(spec.name, issueClientCertificate(issuer, {
       cn: spec.cn ?? spec.name,
       ous: spec.ous ?? [],
       days: 30,
       ...(spec.notBefore === undefined ? {} : { notBefore: spec.notBefore }),
       ...(spec.notAfter === undefined ? {} : { notAfter: spec.notAfter }),
       ...(spec.extKeyUsage === undefined ? {} : { extKeyUsage: spec.extKeyUsage })
-    })
+    }))
+  }
+  return { ca, server, clients: issued }
+}
+
+/** Issues everything into `dir/pki`; every bundle's ca.pem is the trusted CA so the CLI verifies the server. */
+export function makePki (dir: string, clients: readonly ClientSpec[]): TestPki {
+  const key = JSON.stringify(clients)
+  const made = issuedFor.get(key) ?? issue(clients)
+  issuedFor.set(key, made)
+  const { ca, server } = made
+  const root = join(dir, 'pki')
+  const serials = new Map<string, string>()
+  for (const spec of clients) {
+    const issued = made.clients.get(spec.name)
+    if (issued === undefined) throw new Error(`no certificate issued for ${spec.name}`)
     const bundle = join(root, spec.name)
     mkdirSync(bundle, { recursive: true })
     writeFileSync(join(bundle, 'ca.pem'), ca.certPem)

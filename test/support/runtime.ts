@@ -2,22 +2,19 @@
  * A whole dockgate process in-process, as `dockgate serve` assembles it
  * (src/runtime/runtime.ts: tapped audit trail, metrics, gateway and reloader, admin
  * endpoints), from a config file an operator would write, with
- * certificates from the built `dockgate certs` CLI, in front of a real (or,
+ * certificates from `dockgate certs` (in process, see certs.ts), in front of a real (or,
  * for edge cases, fake) daemon socket. Tests read the admin endpoints over
  * HTTP like Prometheus would.
  */
-import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import pino from 'pino'
 import type { AuditRecord } from '../../src/audit/record.js'
 import { buildRuntime, type Runtime } from '../../src/runtime/runtime.js'
 import { loadSettings } from '../../src/reload/settings.js'
-import { CLI, configText, type LogLine } from './live.js'
-
-const run = promisify(execFile)
+import { configText, type LogLine } from './live.js'
+import { runCerts } from './certs.js'
 
 /** A running runtime; see the module comment. */
 export interface RuntimeHarness {
@@ -51,9 +48,8 @@ export interface RuntimeOptions {
 export async function startRuntime (options: RuntimeOptions): Promise<RuntimeHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'dockgate-rt-'))
   const certs = join(dir, 'certs')
-  const certsCli = async (...args: string[]): Promise<void> => { await run(process.execPath, [CLI, 'certs', ...args, '--dir', certs]) }
-  await certsCli('init')
-  for (const client of options.clients) await certsCli('issue', ...client)
+  await runCerts(certs, 'init')
+  for (const client of options.clients) await runCerts(certs, 'issue', ...client)
   const configFile = join(dir, 'config.yaml')
   const policyFile = join(dir, 'policy.yaml')
   writeFileSync(policyFile, options.policy)

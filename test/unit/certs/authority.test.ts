@@ -2,10 +2,10 @@
 // republishes the CRL), list --expiring, crl, renew. What an operator sees
 // printed, what lands on disk, and that the CA key never leaves ca/key.pem.
 import { X509Certificate } from 'node:crypto'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { listCertificates, revokeCertificates } from '../../../src/certs/authority.js'
 import type { CertIndex } from '../../../src/certs/index-file.js'
 import { issueClientBundle } from '../../../src/certs/store.js'
@@ -19,12 +19,29 @@ let stdout: string
 let stderr: string
 let printedEver: string
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dockgate-ca-'))
+// `certs init` once, copied for each test: every test starts from a CA of
+// its own folder as `init` leaves it, without two RSA keys made for each.
+let initialised: string
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dockgate-ca-init-'))
+  initialised = dir
+  captureOutput()
+  expect(await certs('init')).toBe(0)
+  expect(printedEver).not.toContain('PRIVATE KEY')
+  vi.restoreAllMocks()
+})
+afterAll(() => { rmSync(initialised, { recursive: true, force: true }) })
+
+function captureOutput (): void {
   printedEver = ''
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { stdout += String(chunk); printedEver += String(chunk); return true })
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { stderr += String(chunk); printedEver += String(chunk); return true })
-  expect(await certs('init')).toBe(0)
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dockgate-ca-'))
+  cpSync(initialised, dir, { recursive: true })
+  captureOutput()
 })
 
 afterEach(() => {

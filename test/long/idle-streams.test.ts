@@ -2,8 +2,8 @@
  * Quiet streams are never cut. undici's headersTimeout and bodyTimeout
  * default to 300 s, and the socket proxies cut idle `logs -f` at 4 to 10
  * minutes; here `docker logs -f` and `docker events` sit silent for 320 s
- * and must still deliver what comes next. Slow by nature: it runs in its own
- * file so the rest of the suite proceeds beside it.
+ * and must still deliver what comes next. Slow by nature (five and a half
+ * minutes of waiting), so it is in `npm run test:long`, not `npm test`.
  */
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'

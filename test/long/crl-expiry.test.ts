@@ -3,6 +3,8 @@
  * warned about ahead of time, said loudly when it happens, and nobody is
  * locked out, while every certificate the stale list revokes stays refused.
  * A fresh CRL puts the TLS handshake back in charge without a restart.
+ * It waits in real time for the CRL to go stale, so it is in
+ * `npm run test:long`.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
