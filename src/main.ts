@@ -4,11 +4,6 @@
  * over the rest of argv; each subcommand parses its own flags and returns an
  * exit code, so commands are testable without spawning a process.
  */
-import { runAuditCommand } from './cli/audit.js'
-import { runCertsCommand } from './cli/certs.js'
-import { runOwnersCommand } from './cli/owners.js'
-import { runPolicyCommand } from './cli/policy.js'
-import { runServeCommand } from './cli/serve.js'
 
 const USAGE = `usage: dockgate <command> [options]
 
@@ -40,11 +35,12 @@ commands:
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
-    case 'serve': return await runServeCommand(rest)
-    case 'certs': return await runCertsCommand(rest)
-    case 'policy': return await runPolicyCommand(rest)
-    case 'audit': return await runAuditCommand(rest)
-    case 'owners': return await runOwnersCommand(rest)
+    // Each subcommand is loaded when it runs: `certs` or `policy` need not load fastify.
+    case 'serve': return await (await import('./cli/serve.js')).runServeCommand(rest)
+    case 'certs': return await (await import('./cli/certs.js')).runCertsCommand(rest)
+    case 'policy': return await (await import('./cli/policy.js')).runPolicyCommand(rest)
+    case 'audit': return await (await import('./cli/audit.js')).runAuditCommand(rest)
+    case 'owners': return await (await import('./cli/owners.js')).runOwnersCommand(rest)
     case undefined:
     case 'help':
     case '--help':
