@@ -55,6 +55,13 @@ describe.skipIf(socket === '')('team isolation through the docker CLI, real daem
     expect((await ok(admin(['network', 'inspect', '--format', '{{index .Labels "dockgate.owner"}}', name('na')]))).trim()).toBe('alpha')
   })
 
+  it('a team uses its own containers as if the host were its own: run -i with stdin, exec -i, logs', async () => {
+    expect(await ok(alpha(['run', '-i', '--rm', '--network', 'none', IMAGE, 'cat'], 'hi\n'))).toBe('hi\n')
+    expect(await ok(alpha(['exec', '-i', name('a'), 'wc', '-c'], 'twelve bytes'))).toBe('12\n')
+    expect(await ok(alpha(['exec', alphaId.slice(0, 8), 'echo', 'by prefix']))).toBe('by prefix\n')
+    expect(await ok(alpha(['logs', name('a')]))).toBe('')
+  })
+
   it('docker ps -a, volume ls and network ls show each team only its own; the admin sees both', async () => {
     const alphaPs = await ok(alpha(['ps', '-a', '--format', '{{.Names}}']))
     expect(alphaPs).toContain(name('a'))
