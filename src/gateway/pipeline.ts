@@ -28,7 +28,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type Policy } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type OwnershipScope, type Policy, type RuleRef } from '../policy/index.js'
 import type { OwnerIndex } from '../ownership/index.js'
 import type { Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
@@ -101,34 +101,32 @@ export class Pipeline {
     const blocked = this.deps.audit.blocked()
     if (blocked !== null) return this.refuse(arrival, refusal('DG_AUDIT_UNAVAILABLE', blocked))
     if (!canonical.ok) return this.refuse(arrival, nonCanonicalRefusal(canonical.reason))
-    const { query } = canonical.target
 
     // 4. identity and policy decision
     const judgement = this.judge(arrival, canonical.target)
     if (judgement.kind === 'final' && judgement.verdict.outcome === 'deny') {
-      const { verdict } = judgement
-      const facts = { base: arrival.admitted.base, identity: arrival.admitted.identity(verdict.identity), level: verdict.audit?.level ?? this.deps.auditLevel, rule: verdict.rule }
-      this.deps.audit.write(refusedRecord(facts, verdict.refusal as Refusal, arrival.admitted.started))
-      return this.refused(arrival, verdict.refusal as Refusal)
+      return this.refuseDecided(arrival, judgement, judgement.verdict.refusal as Refusal, judgement.verdict.rule)
     }
 
     // 5. team isolation: what the request names, creates and lists (isolation.ts)
     const scope = this.deps.owners === undefined ? null : ownershipScope(arrival.policy, matchOf(judgement)?.teams ?? [])
-    if (scope === null || this.deps.owners === undefined) return this.forward(arrival, judgement, canonical.target, null)
-    const dryRun = isDryRun(arrival.policy, matchOf(judgement)?.teams ?? [])
-    const isolating = { method: req.method ?? '', segments: canonical.target.segments, query, contentTypes: contentTypes(req) }
-    // Isolation asks the daemon what it does not know yet: not while the daemon does not answer.
+    if (scope === null) return this.forward(arrival, judgement, canonical.target, null)
+    // Isolation asks the daemon what its index does not know yet: not while the daemon does not answer.
     const down = this.deps.daemonDown()
     if (down !== null) return this.refuseByGuard(arrival, down)
-    const owners = this.deps.owners()
-    return builtWithin(owners, OWNER_INDEX_WAIT_MS).then(async () => await isolate(scope, owners, isolating)).then((isolation) => {
-      if (isolation.kind === 'forward') return this.forward(arrival, judgement, canonical.target, { plan: dryRun ? unscoped(isolation.plan) : isolation.plan, dryRun, wouldDeny: null })
-      if (dryRun) return this.forward(arrival, judgement, canonical.target, { plan: {}, dryRun, wouldDeny: isolation.refusal })
-      const { verdict } = judgement.kind === 'final' ? judgement : { verdict: null }
-      const facts = { base: arrival.admitted.base, identity: arrival.admitted.identity(matchOf(judgement)), level: verdict?.audit?.level ?? this.deps.auditLevel, rule: null }
-      this.deps.audit.write(refusedRecord(facts, isolation.refusal, arrival.admitted.started))
-      return this.refused(arrival, isolation.refusal)
-    }).catch((err: unknown) => this.refuse(arrival, refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)))
+    return this.isolateThenForward(arrival, judgement, canonical.target, scope)
+      .catch((err: unknown) => this.refuse(arrival, refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)))
+  }
+
+  /** Step 5 for an ownership team; a dry run forwards what isolation would refuse and records it as would-deny. */
+  private async isolateThenForward (arrival: Arrival, judgement: Judgement, target: CanonicalTarget, scope: OwnershipScope): Promise<Exchange> {
+    const owners = (this.deps.owners as () => OwnerIndex)()
+    await builtWithin(owners, OWNER_INDEX_WAIT_MS)
+    const isolation = await isolate(scope, owners, { method: arrival.req.method ?? '', segments: target.segments, query: target.query, contentTypes: contentTypes(arrival.req) })
+    const dryRun = isDryRun(arrival.policy, matchOf(judgement)?.teams ?? [])
+    if (isolation.kind === 'forward') return this.forward(arrival, judgement, target, { plan: dryRun ? unscoped(isolation.plan) : isolation.plan, dryRun, wouldDeny: null })
+    if (dryRun) return this.forward(arrival, judgement, target, { plan: {}, dryRun, wouldDeny: isolation.refusal })
+    return this.refuseDecided(arrival, judgement, isolation.refusal, null)
   }
 
   /** Steps 6 (daemon liveness and stream slot) and the exchange that carries out the rest. */
@@ -207,6 +205,14 @@ export class Pipeline {
       const denial = refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)
       return { kind: 'final', verdict: { outcome: 'deny', identity: null, team: null, rule: null, refusal: denial, audit: null } }
     }
+  }
+
+  /** A refusal of the policy or of isolation, recorded at the level the policy sets for the request (else the gateway's). */
+  private refuseDecided (arrival: Arrival, judgement: Judgement, refused: Refusal, rule: RuleRef | null): Exchange {
+    const { admitted } = arrival
+    const level = (judgement.kind === 'final' ? judgement.verdict.audit?.level : undefined) ?? this.deps.auditLevel
+    this.deps.audit.write(refusedRecord({ base: admitted.base, identity: admitted.identity(matchOf(judgement)), level, rule }, refused, admitted.started))
+    return this.refused(arrival, refused)
   }
 
   /** A refusal before the policy decided (audit trail, canonical form), recorded at the gateway's level. */

@@ -30,19 +30,24 @@ export function bundleFrom (gw: LiveGateway, serverCa: Ca, name: string, issuer:
   return { dir, serial: issued.serialHex }
 }
 
-/** Starts `docker events` with bundle `dir` and proves the stream open end to end with an event. */
+/**
+ * Starts `docker events` with bundle `dir` and proves the stream open end
+ * to end: its RequestReceived record (the daemon answered), then an event
+ * it relays. Waits for each condition, however loaded the machine.
+ */
 export async function openEvents (gw: LiveGateway, dir: string): Promise<{ exited: Promise<number | null>; running: () => boolean }> {
+  const opened = (): number => gw.records().filter((record) => record.stage === 'RequestReceived' && record.request?.path === '/events').length
+  const before = opened()
   const events = spawn('docker', ['events', '--format', '{{.Action}}'], { env: dockerEnv(gw.port, dir) })
   let output = ''
   let running = true
   events.stdout.on('data', (c: Buffer) => { output += c.toString() })
   const exited = new Promise<number | null>((resolve) => events.on('close', (code) => { running = false; resolve(code) }))
-  for (let attempt = 0; attempt < 10 && !output.includes('create'); attempt++) {
-    const name = `dg-trust-${process.pid}-${Date.now()}`
-    await docker(gw.port, gw.bundle('alice'), ['create', '--name', name, '--network', 'none', 'dockgate-test/busybox:latest', 'true'])
-    await docker(gw.port, gw.bundle('alice'), ['rm', name])
-    await waitFor(() => output.includes('create'), 1000, 'the create event').catch(() => {})
-  }
+  await waitFor(() => opened() > before || !running, 30_000, 'the events stream to open')
+  const name = `dg-trust-${process.pid}-${Date.now()}`
+  await docker(gw.port, gw.bundle('alice'), ['create', '--name', name, '--network', 'none', 'dockgate-test/busybox:latest', 'true'])
+  await docker(gw.port, gw.bundle('alice'), ['rm', name])
+  await waitFor(() => output.includes('create') || !running, 30_000, 'the create event')
   expect(output).toContain('create')
   return { exited, running: () => running }
 }
