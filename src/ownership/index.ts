@@ -14,6 +14,6 @@ export { filterSystemDf, filterVolumeList, JsonArrayFilter, responseFilter } fro
 export { EventFilter, eventVisible, type OwnerLookup } from './events-filter.js'
 export { routeObjects, type NameClaim, type NamedObject, type RouteObjects } from './routes.js'
 export { bodyMissingAnswer, missingAnswer, notFoundMessage, type MissingAnswer, type MissingStyle } from './not-found.js'
-export { familiarName, parseImageRef, type ImageRef } from './image-ref.js'
+export { familiarName, parseImageRef, type ImageRef } from '../shared/image-ref.js'
 export { OwnerStore, type IndexedObject, type Resolution } from './store.js'
 export { OwnerIndex, type ClaimResult, type OwnerIndexOptions } from './owner-index.js'

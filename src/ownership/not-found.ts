@@ -12,7 +12,7 @@
  * endpoints show it familiar with its tag; push answers 200 with a JSON
  * progress stream that ends in the error.
  */
-import { familiarName, parseImageRef } from './image-ref.js'
+import { familiarName, parseImageRef } from '../shared/image-ref.js'
 import type { ObjectKind } from './scope.js'
 
 /** A complete answer: status, Content-Type and body (send no body to a HEAD request). */

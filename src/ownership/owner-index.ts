@@ -23,7 +23,7 @@
  */
 import { DaemonClient, type EventStream } from './daemon.js'
 import type { OwnerLookup } from './events-filter.js'
-import { imageKey, imageRepository } from './image-ref.js'
+import { imageKey, imageRepository } from '../shared/image-ref.js'
 import { notFoundMessage } from './not-found.js'
 import { isVisible, OWNER_LABEL, ownerOfLabels, type ObjectKind, type OwnershipScope } from './scope.js'
 import { OwnerStore, type IndexedObject, type Resolution } from './store.js'

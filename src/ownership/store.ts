@@ -20,7 +20,7 @@
  * so is a prefix that matches any invisible object, whoever else it
  * matches. Cheap: Map lookups; a prefix is a binary search.
  */
-import { parseImageRef } from './image-ref.js'
+import { parseImageRef } from '../shared/image-ref.js'
 import { isVisible, type ObjectKind, type OwnershipScope } from './scope.js'
 
 /** One object as the index holds it. `names` are lookup keys: container names with '/', a volume or network name, image tag and digest keys. */

@@ -2,7 +2,9 @@
  * Image references read the way dockerd 20.10 reads them
  * (distribution/reference ParseAnyReference and ParseNormalizedNamed), so
  * the owner index resolves an image name exactly as the daemon would and
- * says "No such image" in the daemon's words. Pure.
+ * says "No such image" in the daemon's words, and the policy's image
+ * allowlists judge the reference the daemon will use. Pure: shared by
+ * src/ownership and src/policy.
  *
  * - 64 hex digits, or a digest (`sha256:` + 64 hex digits): an image id,
  *   looked up by id only.
@@ -69,6 +71,55 @@ export function parseImageRef (text: string): ImageRef {
     familiar: `${familiarName(repository)}${shown === '' ? ':latest' : shown}`,
     prefix: idPrefix(text)
   }
+}
+
+/**
+ * A reference in the docker CLI's fully normalised form, for allowlists:
+ * an image id, or a name with its domain and path normalised, `:latest`
+ * added when there is neither tag nor digest (reference.TagNameOnly), and
+ * a tag and a digest both kept when both are written (the daemon then uses
+ * the digest and ignores the tag).
+ */
+export type NormalizedRef =
+  | { readonly kind: 'id'; readonly id: string }
+  | {
+    readonly kind: 'named'
+    /** e.g. `docker.io/library/busybox:latest`, `host:5000/x@sha256:...`, `docker.io/library/a:1@sha256:...`. */
+    readonly reference: string
+    /** e.g. `docker.io/library/busybox`. */
+    readonly repository: string
+    /** The tag as written, or `latest` when neither tag nor digest is; null when only a digest is. */
+    readonly tag: string | null
+    readonly digest: string | null
+    /**
+     * True when the daemon, not finding the name, would use the text as an
+     * image id prefix (`cafe`, `0123456789ab`, `sha256:fbaa`): which image
+     * it names can only be known by asking the daemon.
+     */
+    readonly maybeId: boolean
+  }
+  | { readonly kind: 'invalid' }
+
+/** Normalises `text` as the docker CLI and daemon do (see {@link NormalizedRef}). */
+export function normalizeImageRef (text: string): NormalizedRef {
+  const ref = parseImageRef(text)
+  if (ref.kind !== 'named') return ref
+  const at = text.lastIndexOf('@')
+  const digest = at === -1 ? null : text.slice(at + 1)
+  const beforeDigest = at === -1 ? text : text.slice(0, at)
+  const lastSlash = beforeDigest.lastIndexOf('/')
+  const colon = beforeDigest.indexOf(':', lastSlash + 1)
+  const written = colon === -1 ? null : beforeDigest.slice(colon + 1)
+  const tag = written ?? (digest === null ? 'latest' : null)
+  const reference = `${ref.repository}${tag === null ? '' : `:${tag}`}${digest === null ? '' : `@${digest}`}`
+  const prefix = ref.prefix
+  const maybeId = prefix !== null && (prefix.alg === '' || prefix.alg === 'sha256') && /^[a-f0-9]+$/.test(prefix.hex)
+  return { kind: 'named', reference, repository: ref.repository, tag, digest, maybeId }
+}
+
+/** True for text the daemon takes as an image id outright: 64 hex digits, or `sha256:` (or another digest algorithm) and its hex. */
+export function isImageId (text: string): boolean {
+  return parseImageRef(text).kind === 'id'
 }
 
 /** The key a RepoTags or RepoDigests entry (`busybox:latest`, `x@sha256:...`) is stored under, or null when it does not parse. */
