@@ -7,6 +7,7 @@ import type { Diagnostic } from '../shared/diagnostics.js'
 import type { TeamAuditLevel } from './audit-level.js'
 import type { ContainerRules } from './containers.js'
 import type { FieldMatcher } from './identity.js'
+import type { Quota } from './images.js'
 import type { CompiledRule } from './rules.js'
 import type { IdentityMatch, PolicyMode, RuleRef } from './types.js'
 
@@ -26,6 +27,8 @@ export interface CompiledTeam {
   readonly audit: TeamAuditLevel | null
   /** True iff the team's objects are isolated: labelled `dockgate.owner=<name>`, and only its own are visible to it (see ownership.ts). */
   readonly ownership: boolean
+  /** The team's `quota:` (only with ownership; the gateway counts and enforces it), or null. */
+  readonly quota: Quota | null
 }
 
 /** The policy's `defaults:`, each the value a team gets when it does not set the key itself. */

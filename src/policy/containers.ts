@@ -14,10 +14,17 @@ import type { Locator, ValuePath } from '../shared/yaml-source.js'
 import { ALL_CAPABILITIES, CAPABILITIES, normalizeCapability } from './body/capabilities.js'
 import type { ContainerRuleKey, HostFact } from './body/facts.js'
 import { compilePathGlob, pathGlobMatches, type PathGlob } from './body/host-paths.js'
+import {
+  allowedHint, compileImagePattern, formatResource, nameAllowed, needsResolution, parseCpus, parseMemory, parsePositiveInteger,
+  restrictsImages, type ImagePattern, type ImageRules, type ResourceCaps, type ResourceSetting
+} from './images.js'
 import type { RuleRef } from './types.js'
 
 /** The settings of `containers:` in the order they are checked and documented. */
-export const CONTAINER_SETTINGS = ['privileged', 'hostNamespaces', 'capAdd', 'devices', 'unconfined', 'bindMounts'] as const
+export const CONTAINER_SETTINGS = ['privileged', 'hostNamespaces', 'capAdd', 'devices', 'unconfined', 'bindMounts', 'images', 'requireDigest', 'resources'] as const
+
+/** The keys of `containers.resources`. */
+export const RESOURCE_SETTINGS = ['memory', 'cpus', 'pids'] as const satisfies readonly ResourceSetting[]
 
 /** Compiled `containers:` rules of one team. `refs` says where each setting is written (or defaulted). */
 export interface ContainerRules {
@@ -29,6 +36,10 @@ export interface ContainerRules {
   /** Normalised capability names (no `CAP_`), possibly `ALL`. */
   readonly capAdd: readonly string[]
   readonly bindMounts: readonly PathGlob[]
+  /** `images` (null when absent: any name) and `requireDigest`. */
+  readonly images: ImageRules
+  /** `resources`: each cap, or null when the team sets none. */
+  readonly resources: ResourceCaps
   readonly refs: Readonly<Record<ContainerRuleKey, RuleRef>>
 }
 
@@ -38,6 +49,17 @@ export interface ContainerViolation {
   readonly ref: RuleRef
   /** Completes the refusal message, e.g. ` (allowed: /srv/ci/**)`; may be ''. */
   readonly hint: string
+  /** The whole refusal message when `TEAM may not PHRASE HINT` does not fit (a missing resource limit). */
+  readonly message?: string
+  /** The refusal code when not DG_BODY_DENIED. */
+  readonly code?: 'DG_IMAGE_DENIED'
+}
+
+/** The outcome of checking all of a request's facts against one team's rules. */
+export interface ContainerCheck {
+  readonly violation: ContainerViolation | null
+  /** Image references (as written) allowed only if the image the daemon resolves them to is: ids and possible id prefixes. */
+  readonly unresolved: readonly string[]
 }
 
 const flag = (what: string): ReturnType<typeof Type.Boolean> => Type.Optional(Type.Boolean({ description: `true or false (${what})` }))
@@ -49,8 +71,15 @@ export const ContainersSchema = Type.Object({
   capAdd: Type.Optional(Type.Array(Type.String({ description: 'a capability name like NET_ADMIN' }), { description: 'a list of capabilities like [NET_ADMIN]' })),
   devices: flag('may give containers host devices'),
   unconfined: flag('may disable seccomp, AppArmor, SELinux or masked paths'),
-  bindMounts: Type.Optional(Type.Array(Type.String({ description: 'a host path glob like /srv/ci/**' }), { description: 'a list of host path globs like ["/srv/ci/**"]' }))
-}, { additionalProperties: false, description: 'unrestricted, or a mapping with privileged, hostNamespaces, capAdd, devices, unconfined and bindMounts' })
+  bindMounts: Type.Optional(Type.Array(Type.String({ description: 'a host path glob like /srv/ci/**' }), { description: 'a list of host path globs like ["/srv/ci/**"]' })),
+  images: Type.Optional(Type.Array(Type.String({ description: 'an image pattern like registry.example.com/ci/**' }), { description: 'a list of image patterns like ["registry.example.com/ci/**", "alpine:3.*"]' })),
+  requireDigest: flag('only name@sha256:... image references'),
+  resources: Type.Optional(Type.Object({
+    memory: Type.Optional(Type.Unknown()),
+    cpus: Type.Optional(Type.Unknown()),
+    pids: Type.Optional(Type.Unknown())
+  }, { additionalProperties: false, description: 'a mapping with memory, cpus and pids, like { memory: 2g, cpus: 2, pids: 1024 }' }))
+}, { additionalProperties: false, description: 'unrestricted, or a mapping with privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts, images, requireDigest and resources' })
 
 // checkSchema reports paths from the root it is given; wrapping the value in
 // its real place makes messages and positions name teams.T.containers.KEY.
@@ -70,27 +99,42 @@ export function compileContainerRules (team: string, value: unknown, source: Loc
   // A setting is reported where it is written; a default at `containers:`,
   // or at the team's name when the team has no `containers:` at all.
   const refOf = (key: ContainerRuleKey, text: string): RuleRef => {
-    const written = key !== 'unrestricted' && isRecord(value) && Object.hasOwn(value, key)
-    const at: ValuePath = written ? [...path, key] : value === undefined ? ['teams', team] : path
+    const keyPath = key.split('.')
+    const written = key !== 'unrestricted' && isWritten(value, keyPath)
+    const at: ValuePath = written ? [...path, ...keyPath] : value === undefined ? ['teams', team] : path
     const { line, col } = source.keyAt(at)
     return { file: source.file, line, col, text, team, effect: 'deny' }
   }
-  if (value === 'unrestricted') return build(true, {}, team, refOf, [], [])
+  const none: Compiled = { capAdd: [], bindMounts: [], images: null, resources: { memory: null, nanoCpus: null, pids: null } }
+  if (value === 'unrestricted') return build(true, {}, team, refOf, none)
   if (typeof value === 'string' || (value !== undefined && !isRecord(value))) {
     report(path, `containers must be unrestricted or a mapping of settings (${CONTAINER_SETTINGS.join(', ')}), got ${JSON.stringify(value)}`)
-    return build(false, {}, team, refOf, [], [])
+    return build(false, {}, team, refOf, none)
   }
   const settings = value ?? {}
   problems.push(...checkSchema(ContainersInPlace, { teams: { [team]: { containers: settings } } }, source))
   const capAdd = compileCapabilities(settings.capAdd, [...path, 'capAdd'], report)
   const bindMounts = compileBindMounts(settings.bindMounts, [...path, 'bindMounts'], report)
-  return build(false, settings, team, refOf, capAdd, bindMounts)
+  const images = compileImages(settings.images, [...path, 'images'], report)
+  const resources = compileResources(settings.resources, [...path, 'resources'], report)
+  return build(false, settings, team, refOf, { capAdd, bindMounts, images, resources })
+}
+
+interface Compiled {
+  readonly capAdd: string[]
+  readonly bindMounts: PathGlob[]
+  readonly images: ImagePattern[] | null
+  readonly resources: ResourceCaps
 }
 
 function build (
   unrestricted: boolean, settings: Record<string, unknown>, team: string,
-  refOf: (key: ContainerRuleKey, text: string) => RuleRef, capAdd: string[], bindMounts: PathGlob[]
+  refOf: (key: ContainerRuleKey, text: string) => RuleRef, compiled: Compiled
 ): ContainerRules {
+  const { capAdd, bindMounts, images, resources } = compiled
+  const requireDigest = !unrestricted && settings.requireDigest === true
+  const cap = (setting: ResourceSetting, value: number | null): string =>
+    `containers.resources.${setting}: ${value === null ? 'no cap' : formatResource(setting, value)}`
   const bool = (key: string): boolean => unrestricted || settings[key] === true
   const describe = (key: string, shown: string): string => `containers.${key}: ${shown}${key in settings ? '' : ' (default)'}`
   const list = (items: readonly string[]): string => `[${items.join(', ')}]`
@@ -101,6 +145,11 @@ function build (
     devices: refOf('devices', describe('devices', String(bool('devices')))),
     unconfined: refOf('unconfined', describe('unconfined', String(bool('unconfined')))),
     bindMounts: refOf('bindMounts', describe('bindMounts', list(bindMounts.map((g) => g.text)))),
+    images: refOf('images', images === null ? 'containers.images: any image (not set)' : `containers.images: ${list(images.map((p) => p.text))}`),
+    requireDigest: refOf('requireDigest', describe('requireDigest', String(requireDigest))),
+    'resources.memory': refOf('resources.memory', cap('memory', resources.memory)),
+    'resources.cpus': refOf('resources.cpus', cap('cpus', resources.nanoCpus)),
+    'resources.pids': refOf('resources.pids', cap('pids', resources.pids)),
     unrestricted: refOf('unrestricted', `${team}: containers is not unrestricted`)
   }
   return {
@@ -111,8 +160,47 @@ function build (
     unconfined: bool('unconfined'),
     capAdd,
     bindMounts,
+    images: { patterns: images, requireDigest },
+    resources,
     refs
   }
+}
+
+function compileImages (raw: unknown, path: ValuePath, report: (at: ValuePath, message: string) => void): ImagePattern[] | null {
+  if (!Array.isArray(raw)) return null
+  const out: ImagePattern[] = []
+  raw.forEach((item: unknown, i) => {
+    if (typeof item !== 'string') return
+    const pattern = compileImagePattern(item)
+    if (typeof pattern === 'string') report([...path, i], `${pattern}; patterns are like registry.example.com/ci/**, docker.io/library/alpine:3.* or alpine`)
+    else out.push(pattern)
+  })
+  return out
+}
+
+const RESOURCE_FORMS: Record<ResourceSetting, string> = {
+  memory: 'a size like 512m or 2g (b, k, m, g, t, p: binary multiples, as docker run -m) or a number of bytes',
+  cpus: 'a positive number of CPUs like 2 or 1.5 (as docker run --cpus, at most 9 decimal places)',
+  pids: 'a positive whole number like 1024'
+}
+
+function compileResources (raw: unknown, path: ValuePath, report: (at: ValuePath, message: string) => void): ResourceCaps {
+  const read = (setting: ResourceSetting, parse: (value: unknown) => number | null): number | null => {
+    if (!isRecord(raw) || !Object.hasOwn(raw, setting)) return null
+    const parsed = parse(raw[setting])
+    if (parsed === null) report([...path, setting], `resources.${setting} must be ${RESOURCE_FORMS[setting]}, got ${JSON.stringify(raw[setting])}`)
+    return parsed
+  }
+  return { memory: read('memory', parseMemory), nanoCpus: read('cpus', parseCpus), pids: read('pids', parsePositiveInteger) }
+}
+
+function isWritten (value: unknown, keyPath: readonly string[]): boolean {
+  let at = value
+  for (const key of keyPath) {
+    if (!isRecord(at) || !Object.hasOwn(at, key)) return false
+    at = at[key]
+  }
+  return true
 }
 
 function compileCapabilities (raw: unknown, path: ValuePath, report: (at: ValuePath, message: string) => void): string[] {
@@ -145,14 +233,79 @@ function compileBindMounts (raw: unknown, path: ValuePath, report: (at: ValuePat
 
 /** The first fact `rules` do not allow, or null when all are allowed. Pure and cheap. */
 export function firstViolation (rules: ContainerRules, facts: readonly HostFact[]): ContainerViolation | null {
-  if (rules.unrestricted) return null
+  return checkFacts(rules, facts).violation
+}
+
+/**
+ * Checks every fact: the first violation, else the image references that
+ * are allowed only once the daemon says which image they name.
+ */
+export function checkFacts (rules: ContainerRules, facts: readonly HostFact[], team = ''): ContainerCheck {
+  if (rules.unrestricted) return { violation: null, unresolved: [] }
+  const unresolved: string[] = []
   for (const fact of facts) {
-    if (!allows(rules, fact)) return { fact, ref: rules.refs[fact.rule], hint: hintFor(rules, fact) }
+    if (fact.rule === 'images') {
+      const decision = judgeImage(rules, fact.image)
+      if (decision === 'resolve') {
+        if (!unresolved.includes(fact.image.text)) unresolved.push(fact.image.text)
+        continue
+      }
+      if (decision !== null) return { violation: { fact, ref: rules.refs[decision], hint: '', message: imageMessage(rules, fact.image, team), code: 'DG_IMAGE_DENIED' }, unresolved: [] }
+      continue
+    }
+    if (fact.rule === 'resources') {
+      const message = judgeResource(rules.resources, fact.resource, team)
+      if (message !== null) return { violation: { fact, ref: rules.refs[`resources.${fact.resource.setting}`], hint: '', message }, unresolved: [] }
+      continue
+    }
+    if (!allows(rules, fact)) return { violation: { fact, ref: rules.refs[fact.rule], hint: hintFor(rules, fact) }, unresolved: [] }
   }
+  return { violation: null, unresolved }
+}
+
+/** null: allowed; `resolve`: allowed iff the image the daemon resolves it to is; else the setting that refuses it. */
+function judgeImage (rules: ContainerRules, image: HostFactImage): 'images' | 'requireDigest' | 'resolve' | null {
+  const images = rules.images
+  if (!restrictsImages(images)) return null
+  const ref = image.ref
+  if (ref === null) return images.patterns !== null ? 'images' : null
+  const resolvable = image.use === 'run' || image.use === 'source'
+  if (resolvable && needsResolution(ref)) return 'resolve'
+  if (ref.kind !== 'named') return images.patterns !== null ? 'images' : 'requireDigest'
+  const name = { repository: ref.repository, tag: ref.tag, digest: ref.digest, allTags: image.allTags }
+  if (nameAllowed(images, name, image.use !== 'name')) return null
+  return images.requireDigest && image.use !== 'name' && ref.digest === null && nameAllowed(images, name, false) ? 'requireDigest' : 'images'
+}
+
+type HostFactImage = Extract<HostFact, { rule: 'images' }>['image']
+
+/** The refusal for an image `rules` do not allow. */
+export function imageMessage (rules: ContainerRules, image: HostFactImage, team: string): string {
+  const hint = allowedHint(rules.images)
+  if (image.ref === null) return `${team} may not ${image.why}${hint}`
+  if (image.ref.kind === 'invalid') return `${team} may not use image ${JSON.stringify(image.text)}: it is not a valid image reference${hint}`
+  const shown = image.ref.kind === 'id' ? image.ref.id : image.allTags ? `${image.ref.repository} (every tag)` : image.ref.reference
+  const verb = image.use === 'pull' ? 'pull image' : image.use === 'name' ? 'name an image' : image.use === 'source' ? 'tag image' : 'use image'
+  return `${team} may not ${verb} ${shown}${hint}`
+}
+
+/** null when `resource` is within the team's cap (or it has none), else the refusal. */
+function judgeResource (caps: ResourceCaps, resource: HostFactResource, team: string): string | null {
+  const setting = resource.setting
+  const cap = setting === 'memory' ? caps.memory : setting === 'cpus' ? caps.nanoCpus : caps.pids
+  if (cap === null) return null
+  const shownCap = formatResource(setting, cap)
+  if (resource.unknown !== undefined) return `${team} may not ${resource.unknown} (resources.${setting}: at most ${shownCap})`
+  if (resource.value === null) {
+    return resource.asked === '' ? `${team} must set a ${setting} limit (resources.${setting}: ${shownCap})` : `${team} may not remove the ${setting} limit (${resource.asked}) (resources.${setting}: at most ${shownCap})`
+  }
+  if (resource.value > cap) return `${team} may not set ${setting} ${formatResource(setting, resource.value)} (resources.${setting}: at most ${shownCap})`
   return null
 }
 
-function allows (rules: ContainerRules, fact: HostFact): boolean {
+type HostFactResource = Extract<HostFact, { rule: 'resources' }>['resource']
+
+function allows (rules: ContainerRules, fact: Exclude<HostFact, { rule: 'images' | 'resources' }>): boolean {
   switch (fact.rule) {
     case 'privileged': return rules.privileged
     case 'hostNamespaces': return rules.hostNamespaces
@@ -164,7 +317,7 @@ function allows (rules: ContainerRules, fact: HostFact): boolean {
   }
 }
 
-function hintFor (rules: ContainerRules, fact: HostFact): string {
+function hintFor (rules: ContainerRules, fact: Exclude<HostFact, { rule: 'images' | 'resources' }>): string {
   switch (fact.rule) {
     case 'capAdd':
       return rules.capAdd.length === 0 ? ' (containers.capAdd allows none)' : ` (allowed: ${rules.capAdd.join(', ')})`

@@ -27,7 +27,9 @@ import { FieldFault } from './body/fields.js'
 import { parseJson, type BodyFault } from './body/json.js'
 import { auditChoice, type AuditChoice, type AuditLevel } from './audit-level.js'
 import type { CompiledIdentity, Policy } from './compiled.js'
-import { firstViolation } from './containers.js'
+import { checkFacts } from './containers.js'
+import { allowedHint, imageAllowed, nameAllowed, type ImageRules } from './images.js'
+import { normalizeImageRef } from '../shared/image-ref.js'
 import { evaluatePath, noIdentity, pathDenial, type Allowing } from './decide.js'
 import type { CanonicalTarget, IdentityMatch, Principal, RuleRef } from './types.js'
 
@@ -54,6 +56,32 @@ export interface Verdict {
   readonly refusal: Refusal | null
   /** The audit level the policy sets for this request (audit-level.ts), or null: the gateway's default applies. */
   readonly audit: AuditChoice | null
+  /**
+   * Only on `allow`: image references the policy can judge only once the
+   * daemon says which image they name (image ids and possible id prefixes).
+   * The gateway must inspect each and complete the verdict with
+   * {@link resolveImages} before forwarding. Absent when there are none.
+   */
+  readonly images?: ImageResolution
+}
+
+/** Image references an allow verdict still depends on (see {@link Verdict.images}). */
+export interface ImageResolution {
+  /** The references as the request wrote them (`Image`, a tag's source), each to inspect on the daemon (GET /images/{ref}/json). */
+  readonly refs: readonly string[]
+  /** The teams that allowed everything else, in order: the first whose image rules allow the resolved images decides. */
+  readonly teams: readonly PendingTeam[]
+  readonly dryRun: boolean
+}
+
+/** A team an image resolution can still allow the request for. */
+export interface PendingTeam {
+  readonly team: string
+  /** The allow rule that allowed the method and path. */
+  readonly rule: RuleRef
+  readonly images: ImageRules
+  /** The `containers.images` (or `requireDigest`) setting, for refusals. */
+  readonly imagesRule: RuleRef
 }
 
 /** A verdict before its audit level is attached. */
@@ -130,16 +158,72 @@ export function bodyTooLarge (pending: PendingBody, limit: number): Verdict {
   return { ...refused(pending.identity, null, refusal('DG_BODY_TOO_LARGE', message), false), audit: pending.audit }
 }
 
-/** The first candidate team whose rules allow every fact decides; else the first team's first violation refuses. */
+/**
+ * The first candidate team whose rules allow every fact decides; else the
+ * first team whose rules allow everything but image references only the
+ * daemon can resolve (the verdict then carries them, with every such team);
+ * else the first team's first violation refuses.
+ */
 function judgeFacts (identity: IdentityMatch | null, candidates: readonly Allowing[], facts: readonly HostFact[], dryRun: boolean): Ruling {
-  let first: { team: string; phrase: string; hint: string; ref: RuleRef } | null = null
+  let first: { ref: RuleRef; denial: Refusal } | null = null
+  const pending: Array<{ candidate: Allowing; refs: readonly string[] }> = []
   for (const candidate of candidates) {
-    const violation = firstViolation(candidate.team.containers, facts)
-    if (violation === null) return allowed(identity, candidate)
-    first ??= { team: candidate.team.name, phrase: violation.fact.phrase, hint: violation.hint, ref: violation.ref }
+    const team = candidate.team.name
+    const check = checkFacts(candidate.team.containers, facts, team)
+    const violation = check.violation
+    if (violation === null && check.unresolved.length === 0) return allowed(identity, candidate)
+    if (violation === null) {
+      pending.push({ candidate, refs: check.unresolved })
+      continue
+    }
+    first ??= { ref: violation.ref, denial: refusal(violation.code ?? 'DG_BODY_DENIED', violation.message ?? `${team} may not ${violation.fact.phrase}${violation.hint}`) }
+  }
+  const lead = pending[0]
+  if (lead !== undefined) {
+    const teams = pending.map(({ candidate }): PendingTeam => {
+      const rules = candidate.team.containers
+      return { team: candidate.team.name, rule: candidate.rule, images: rules.images, imagesRule: rules.images.patterns !== null ? rules.refs.images : rules.refs.requireDigest }
+    })
+    return { ...allowed(identity, lead.candidate), images: { refs: lead.refs, teams, dryRun } }
   }
   if (first === null) throw new Error('judgeFacts needs at least one candidate team')
-  return refused(identity, first.ref, refusal('DG_BODY_DENIED', `${first.team} may not ${first.phrase}${first.hint}`), dryRun)
+  return refused(identity, first.ref, first.denial, dryRun)
+}
+
+/**
+ * Completes a verdict that carries {@link Verdict.images}, once the gateway
+ * has inspected each reference on the daemon: `resolved` maps each of
+ * `verdict.images.refs` to the image's own references (its RepoTags and
+ * RepoDigests, as the daemon lists them), or to null when the daemon has no
+ * such image. A team allows iff, for every reference, one of the image's
+ * references is allowed (imageAllowed) or, for an image the daemon does
+ * not have, the text is a name the team allows by name (the daemon answers
+ * "No such image", and a pull of that name is judged by name). The first
+ * such team decides; if none, the request is refused (DG_IMAGE_DENIED), or
+ * would be in dry-run. Pure; verdicts without `images` are returned as is.
+ */
+export function resolveImages (verdict: Verdict, resolved: ReadonlyMap<string, readonly string[] | null>): Verdict {
+  const pending = verdict.images
+  if (pending === undefined || verdict.outcome !== 'allow') return verdict
+  const rest: Verdict = { outcome: verdict.outcome, identity: verdict.identity, team: verdict.team, rule: verdict.rule, refusal: verdict.refusal, audit: verdict.audit }
+  const passes = (rules: ImageRules, text: string): boolean => {
+    const references = resolved.get(text) ?? null
+    if (references !== null) return imageAllowed(rules, references)
+    const ref = normalizeImageRef(text)
+    return ref.kind === 'named' && nameAllowed(rules, ref)
+  }
+  for (const team of pending.teams) {
+    if (pending.refs.every((text) => passes(team.images, text))) return { ...rest, team: team.team, rule: team.rule }
+  }
+  const lead = pending.teams[0]
+  if (lead === undefined) throw new Error('an image resolution needs at least one team')
+  const text = pending.refs.find((ref) => !passes(lead.images, ref)) ?? ''
+  const references = resolved.get(text) ?? null
+  const what = references === null
+    ? 'the daemon has no such image, so it cannot be judged'
+    : references.length === 0 ? 'the image has no name or digest' : `the image is ${references.join(', ')}`
+  const denial = refusal('DG_IMAGE_DENIED', `${lead.team} may not use image ${text}: ${what}${allowedHint(lead.images)}`)
+  return { ...refused(verdict.identity, lead.imagesRule, denial, pending.dryRun), audit: verdict.audit }
 }
 
 function isDryRun (policy: Policy, identity: CompiledIdentity | null): boolean {

@@ -13,6 +13,7 @@ import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-sourc
 import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy, type PolicyDefaults } from './compiled.js'
 import { AUDIT_LEVELS, isAuditLevel, type TeamAuditLevel } from './audit-level.js'
 import { compileContainerRules } from './containers.js'
+import { parseMemory, parsePositiveInteger, type Quota } from './images.js'
 import { findGroup, GROUPS, isGroupReference } from './groups.js'
 import { compileFieldMatcher, isMatchKey, type FieldMatcher } from './identity.js'
 import { lintPolicy } from './lint.js'
@@ -150,10 +151,37 @@ class PolicyChecker {
         mode: this.mode(['teams', name, 'mode'], policyMode),
         containers: compileContainerRules(name, rules.containers, this.source, this.problems),
         audit: this.teamAudit(name, rules.audit),
-        ownership: this.ownership(rules, defaults)
+        ownership: this.ownership(rules, defaults),
+        quota: this.quota(name, rules, this.ownership(rules, defaults))
       })
     }
     return teams
+  }
+
+  /**
+   * A team's `quota:`, or null when it sets none. A quota counts the team's
+   * containers by their owner label, so it needs ownership: without it the
+   * quota is a check error (and compiles to null).
+   */
+  private quota (team: string, rules: Rec, ownership: boolean): Quota | null {
+    const raw = rules.quota
+    if (!isRecord(raw)) return null
+    const path: ValuePath = ['teams', team, 'quota']
+    const read = (key: 'containers' | 'memory', parse: (value: unknown) => number | null, form: string): number | null => {
+      if (!Object.hasOwn(raw, key)) return null
+      const value = parse(raw[key])
+      if (value === null) this.report('DG_BAD_VALUE', [...path, key], `quota.${key} must be ${form}, got ${JSON.stringify(raw[key])}`)
+      return value
+    }
+    const quota = {
+      containers: read('containers', parsePositiveInteger, 'a positive whole number of containers like 20'),
+      memory: read('memory', parseMemory, 'a size like 16g (b, k, m, g, t, p: binary multiples, as docker run -m) or a number of bytes')
+    }
+    if (!ownership) {
+      this.report('DG_BAD_VALUE', path, `team ${team} has a quota but not ownership: a quota counts the team's own containers by their owner label; set ownership: true on the team (or defaults: { ownership: true })`, 'key')
+      return null
+    }
+    return quota
   }
 
   /** A team's `audit:` level, or null when it sets none (or an invalid one, reported). */

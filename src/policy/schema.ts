@@ -44,8 +44,12 @@ export const TeamSchema = Type.Object({
   mode: Mode,
   containers: Type.Optional(Type.Unknown()),
   audit: Type.Optional(Type.String({ description: 'metadata or request' })),
-  ownership: Ownership
-}, { additionalProperties: false, description: 'a mapping with allow, deny, mode, containers, audit and ownership' })
+  ownership: Ownership,
+  quota: Type.Optional(Type.Object({
+    containers: Type.Optional(Type.Unknown()),
+    memory: Type.Optional(Type.Unknown())
+  }, { additionalProperties: false, description: 'a mapping with containers and memory, like { containers: 20, memory: 16g }' }))
+}, { additionalProperties: false, description: 'a mapping with allow, deny, mode, containers, audit, ownership and quota' })
 
 /** Policy-wide defaults for team keys; a team's own key overrides its default. */
 export const DefaultsSchema = Type.Object({

@@ -24,6 +24,7 @@ export function readBuildRequest (query: string, contentTypes: readonly string[]
       throw new FieldFault({ kind: 'media-type', message: `a build context must not be sent as ${media}: the daemon would read more build parameters from it` })
     }
   }
+  facts.unjudgedImage('POST /build', 'build images: builds are not judged by their FROM lines yet (the base images come from the streamed build context)')
   for (const [name, value] of parseQuery(query)) {
     const key = name.toLowerCase()
     if (key === 'networkmode' && sharesNamespace(value)) facts.namespace('networkmode', value)

@@ -6,7 +6,8 @@
  * Judged by body (read whole, up to `limits.bodyBytes`, parsed as dockerd
  * would): container create, start (old APIs apply a HostConfig body there),
  * update, exec create, volume create, service create/update, plugin pull and
- * upgrade. Judged by query: /build. Never judged in detail (only a team with
+ * upgrade. Judged by query: /build, and the image endpoints (pull and
+ * import, tag, commit, load: body/images.ts). Never judged in detail (only a team with
  * `containers: unrestricted` passes): BuildKit's /grpc, plugin create from a
  * local archive, and plugin settings.
  */
@@ -15,6 +16,7 @@ import { readBuildRequest } from './build.js'
 import { FactList, type Action, type HostFact } from './facts.js'
 import { asStruct, FieldFault } from './fields.js'
 import { readHostConfig, readResources } from './host-config.js'
+import { readCommit, readCreateImage, readCreateLimits, readImageCreate, readImageTag, readServiceImageAndLimits, readUpdateLimits } from './images.js'
 import type { JsonValue } from './json.js'
 import { JSON_MEDIA_TYPE, mediaType } from './media-type.js'
 import { readVolumeDriverOptions } from './mounts.js'
@@ -41,22 +43,59 @@ const opaqueEndpoint = (name: string, phrase: string): JudgedEndpoint =>
   ({ name, reads: 'request', fromRequest: () => collect((facts) => { facts.opaque(name, phrase) }) })
 
 const ENDPOINTS = {
-  create: bodyEndpoint('POST /containers/create', (value, facts) => { readContainerConfig(value, CREATE, facts) }),
-  // dockerd decodes an old-API start body as a create body (ContainerConfigWrapper), so both places count.
-  start: bodyEndpoint('POST /containers/{id}/start', (value, facts) => { readContainerConfig(value, START, facts) }),
-  update: bodyEndpoint('POST /containers/{id}/update', (value, facts) => { withStruct(value, (body) => { readResources(body, facts) }) }),
+  create: bodyEndpoint('POST /containers/create', (value, facts) => {
+    readContainerConfig(value, CREATE, facts)
+    withStruct(value, (body) => {
+      readCreateImage(body, facts)
+      readCreateLimits(body, facts)
+    })
+  }),
+  // dockerd decodes an old-API start body as a create body (ContainerConfigWrapper), so both places count;
+  // a start body with any HostConfig field replaces the container's HostConfig, limits included.
+  start: bodyEndpoint('POST /containers/{id}/start', (value, facts) => {
+    readContainerConfig(value, START, facts)
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && 'entries' in value && value.entries.length > 0) {
+      withStruct(value, (body) => { readCreateLimits(body, facts) })
+    }
+  }),
+  update: bodyEndpoint('POST /containers/{id}/update', (value, facts) => {
+    withStruct(value, (body) => {
+      readResources(body, facts)
+      readUpdateLimits(body, facts)
+    })
+  }),
   exec: bodyEndpoint('POST /containers/{id}/exec', (value, facts) => {
     withStruct(value, (body) => { if (body.bool('Privileged')) facts.privileged({ privileged: 'run a privileged exec' }, 'Privileged') })
   }),
   volume: bodyEndpoint('POST /volumes/create', readVolumeBody),
-  serviceCreate: bodyEndpoint('POST /services/create', readServiceSpec),
-  serviceUpdate: bodyEndpoint('POST /services/{id}/update', readServiceSpec),
+  serviceCreate: bodyEndpoint('POST /services/create', readService),
+  serviceUpdate: bodyEndpoint('POST /services/{id}/update', readService),
   pluginPull: bodyEndpoint('POST /plugins/pull', readPluginPrivileges),
   pluginUpgrade: bodyEndpoint('POST /plugins/{name}/upgrade', readPluginPrivileges),
   build: {
     name: 'POST /build',
     reads: 'request',
     fromRequest: (target, contentTypes) => collect((facts) => { readBuildRequest(target.query, contentTypes, facts) })
+  },
+  imageCreate: {
+    name: 'POST /images/create',
+    reads: 'request',
+    fromRequest: (target, contentTypes) => collect((facts) => { readImageCreate(target.query, contentTypes, facts) })
+  },
+  imageTag: {
+    name: 'POST /images/{name}/tag',
+    reads: 'request',
+    fromRequest: (target, contentTypes) => collect((facts) => { readImageTag(target.segments.slice(1, -1).join('/'), target.query, contentTypes, facts) })
+  },
+  commit: {
+    name: 'POST /commit',
+    reads: 'request',
+    fromRequest: (target, contentTypes) => collect((facts) => { readCommit(target.query, contentTypes, facts) })
+  },
+  imageLoad: {
+    name: 'POST /images/load',
+    reads: 'request',
+    fromRequest: () => collect((facts) => { facts.unjudgedImage('POST /images/load', 'load images (docker load): docker load cannot be judged, its tags come from the tarball') })
   },
   grpc: opaqueEndpoint('POST /grpc', "use BuildKit's /grpc endpoint: its build steps can ask for host networking or privileges, which dockgate cannot read"),
   pluginCreate: opaqueEndpoint('POST /plugins/create', 'create a plugin from a local archive: its config can mount host paths and devices, which dockgate cannot read'),
@@ -78,6 +117,10 @@ export function findJudgedEndpoint (method: string, segments: readonly string[])
       if (n !== 3) return null
       return last === 'start' ? ENDPOINTS.start : last === 'update' ? ENDPOINTS.update : last === 'exec' ? ENDPOINTS.exec : null
     case 'build': return n === 1 ? ENDPOINTS.build : null
+    case 'commit': return n === 1 ? ENDPOINTS.commit : null
+    case 'images':
+      if (n === 2) return second === 'create' ? ENDPOINTS.imageCreate : second === 'load' ? ENDPOINTS.imageLoad : null
+      return n >= 3 && last === 'tag' ? ENDPOINTS.imageTag : null
     case 'grpc': return n === 1 ? ENDPOINTS.grpc : null
     case 'volumes': return n === 2 && second === 'create' ? ENDPOINTS.volume : null
     case 'services':
@@ -127,6 +170,15 @@ function readContainerConfig (value: JsonValue | undefined, action: Action, fact
     for (const name of body.struct('NetworkingConfig')?.mapKeys('EndpointsConfig') ?? []) {
       if (name.toLowerCase() === 'host') facts.namespace('NetworkingConfig.EndpointsConfig', name)
     }
+  })
+}
+
+/** A service spec: its host-reaching fields, its image and its limits. */
+function readService (value: JsonValue | undefined, facts: FactList): void {
+  readServiceSpec(value, facts)
+  withStruct(value, (spec) => {
+    const task = spec.struct('TaskTemplate')
+    if (task !== null && !task.has('PluginSpec')) readServiceImageAndLimits(task, facts)
   })
 }
 

@@ -5,10 +5,49 @@
  * same list (containers.ts), so parsing is done once and a body is refused as
  * ambiguous or invalid whichever team is asking.
  */
+import { normalizeImageRef, type NormalizedRef } from '../../shared/image-ref.js'
+import type { ResourceSetting } from '../images.js'
 import { cleanPath } from './host-paths.js'
 
-/** The `containers:` setting that decides a fact; `unrestricted` facts only `containers: unrestricted` allows. */
-export type ContainerRuleKey = 'privileged' | 'hostNamespaces' | 'capAdd' | 'devices' | 'unconfined' | 'bindMounts' | 'unrestricted'
+/**
+ * The `containers:` setting that decides a fact; `unrestricted` facts only
+ * `containers: unrestricted` allows. `images` facts are decided by
+ * `images` and `requireDigest`, resource facts by `resources.*`.
+ */
+export type ContainerRuleKey = 'privileged' | 'hostNamespaces' | 'capAdd' | 'devices' | 'unconfined' | 'bindMounts' | 'unrestricted' |
+'images' | 'requireDigest' | 'resources.memory' | 'resources.cpus' | 'resources.pids'
+
+/**
+ * How a request uses an image reference:
+ * - `run`: a container or service runs it (the daemon resolves ids and id prefixes);
+ * - `source`: the source of `docker tag` (resolved the same way);
+ * - `pull`: pulled by name (`allTags` when neither tag nor digest is given);
+ * - `name`: a name the request writes (a tag's new name, a commit), never a digest.
+ */
+export type ImageUse = 'run' | 'source' | 'pull' | 'name'
+
+/** An image a request names, or an image path that cannot be judged by name (`ref` null, `why` says why). */
+export interface ImageFact {
+  readonly text: string
+  readonly use: ImageUse
+  readonly ref: NormalizedRef | null
+  readonly allTags: boolean
+  readonly why: string
+}
+
+/**
+ * A resource limit a request sets (or, on create, leaves unset). `value` is
+ * in bytes (memory), nano-CPUs (cpus) or a count (pids); null is no limit.
+ * `asked` is what the request wrote, for messages (`Memory=-1`); `unknown`
+ * is set when the value cannot be known from the request (an update
+ * changing CpuQuota without CpuPeriod).
+ */
+export interface ResourceFact {
+  readonly setting: ResourceSetting
+  readonly value: number | null
+  readonly asked: string
+  readonly unknown?: string
+}
 
 /**
  * One host-reaching thing a request asks for. `phrase` completes "TEAM may
@@ -19,6 +58,8 @@ export type HostFact =
   | { readonly rule: 'privileged' | 'hostNamespaces' | 'devices' | 'unconfined' | 'unrestricted'; readonly phrase: string; readonly field: string }
   | { readonly rule: 'capAdd'; readonly capability: string; readonly phrase: string; readonly field: string }
   | { readonly rule: 'bindMounts'; readonly path: string; readonly phrase: string; readonly field: string }
+  | { readonly rule: 'images'; readonly image: ImageFact; readonly phrase: string; readonly field: string }
+  | { readonly rule: 'resources'; readonly resource: ResourceFact; readonly phrase: string; readonly field: string }
 
 /** How an endpoint names what it does, for phrases: `create a container`, `run an exec`. */
 export interface Action {
@@ -76,6 +117,23 @@ export class FactList {
     }
     const path = cleanPath(source)
     this.facts.push({ rule: 'bindMounts', path, phrase: `bind-mount ${path} (${field})`, field })
+  }
+
+  /** Names image `text` (as written) for `use`. */
+  image (text: string, use: ImageUse, field: string, allTags = false): void {
+    const image: ImageFact = { text, use, ref: normalizeImageRef(text), allTags, why: '' }
+    this.facts.push({ rule: 'images', image, phrase: `use image ${text} (${field})`, field })
+  }
+
+  /** An image enters by a path that cannot be judged by name; refused to a team with `images`. */
+  unjudgedImage (field: string, why: string): void {
+    const image: ImageFact = { text: '', use: 'name', ref: null, allTags: false, why }
+    this.facts.push({ rule: 'images', image, phrase: why, field })
+  }
+
+  /** A resource limit set (or, on create, not set: `value` null). */
+  resource (resource: ResourceFact, field: string): void {
+    this.facts.push({ rule: 'resources', resource, phrase: `set ${resource.setting} ${resource.asked} (${field})`, field })
   }
 
   /** Something dockgate cannot judge in detail; only `containers: unrestricted` allows it. */

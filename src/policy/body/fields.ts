@@ -85,6 +85,18 @@ export class StructView {
     return value
   }
 
+  /**
+   * An integer field (Go int64 and *int64): absent or null is null, so a
+   * caller can tell "not sent" from 0 where Go can (pointers). A fraction
+   * is refused as Go refuses it.
+   */
+  int (name: string): number | null {
+    const value = this.get(name)
+    if (value === undefined || value === null) return null
+    if (typeof value !== 'number' || !Number.isInteger(value)) invalid(child(this.where, name), 'a whole number')
+    return value
+  }
+
   /** A string field; absent or null is ''. */
   string (name: string): string {
     const value = this.get(name)

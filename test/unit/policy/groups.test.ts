@@ -24,14 +24,14 @@ describe('containers settings', () => {
 
   it('reports a misspelt setting with the valid ones, and wrong types, at their place', () => {
     expect(problems(team('    containers:\n      priviliged: true\n      devices: "yes"\n'))).toEqual([
-      "8:7 DG_UNKNOWN_KEY unknown key 'priviliged' in teams.t.containers; valid keys: privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts (did you mean 'privileged'?)",
+      "8:7 DG_UNKNOWN_KEY unknown key 'priviliged' in teams.t.containers; valid keys: privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts, images, requireDigest, resources (did you mean 'privileged'?)",
       "9:16 DG_WRONG_TYPE 'teams.t.containers.devices' must be true or false (may give containers host devices), got a string"
     ])
   })
 
   it('refuses any other word than unrestricted', () => {
     expect(problems(team('    containers: restricted\n'))).toEqual([
-      '7:17 DG_BAD_VALUE containers must be unrestricted or a mapping of settings (privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts), got "restricted"'
+      '7:17 DG_BAD_VALUE containers must be unrestricted or a mapping of settings (privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts, images, requireDigest, resources), got "restricted"'
     ])
   })
 

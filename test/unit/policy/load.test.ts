@@ -95,7 +95,7 @@ describe('loadPolicy: every problem at once, at its place', () => {
 
   it('explains an unknown key with the valid keys and a suggestion', () => {
     expect(problems('version: 1\nidentities: []\nteams:\n  t:\n    alow: []\n')).toEqual([
-      "5:5 DG_UNKNOWN_KEY unknown key 'alow' in teams.t; valid keys: allow, deny, mode, containers, audit, ownership (did you mean 'allow'?)"
+      "5:5 DG_UNKNOWN_KEY unknown key 'alow' in teams.t; valid keys: allow, deny, mode, containers, audit, ownership, quota (did you mean 'allow'?)"
     ])
   })
 

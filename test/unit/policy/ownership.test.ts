@@ -53,7 +53,7 @@ describe('ownership keys', () => {
       "3:14 DG_WRONG_TYPE 'defaults.ownership' must be true or false (objects the team creates are labelled with its name, and it sees and touches only its own), got a string",
       "4:3 DG_UNKNOWN_KEY unknown key 'owner' in defaults; valid keys: ownership",
       "8:16 DG_WRONG_TYPE 'teams.t.ownership' must be true or false (objects the team creates are labelled with its name, and it sees and touches only its own), got a number",
-      "9:5 DG_UNKNOWN_KEY unknown key 'owenrship' in teams.t; valid keys: allow, deny, mode, containers, audit, ownership (did you mean 'ownership'?)"
+      "9:5 DG_UNKNOWN_KEY unknown key 'owenrship' in teams.t; valid keys: allow, deny, mode, containers, audit, ownership, quota (did you mean 'ownership'?)"
     ])
     expect(problems('version: 1\ndefaults: [ownership]\nidentities: []\nteams: {}\n')).toEqual([
       "2:11 DG_WRONG_TYPE 'defaults' must be a mapping with ownership, got a list"
