@@ -26,6 +26,10 @@ export function formatExplanation (policy: Policy, explanation: Explanation, sub
     lines.push(`judged:   ${explanation.judgedEndpoint} is judged on ${what} against each allowing team's containers rules`)
     if (explanation.bodyAssumedEmpty) lines.push('body:     none given (--body FILE.json): judged as an empty body')
   }
+  for (const decision of explanation.containerDecisions) lines.push(`checks:   ${escapeForDisplay(decision)}`)
+  if (verdict.images !== undefined) {
+    lines.push(`images:   ${verdict.images.refs.map((ref) => escapeForDisplay(ref)).join(', ')} must be resolved on the daemon; allowed only if the image's own names match the rules of ${verdict.images.teams.map((t) => t.team).join(', ')}`)
+  }
   lines.push(`decision: ${verdict.outcome}${verdict.outcome === 'would-deny' ? ' (audit mode: forwarded and recorded as would-deny)' : ''}`)
   if (verdict.rule !== null) lines.push(`rule:     ${formatRuleRef(verdict.rule)} (team ${verdict.rule.team})`)
   else if (verdict.outcome !== 'allow') lines.push('rule:     none (nothing allows it: default deny)')

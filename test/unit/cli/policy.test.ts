@@ -58,7 +58,7 @@ describe('policy check', () => {
       `${bad}:4:17 DG_POLICY_UNKNOWN_TEAM unknown team 'cj'; defined teams: ci (did you mean 'ci'?)`,
       `${bad}:7:27 DG_POLICY_UNREACHABLE allow rule "GET /_ping" in team 'ci' can never decide: "GET /_ping" at line 7 already allows all of it`,
       `${bad}:7:41 DG_POLICY_BAD_RULE bad rule "get /x": methods are upper-case: write GET, not get`,
-      `${bad}:8:19 DG_UNKNOWN_KEY unknown key 'priviliged' in teams.ci.containers; valid keys: privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts (did you mean 'privileged'?)`
+      `${bad}:8:19 DG_UNKNOWN_KEY unknown key 'priviliged' in teams.ci.containers; valid keys: privileged, hostNamespaces, capAdd, devices, unconfined, bindMounts, images, requireDigest, resources (did you mean 'privileged'?)`
     ])
     expect(stderr).toBe('dockgate: checked 2 file(s): 4 error(s), 0 warning(s)\n')
   })

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { imageAllowed, loadPolicy, resolveImages, type Verdict } from '../../../src/policy/index.js'
 import { compileImagePattern, formatMemory, parseCpus, parseMemory, patternMatches } from '../../../src/policy/images.js'
 import { normalizeImageRef } from '../../../src/shared/image-ref.js'
+import { IMAGES_POLICY } from '../../support/images-policy.js'
 import { judgeAll, member, policyFrom, show as shown } from '../../support/judge.js'
 
 /** A verdict as one line, without the `dockgate: ` every refusal message starts with. */
@@ -21,39 +22,7 @@ const problems = (text: string): string[] => {
   return result.ok ? [] : result.diagnostics.map((d) => `${d.line}:${d.col} ${d.code} ${d.message}`)
 }
 
-const POLICY = `version: 1
-identities:
-  - match: { ou: ci }
-    teams: [ci]
-  - match: { ou: pin }
-    teams: [pin]
-  - match: { ou: both }
-    teams: [ci, open]
-  - match: { ou: dry }
-    teams: [dry]
-  - match: { ou: open }
-    teams: [open]
-teams:
-  ci:
-    ownership: true
-    allow: ["* /**"]
-    containers:
-      images: ["registry.example.com/ci/**", "alpine:3.*", "docker.io/library/busybox"]
-      resources: { memory: 2g, cpus: 2, pids: 1024 }
-    quota: { containers: 20, memory: 16g }
-  pin:
-    allow: ["* /**"]
-    containers:
-      requireDigest: true
-  open:
-    allow: ["* /**"]
-  dry:
-    mode: audit
-    allow: ["* /**"]
-    containers:
-      images: ["alpine:3.*"]
-`
-const policy = policyFrom(POLICY)
+const policy = policyFrom(IMAGES_POLICY)
 const LIMITS = { Memory: 1024 ** 3, NanoCpus: 1e9, PidsLimit: 100 }
 const create = (image: string, host: Record<string, unknown> = LIMITS, who = 'ci'): string =>
   show(judgeAll(policy, member(who), 'POST', '/containers/create', { Image: image, HostConfig: host }))
@@ -291,68 +260,5 @@ describe('container create and update: resources', () => {
   it('an old-API start body with a HostConfig replaces the limits, so it is judged like a create', () => {
     expect(post('/v1.23/containers/abc/start', 'ci', { Privileged: false })).toBe('deny DG_BODY_DENIED ci must set a memory limit (resources.memory: 2g)')
     expect(post('/containers/abc/start', 'ci')).toBe('allow')
-  })
-})
-
-describe('services', () => {
-  const spec = (image: string, limits: Record<string, unknown> | null): unknown =>
-    ({ TaskTemplate: { ContainerSpec: { Image: image }, ...(limits === null ? {} : { Resources: { Limits: limits } }) } })
-  const LIM = { MemoryBytes: 1024 ** 3, NanoCPUs: 1e9, Pids: 10 }
-  it.each([
-    [spec('alpine:3.19', LIM), 'allow'],
-    [spec(`registry.example.com/ci/app:1@${D}`, LIM), 'allow'],
-    [spec('ubuntu', LIM), 'deny DG_IMAGE_DENIED ci may not use image docker.io/library/ubuntu:latest (allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)'],
-    [spec('alpine:3.19', null), 'deny DG_BODY_DENIED ci must set a memory limit (resources.memory: 2g)'],
-    [spec('alpine:3.19', { ...LIM, NanoCPUs: 3e9 }), 'deny DG_BODY_DENIED ci may not set cpus 3 (resources.cpus: at most 2)']
-  ])('service %j: %s', (body, expected) => {
-    expect(post('/services/create', 'ci', body)).toBe(expected)
-    expect(post('/services/x/update', 'ci', body)).toBe(expected)
-  })
-})
-
-describe('image endpoints judged by query', () => {
-  const allowed = '(allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)'
-  it.each([
-    ['/images/create?fromImage=alpine&tag=3.19', 'allow'],
-    ['/images/create?fromImage=alpine:3.19', 'allow'],
-    ['/images/create?fromImage=registry.example.com%2Fci%2Fapp&tag=1', 'allow'],
-    [`/images/create?fromImage=alpine&tag=${D}`, `deny DG_IMAGE_DENIED ci may not pull image docker.io/library/alpine@${D} ${allowed}`],
-    [`/images/create?fromImage=busybox&tag=${D}`, 'allow'],
-    ['/images/create?fromImage=alpine', `deny DG_IMAGE_DENIED ci may not pull image docker.io/library/alpine (every tag) ${allowed}`],
-    ['/images/create?fromImage=busybox', 'allow'],
-    ['/images/create?fromImage=alpine:', `deny DG_IMAGE_DENIED ci may not pull image docker.io/library/alpine (every tag) ${allowed}`],
-    ['/images/create?fromImage=alpine:3.19&tag=edge', `deny DG_IMAGE_DENIED ci may not pull image docker.io/library/alpine:edge ${allowed}`],
-    ['/images/create?fromImage=evil.example.com%2Fci%2Fapp&tag=1', `deny DG_IMAGE_DENIED ci may not pull image evil.example.com/ci/app:1 ${allowed}`],
-    ['/images/create?fromimage=ubuntu&fromImage=alpine&tag=3.1&fromImage=ubuntu', 'allow'],
-    ['/images/create?fromSrc=-&repo=alpine&tag=3.1', `deny DG_IMAGE_DENIED ci may not import an image (docker import): an imported image cannot be judged by name, its content is whatever the tarball holds ${allowed}`],
-    ['/images/load', `deny DG_IMAGE_DENIED ci may not load images (docker load): docker load cannot be judged, its tags come from the tarball ${allowed}`],
-    ['/build?t=alpine:3.1', `deny DG_IMAGE_DENIED ci may not build images: builds are not judged by their FROM lines yet (the base images come from the streamed build context) ${allowed}`],
-    ['/images/alpine:3.1/tag?repo=registry.example.com/ci/app&tag=2', 'allow'],
-    ['/images/ubuntu/tag?repo=registry.example.com/ci/app&tag=2', `deny DG_IMAGE_DENIED ci may not tag image docker.io/library/ubuntu:latest ${allowed}`],
-    ['/images/registry.example.com/ci/app/tag?repo=ubuntu&tag=2', `deny DG_IMAGE_DENIED ci may not name an image docker.io/library/ubuntu:2 ${allowed}`],
-    ['/images/alpine:3.1/tag?repo=alpine', `deny DG_IMAGE_DENIED ci may not name an image docker.io/library/alpine:latest ${allowed}`],
-    ['/commit?container=c&repo=registry.example.com/ci/app&tag=x', 'allow'],
-    ['/commit?container=c&repo=ubuntu&tag=x', `deny DG_IMAGE_DENIED ci may not name an image docker.io/library/ubuntu:x ${allowed}`],
-    ['/commit?container=c', 'allow']
-  ])('%s: %s', (target, expected) => {
-    expect(post(target)).toBe(expected)
-  })
-
-  it('a tag source that is an id is allowed pending resolution; the new name is still judged', () => {
-    const verdict = judgeAll(policy, member('ci'), 'POST', `/images/${ID}/tag?repo=registry.example.com/ci/app&tag=1`)
-    expect(verdict.outcome).toBe('allow')
-    expect(verdict.images?.refs).toEqual([ID])
-    expect(post(`/images/${ID}/tag?repo=ubuntu&tag=1`)).toMatch(/^deny DG_IMAGE_DENIED ci may not name an image docker.io\/library\/ubuntu:1/)
-  })
-
-  it('a team without image rules may use every path', () => {
-    for (const target of ['/images/load', '/images/create?fromSrc=-', '/build', '/images/create?fromImage=ubuntu']) expect(post(target, 'open')).toBe('allow')
-    expect(post('/images/create?fromImage=ubuntu', 'pin')).toMatch(/^deny DG_IMAGE_DENIED pin may not pull image docker.io\/library\/ubuntu \(every tag\)/)
-    expect(post('/images/load', 'pin')).toBe('allow')
-  })
-
-  it('refuses a form-encoded body, whose parameters the daemon would read too', () => {
-    const verdict = judgeAll(policy, member('ci'), 'POST', '/images/create?fromImage=alpine&tag=3.1', 'fromImage=ubuntu', { contentTypes: ['application/x-www-form-urlencoded'] })
-    expect(show(verdict)).toMatch(/^deny DG_BODY_MEDIA_TYPE/)
   })
 })
