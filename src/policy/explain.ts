@@ -87,6 +87,9 @@ export function explain (policy: Policy, request: RequestFacts, body: Uint8Array
 
 /** The image, resource and quota lines of {@link Explanation.containerDecisions}. */
 function decisionsOf (policy: Policy, endpoint: JudgedEndpoint | null, request: RequestFacts, body: Uint8Array | null, verdict: Verdict): string[] {
+  // The allowing team, or the team whose image or body rule refused; a refusal by method and path has no such decisions.
+  const code = verdict.refusal?.code
+  if (verdict.outcome !== 'allow' && code !== 'DG_IMAGE_DENIED' && code !== 'DG_BODY_DENIED') return []
   const name = verdict.team ?? verdict.rule?.team ?? null
   const team = policy.compiledTeams.find((t) => t.name === name)
   if (endpoint === null || team === undefined || team.containers.unrestricted) return []

@@ -65,8 +65,8 @@ export function compileImagePattern (text: string): ImagePattern | string {
   }
   const parts = name.split('/')
   const first = parts[0] ?? ''
-  if (parts.length > 1 && first.includes('*')) {
-    return bad('starts with a glob: write the registry host out (docker.io/..., registry.example.com/...) so it is clear which registry it means')
+  if (parts.length > 1 && first.includes('*') && !/[.:]/.test(first)) {
+    return bad('starts with a glob that is not clearly a registry host: write the registry out (docker.io/..., registry.example.com/..., *.example.com/...) so it is clear which registry it means')
   }
   for (const part of parts) {
     if (part.includes('**') && part !== '**') return bad("has '**' inside a path segment; '**' must be a whole segment")

@@ -63,6 +63,14 @@ export interface Verdict {
    * {@link resolveImages} before forwarding. Absent when there are none.
    */
   readonly images?: ImageResolution
+  /**
+   * Only on `allow`, for bodies that carry memory limits (container create,
+   * old-API start with a HostConfig, update, service create/update): the
+   * memory limit the request sets in bytes, or null for none (on create:
+   * no limit at all). Absent when the request does not set or change it.
+   * For the gateway's `quota.memory` (see quotaRefusal).
+   */
+  readonly memory?: number | null
 }
 
 /** Image references an allow verdict still depends on (see {@link Verdict.images}). */
@@ -128,7 +136,9 @@ export function judgeRequest (policy: Policy, request: RequestFacts, defaultAudi
     return final(verdict)
   }
   const free = endpoint === null ? path.allowing[0] : path.allowing.find((a) => a.team.containers.unrestricted)
-  if (free !== undefined && endpoint?.reads === 'body' && (audit?.level ?? defaultAuditLevel) === 'request') return pending([free], null, endpoint)
+  // A body is read for an unrestricted team too when the gateway needs it: to record it, or for the team's memory quota.
+  const needsBody = (audit?.level ?? defaultAuditLevel) === 'request' || (free?.team.quota?.memory ?? null) !== null
+  if (free !== undefined && endpoint?.reads === 'body' && needsBody) return pending([free], null, endpoint)
   if (free !== undefined || endpoint === null) return final(allowed(identity, free ?? (path.allowing[0] as Allowing)))
   if (endpoint.reads === 'body') return pending(path.allowing, null, endpoint)
   try {
@@ -165,6 +175,13 @@ export function bodyTooLarge (pending: PendingBody, limit: number): Verdict {
  * else the first team's first violation refuses.
  */
 function judgeFacts (identity: IdentityMatch | null, candidates: readonly Allowing[], facts: readonly HostFact[], dryRun: boolean): Ruling {
+  const ruling = judgeTeams(identity, candidates, facts, dryRun)
+  const memory = facts.find((fact) => fact.rule === 'resources' && fact.resource.setting === 'memory')
+  if (ruling.outcome !== 'allow' || memory?.rule !== 'resources' || memory.resource.unknown !== undefined) return ruling
+  return { ...ruling, memory: memory.resource.value }
+}
+
+function judgeTeams (identity: IdentityMatch | null, candidates: readonly Allowing[], facts: readonly HostFact[], dryRun: boolean): Ruling {
   let first: { ref: RuleRef; denial: Refusal } | null = null
   const pending: Array<{ candidate: Allowing; refs: readonly string[] }> = []
   for (const candidate of candidates) {
@@ -205,7 +222,10 @@ function judgeFacts (identity: IdentityMatch | null, candidates: readonly Allowi
 export function resolveImages (verdict: Verdict, resolved: ReadonlyMap<string, readonly string[] | null>): Verdict {
   const pending = verdict.images
   if (pending === undefined || verdict.outcome !== 'allow') return verdict
-  const rest: Verdict = { outcome: verdict.outcome, identity: verdict.identity, team: verdict.team, rule: verdict.rule, refusal: verdict.refusal, audit: verdict.audit }
+  const rest: Verdict = {
+    outcome: verdict.outcome, identity: verdict.identity, team: verdict.team, rule: verdict.rule, refusal: verdict.refusal, audit: verdict.audit,
+    ...(verdict.memory === undefined ? {} : { memory: verdict.memory })
+  }
   const passes = (rules: ImageRules, text: string): boolean => {
     const references = resolved.get(text) ?? null
     if (references !== null) return imageAllowed(rules, references)

@@ -39,6 +39,7 @@ export const ERRORS = {
   DG_EXPECTATION_FAILED: { status: 417, summary: 'the request has an Expect header other than 100-continue' },
   DG_BODY_DENIED: { status: 403, summary: 'a team\'s containers rules refuse what the request body (or build query) asks of the host' },
   DG_IMAGE_DENIED: { status: 403, summary: 'a team\'s containers.images or requireDigest refuses the image a request runs, pulls, tags, commits to, or brings in by a path that cannot be judged by name (load, import, build)' },
+  DG_QUOTA_EXCEEDED: { status: 403, summary: 'a team\'s quota (containers, or the sum of its containers\' memory limits) would be exceeded by the create or update' },
   DG_BODY_INVALID: { status: 400, summary: 'a judged request body is not JSON, is truncated, nests too deep, or has a field of the wrong type' },
   DG_BODY_AMBIGUOUS: { status: 400, summary: 'a judged request body repeats a key, or has keys the daemon would read as the same field' },
   DG_BODY_TOO_LARGE: { status: 413, summary: 'a judged request body is larger than limits.bodyBytes' },

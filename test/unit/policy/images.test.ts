@@ -61,7 +61,10 @@ describe('image patterns', () => {
     [`busybox@${D}`, `busybox@${D}`, true],
     [`busybox@${D}`, 'busybox:latest', false],
     ['docker.io/*/*', 'library/ubuntu', true],
-    ['docker.io/*/*', 'ubuntu', true]
+    ['docker.io/*/*', 'ubuntu', true],
+    ['*.example.com/ci/**', 'a.example.com/ci/x', true],
+    ['*.example.com/ci/**', 'example.com/ci/x', false],
+    ['*.example.com/ci/**', 'a.example.com:5000/ci/x', false]
   ])('%s matches %s: %s', (pattern, text, expected) => {
     const compiled = compileImagePattern(pattern)
     const ref = normalizeImageRef(text)
@@ -73,7 +76,7 @@ describe('image patterns', () => {
     const text = 'version: 1\nidentities: []\nteams:\n  t:\n    containers:\n      images: ["*/app", "Registry/x", "a/**b", "x@sha256:*", "' + ID + '", "ok/**"]\n'
     const hint = 'patterns are like registry.example.com/ci/**, docker.io/library/alpine:3.* or alpine'
     expect(problems(text)).toEqual([
-      `6:16 DG_BAD_VALUE image pattern "*/app" starts with a glob: write the registry host out (docker.io/..., registry.example.com/...) so it is clear which registry it means; ${hint}`,
+      `6:16 DG_BAD_VALUE image pattern "*/app" starts with a glob that is not clearly a registry host: write the registry out (docker.io/..., registry.example.com/..., *.example.com/...) so it is clear which registry it means; ${hint}`,
       `6:25 DG_BAD_VALUE image pattern "Registry/x" is not an image reference (lowercase path segments like registry.example.com/team/app, an optional :tag or @sha256:digest); ${hint}`,
       `6:39 DG_BAD_VALUE image pattern "a/**b" has '**' inside a path segment; '**' must be a whole segment; ${hint}`,
       `6:48 DG_BAD_VALUE image pattern "x@sha256:*" must name one exact digest, without a tag or globs (write repository@sha256:HEX, or the repository alone for any digest); ${hint}`,
