@@ -101,10 +101,15 @@ function readNewName (repo: string, tag: string, facts: FactList): void {
   facts.image(tag === '' ? repo : `${trimNamed(repo)}:${tag}`, 'name', tag === '' ? 'repo' : 'repo and tag')
 }
 
-/** The image of a container create body. */
+/**
+ * The image of a container create body. With no image at all dockerd
+ * creates a container with an empty root file system (given a command),
+ * which runs whatever its mounts bring: not an image a name can judge.
+ */
 export function readCreateImage (body: StructView, facts: FactList): void {
   const image = body.string('Image')
   if (image !== '') facts.image(image, 'run', 'Image')
+  else facts.unjudgedImage('Image', 'create a container without an image (Image is empty): its programs would come from its mounts, not from an allowed image')
 }
 
 /**

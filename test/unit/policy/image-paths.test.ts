@@ -31,6 +31,15 @@ describe('services', () => {
   })
 })
 
+describe('a create without an image', () => {
+  it('is refused to a team with images, allowed to others', () => {
+    expect(post('/containers/create', 'ci', { Cmd: ['/srv/x'], HostConfig: { Memory: 1, NanoCpus: 1, PidsLimit: 1 } })).toBe(
+      'deny DG_IMAGE_DENIED ci may not create a container without an image (Image is empty): its programs would come from its mounts, not from an allowed image (allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)')
+    expect(post('/containers/create', 'open', { Cmd: ['/srv/x'] })).toBe('allow')
+    expect(post('/containers/create', 'pin', { Cmd: ['/srv/x'] })).toBe('allow')
+  })
+})
+
 describe('image endpoints judged by query', () => {
   const allowed = '(allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)'
   it.each([
