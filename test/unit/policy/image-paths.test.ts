@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { canonicalize, explain, type Verdict } from '../../../src/policy/index.js'
+import { formatExplanation } from '../../../src/cli/explain-format.js'
 import { IMAGES_POLICY } from '../../support/images-policy.js'
 import { judgeAll, member, policyFrom, show as shown } from '../../support/judge.js'
 
@@ -108,5 +109,16 @@ describe('policy explain', () => {
     expect(explainOf('/images/create?fromImage=ubuntu', undefined, 'open')).toEqual([
       'image docker.io/library/ubuntu:latest (every tag) (fromImage, pull): allowed by no containers.images or requireDigest (any image)'
     ])
+  })
+})
+
+describe('policy explain output', () => {
+  it('prints the checks and the images to resolve', () => {
+    const canonical = canonicalize(`/images/${ID}/tag?repo=registry.example.com/ci/app&tag=1`)
+    if (!canonical.ok) throw new Error(canonical.reason)
+    const explanation = explain(policy, { principal: member('ci'), method: 'POST', target: canonical.target, contentTypes: [] }, null)
+    const text = formatExplanation(policy, explanation, 'CN=ci-1,OU=ci')
+    expect(text).toContain('checks:   image registry.example.com/ci/app:1 (repo and tag, name): allowed by containers.images: [registry.example.com/ci/**, alpine:3.*, docker.io/library/busybox]\n')
+    expect(text).toContain(`images:   ${ID} must be resolved on the daemon; allowed only if the image's own names match the rules of ci\n`)
   })
 })
