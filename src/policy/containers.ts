@@ -269,9 +269,10 @@ function judgeImage (rules: ContainerRules, image: HostFactImage): 'images' | 'r
   if (!restrictsImages(images)) return null
   const ref = image.ref
   if (ref === null) return images.patterns !== null ? 'images' : null
-  const resolvable = image.use === 'run' || image.use === 'source'
+  const resolvable = image.use === 'run' || image.use === 'source' || (image.use === 'service' && ref.kind === 'id')
   if (resolvable && needsResolution(ref)) return 'resolve'
   if (ref.kind !== 'named') return images.patterns !== null ? 'images' : 'requireDigest'
+  if (image.use === 'service' && ref.maybeId) return images.patterns !== null ? 'images' : 'requireDigest'
   const name = { repository: ref.repository, tag: ref.tag, digest: ref.digest, allTags: image.allTags }
   if (nameAllowed(images, name, image.use !== 'name')) return null
   return images.requireDigest && image.use !== 'name' && ref.digest === null && nameAllowed(images, name, false) ? 'requireDigest' : 'images'
@@ -284,6 +285,9 @@ export function imageMessage (rules: ContainerRules, image: HostFactImage, team:
   const hint = allowedHint(rules.images)
   if (image.ref === null) return `${team} may not ${image.why}${hint}`
   if (image.ref.kind === 'invalid') return `${team} may not use image ${JSON.stringify(image.text)}: it is not a valid image reference${hint}`
+  if (image.use === 'service' && image.ref.kind === 'named' && image.ref.maybeId) {
+    return `${team} may not use image ${image.text} for a service: it may be a short image id, which each node resolves on its own; use a full id or a name${hint}`
+  }
   const shown = image.ref.kind === 'id' ? image.ref.id : image.allTags ? `${image.ref.repository} (every tag)` : image.ref.reference
   const verb = image.use === 'pull' ? 'pull image' : image.use === 'name' ? 'name an image' : image.use === 'source' ? 'tag image' : 'use image'
   return `${team} may not ${verb} ${shown}${hint}`

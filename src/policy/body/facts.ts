@@ -19,12 +19,15 @@ export type ContainerRuleKey = 'privileged' | 'hostNamespaces' | 'capAdd' | 'dev
 
 /**
  * How a request uses an image reference:
- * - `run`: a container or service runs it (the daemon resolves ids and id prefixes);
+ * - `run`: a container runs it (the daemon resolves ids and id prefixes);
+ * - `service`: a service's tasks run it, on any node: a full id names the
+ *   same content everywhere, but a short id prefix may name another image
+ *   on another node, so only full ids are resolved;
  * - `source`: the source of `docker tag` (resolved the same way);
  * - `pull`: pulled by name (`allTags` when neither tag nor digest is given);
  * - `name`: a name the request writes (a tag's new name, a commit), never a digest.
  */
-export type ImageUse = 'run' | 'source' | 'pull' | 'name'
+export type ImageUse = 'run' | 'service' | 'source' | 'pull' | 'name'
 
 /** An image a request names, or an image path that cannot be judged by name (`ref` null, `why` says why). */
 export interface ImageFact {

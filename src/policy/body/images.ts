@@ -157,7 +157,7 @@ export function readUpdateLimits (body: StructView, facts: FactList): void {
 /** A service spec's image and limits (a service create or update sends the whole spec). */
 export function readServiceImageAndLimits (task: StructView, facts: FactList): void {
   const image = task.struct('ContainerSpec')?.string('Image') ?? ''
-  if (image !== '') facts.image(image, 'run', 'TaskTemplate.ContainerSpec.Image')
+  if (image !== '') facts.image(image, 'service', 'TaskTemplate.ContainerSpec.Image')
   const limits = task.struct('Resources')?.struct('Limits') ?? null
   const where = 'TaskTemplate.Resources.Limits'
   facts.resource({ setting: 'memory', value: positive(limits?.int('MemoryBytes') ?? null), asked: '' }, `${where}.MemoryBytes`)

@@ -25,10 +25,18 @@ describe('services', () => {
     [spec(`registry.example.com/ci/app:1@${D}`, LIM), 'allow'],
     [spec('ubuntu', LIM), 'deny DG_IMAGE_DENIED ci may not use image docker.io/library/ubuntu:latest (allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)'],
     [spec('alpine:3.19', null), 'deny DG_BODY_DENIED ci must set a memory limit (resources.memory: 2g)'],
-    [spec('alpine:3.19', { ...LIM, NanoCPUs: 3e9 }), 'deny DG_BODY_DENIED ci may not set cpus 3 (resources.cpus: at most 2)']
+    [spec('alpine:3.19', { ...LIM, NanoCPUs: 3e9 }), 'deny DG_BODY_DENIED ci may not set cpus 3 (resources.cpus: at most 2)'],
+    [spec('cafe', LIM), 'deny DG_IMAGE_DENIED ci may not use image cafe for a service: it may be a short image id, which each node resolves on its own; use a full id or a name (allowed: registry.example.com/ci/**, docker.io/library/alpine:3.*, docker.io/library/busybox)']
   ])('service %j: %s', (body, expected) => {
     expect(post('/services/create', 'ci', body)).toBe(expected)
     expect(post('/services/x/update', 'ci', body)).toBe(expected)
+  })
+})
+
+describe('a service by full image id', () => {
+  it('is resolved like a create', () => {
+    const verdict = judgeAll(policy, member('ci'), 'POST', '/services/create', { TaskTemplate: { ContainerSpec: { Image: ID }, Resources: { Limits: { MemoryBytes: 1, NanoCPUs: 1, Pids: 1 } } } })
+    expect(verdict.images?.refs).toEqual([ID])
   })
 })
 
