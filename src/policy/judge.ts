@@ -19,6 +19,11 @@
  * Two phases, so the proxy reads a body only when one is needed:
  * {@link judgeRequest} returns either a final verdict or a pending body
  * judgement, which {@link judgeBody} (or {@link bodyTooLarge}) completes.
+ * An `allow` verdict may still carry `images` (image ids and names the
+ * daemon may read as id prefixes, which only the daemon can resolve): the
+ * gateway inspects each and completes it with {@link resolveImages} before
+ * forwarding. An `allow` verdict's `memory` is for the team's quota
+ * (quota.ts), which the gateway counts and enforces.
  */
 import { refusal, type Refusal } from '../shared/errors.js'
 import { findJudgedEndpoint, checkJsonContentType, type JudgedEndpoint } from './body/endpoints.js'
