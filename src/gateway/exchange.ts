@@ -16,6 +16,7 @@ import { createsObject } from '../audit/object-ref.js'
 import { redactBody } from '../audit/redact.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import type { IsolationPlan } from './isolation.js'
+import type { QuotaDecision } from './quota.js'
 import type { InFlight, InFlightEntry } from './in-flight.js'
 import { completeRecord, receivedRecord, refusedRecord, unjudgedBodyRecord, type ForwardedDecision, type RequestBase, type RequestFacts } from './records.js'
 
@@ -47,6 +48,10 @@ export interface ForwardParts {
   readonly daemonDown: () => Refusal | null
   /** The query to forward instead of the client's, when the gateway rewrote it (never empty). */
   readonly upstreamQuery?: string
+  /** Judges the image references a verdict could not judge by name, on the daemon (images.ts). */
+  readonly resolveImages: (verdict: Verdict) => Promise<Verdict>
+  /** The quota decision for a create or memory update of an ownership team with `quota:` (quota.ts); absent or null: none applies. */
+  readonly quota?: (verdict: Verdict) => Promise<QuotaDecision | null>
   /** Team isolation's plan for this request; `dryRun`: what it refuses is recorded as would-deny and forwarded. */
   readonly isolation?: { readonly plan: IsolationPlan; readonly dryRun: boolean; readonly wouldDeny: Refusal | null }
 }
@@ -84,6 +89,8 @@ export class ForwardedExchange implements Exchange {
   private refusedByBody = false
   private sessionStart: number | null = null
   private ended = false
+  /** Ends the team's quota turn (quota.ts): when this exchange ends, so its container is counted by the next. */
+  private releaseQuota: (() => void) | null = null
 
   constructor (private readonly request: Admitted, private readonly judgement: Judgement, private readonly parts: ForwardParts) {
     this.requestId = request.requestId
@@ -123,6 +130,7 @@ export class ForwardedExchange implements Exchange {
         : completeRecord(this.facts(this.verdict), this.decisionOf(this.verdict), outcome, this.request.started, this.sessionStart)
       this.parts.audit.write(record)
     } finally {
+      this.releaseQuota?.()
       this.parts.inFlight.leave(this.parts.entry)
     }
   }
@@ -134,11 +142,29 @@ export class ForwardedExchange implements Exchange {
    * answers. At level `request` the judged body is recorded, redacted.
    */
   private async judgeBody (body: Buffer): Promise<BodyVerdict> {
+    try {
+      return await this.judgeBodyOrThrow(body)
+    } catch (err) {
+      // The daemon could not be asked (an image, a quota count): refused, never forwarded unjudged.
+      return { refusal: refusal('DG_UPSTREAM_UNAVAILABLE', `the request body could not be judged: ${err instanceof Error ? err.message : String(err)}`) }
+    }
+  }
+
+  private async judgeBodyOrThrow (body: Buffer): Promise<BodyVerdict> {
     if (this.judgement.kind === 'body') {
-      const verdict = judgeBody(this.judgement.pending, body)
+      let verdict = judgeBody(this.judgement.pending, body)
+      if (verdict.images !== undefined) verdict = await this.parts.resolveImages(verdict)
       this.verdict = verdict
       if (this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
       if (verdict.outcome === 'deny') return this.refuseBody(verdict, verdict.refusal as Refusal, verdict.rule)
+    }
+    const decided = this.verdict as Verdict
+    const quota = await this.parts.quota?.(decided) ?? null
+    if (quota !== null && 'refusal' in quota) {
+      if (this.parts.isolation?.dryRun !== true) return this.refuseBody(decided, quota.refusal, decided.rule)
+      this.isolationWouldDeny ??= quota.refusal
+    } else if (quota !== null) {
+      this.releaseQuota = quota.release
     }
     let forward = body
     const isolated = await this.parts.isolation?.plan.body?.(body)
@@ -166,6 +192,7 @@ export class ForwardedExchange implements Exchange {
 
   private refuseBody (verdict: Verdict, refused: Refusal, rule: Verdict['rule']): { refusal: Refusal } {
     this.refusedByBody = true
+    this.verdict = verdict
     this.parts.audit.write(refusedRecord({ ...this.facts(verdict), rule }, refused, this.request.started))
     return { refusal: refused }
   }

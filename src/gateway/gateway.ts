@@ -30,6 +30,8 @@ import { drainer } from './drain.js'
 import { InFlight } from './in-flight.js'
 import { OpenConnections } from './open-connections.js'
 import { Pipeline } from './pipeline.js'
+import { withImagesResolved } from './images.js'
+import { QuotaGate } from './quota.js'
 import { OwnerIndex } from '../ownership/index.js'
 import { auditIdentity, connectionRefusedRecord, type ConnectionInfo } from './records.js'
 import { createRefusalAudit } from './refusal-audit.js'
@@ -156,7 +158,9 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     inFlight,
     bodyLimit: config.limits.bodyBytes,
     auditLevel: config.audit.level,
-    owners: ownerIndex
+    owners: ownerIndex,
+    resolveImages: async (verdict) => await withImagesResolved(verdict, config.upstream.socketPath),
+    quotas: new QuotaGate(config.upstream.socketPath, ownerIndex)
   })
   const app = await createHttpForwarder({
     upstream: config.upstream,

@@ -28,7 +28,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type OwnershipScope, type Policy, type RuleRef } from '../policy/index.js'
+import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type OwnershipScope, type Policy, type RuleRef, type Verdict } from '../policy/index.js'
 import type { OwnerIndex } from '../ownership/index.js'
 import type { Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
@@ -37,6 +37,7 @@ import { requestKind, withoutVersion } from '../limits/stream-kind.js'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { ForwardedExchange, refusedExchange, type Admitted, type ForwardParts } from './exchange.js'
 import { isolate, type IsolationPlan } from './isolation.js'
+import type { QuotaGate } from './quota.js'
 import type { InFlight } from './in-flight.js'
 import { auditIdentity, refusedRecord, requestBase, type ConnectionInfo } from './records.js'
 import type { RefusalAudit } from './refusal-audit.js'
@@ -59,6 +60,10 @@ export interface PipelineDeps {
   readonly auditLevel: AuditLevel
   /** The owner index, made on first use (only ownership teams need it); absent: no isolation at all. */
   readonly owners?: () => OwnerIndex
+  /** Judges image references the policy could not judge by name, on the daemon (images.ts). */
+  readonly resolveImages: (verdict: Verdict) => Promise<Verdict>
+  /** Team quotas (quota.ts); absent: none are enforced (only with isolation). */
+  readonly quotas?: QuotaGate
 }
 
 /** One request as it arrived, before any step judged it. */
@@ -108,18 +113,29 @@ export class Pipeline {
       return this.refuseDecided(arrival, judgement, judgement.verdict.refusal as Refusal, judgement.verdict.rule)
     }
 
-    // 5. team isolation: what the request names, creates and lists (isolation.ts)
+    if (judgement.kind === 'final' && judgement.verdict.images !== undefined) {
+      // An image the policy cannot judge by name (a tag request's source given by id): the daemon says which it is.
+      return this.deps.resolveImages(judgement.verdict).then((verdict) => verdict.outcome === 'deny'
+        ? this.refuseDecided(arrival, judgement, verdict.refusal as Refusal, verdict.rule)
+        : this.isolateThenForward(arrival, { kind: 'final', verdict }, canonical.target))
+        .catch((err: unknown) => this.refuse(arrival, refusal('DG_UPSTREAM_UNAVAILABLE', `the image this request names could not be looked up on the daemon (${err instanceof Error ? err.message : String(err)})`)))
+    }
+    return this.isolateThenForward(arrival, judgement, canonical.target)
+  }
+
+  /** Step 5, team isolation (isolation.ts): what the request names, creates and lists; then the rest. */
+  private isolateThenForward (arrival: Arrival, judgement: Judgement, target: CanonicalTarget): Exchange | Promise<Exchange> {
     const scope = this.deps.owners === undefined ? null : ownershipScope(arrival.policy, matchOf(judgement)?.teams ?? [])
-    if (scope === null) return this.forward(arrival, judgement, canonical.target, null)
+    if (scope === null) return this.forward(arrival, judgement, target, null)
     // Isolation asks the daemon what its index does not know yet: not while the daemon does not answer.
     const down = this.deps.daemonDown()
     if (down !== null) return this.refuseByGuard(arrival, down)
-    return this.isolateThenForward(arrival, judgement, canonical.target, scope)
+    return this.isolated(arrival, judgement, target, scope)
       .catch((err: unknown) => this.refuse(arrival, refusal('DG_BAD_REQUEST', `the request could not be judged (${err instanceof Error ? err.message : String(err)})`)))
   }
 
   /** Step 5 for an ownership team; a dry run forwards what isolation would refuse and records it as would-deny. */
-  private async isolateThenForward (arrival: Arrival, judgement: Judgement, target: CanonicalTarget, scope: OwnershipScope): Promise<Exchange> {
+  private async isolated (arrival: Arrival, judgement: Judgement, target: CanonicalTarget, scope: OwnershipScope): Promise<Exchange> {
     const owners = (this.deps.owners as () => OwnerIndex)()
     await builtWithin(owners, OWNER_INDEX_WAIT_MS)
     const isolation = await isolate(scope, owners, { method: arrival.req.method ?? '', segments: target.segments, query: target.query, contentTypes: contentTypes(arrival.req) })
@@ -161,6 +177,8 @@ export class Pipeline {
       releaseSlot,
       bodyLimit: this.deps.bodyLimit,
       daemonDown: this.deps.daemonDown,
+      resolveImages: this.deps.resolveImages,
+      ...quotaOf(this.deps.quotas, arrival.policy, plan?.segments ?? target.segments, req.method ?? ''),
       ...(isolation === null ? {} : { isolation })
     })
   }
@@ -267,6 +285,15 @@ async function builtWithin (owners: OwnerIndex, ms: number): Promise<void> {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** The quota check for a container create or update (the path as forwarded, with the resolved id); none for anything else. */
+function quotaOf (quotas: QuotaGate | undefined, policy: Policy, segments: readonly string[], method: string): Pick<ForwardParts, 'quota'> {
+  if (quotas === undefined || method !== 'POST' || segments[0] !== 'containers') return {}
+  if (segments.length === 2 && segments[1] === 'create') return { quota: async (verdict) => await quotas.decide(policy, verdict, { kind: 'create' }) }
+  const container = segments[1]
+  if (segments.length === 3 && segments[2] === 'update' && container !== undefined) return { quota: async (verdict) => await quotas.decide(policy, verdict, { kind: 'update', container }) }
+  return {}
 }
 
 /** The identity entry the judgement was made for, or null when none matched. */
