@@ -32,7 +32,7 @@ import { OpenConnections } from './open-connections.js'
 import { Pipeline } from './pipeline.js'
 import { withImagesResolved } from './images.js'
 import { QuotaGate } from './quota.js'
-import { OwnerIndex } from '../ownership/index.js'
+import { DaemonClient, OwnerIndex } from '../ownership/index.js'
 import { auditIdentity, connectionRefusedRecord, type ConnectionInfo } from './records.js'
 import { createRefusalAudit } from './refusal-audit.js'
 
@@ -139,6 +139,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const liveness = new UpstreamLiveness({ upstream: config.upstream, ...(observer.daemon === undefined ? {} : { onResult: observer.daemon }) })
   const refusals = createRefusalAudit(options.audit, options.rejectionLimits)
   const inFlight = new InFlight()
+  // Image and quota checks ask the daemon directly (the owner index has its own client).
+  const daemon = new DaemonClient(config.upstream.socketPath)
   // Made on the first request of an ownership team, so a policy without one never follows the daemon's events.
   let owners: OwnerIndex | null = null
   const ownerIndex = (): OwnerIndex => {
@@ -159,8 +161,8 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     bodyLimit: config.limits.bodyBytes,
     auditLevel: config.audit.level,
     owners: ownerIndex,
-    resolveImages: async (verdict) => await withImagesResolved(verdict, config.upstream.socketPath),
-    quotas: new QuotaGate(config.upstream.socketPath, ownerIndex)
+    resolveImages: async (verdict) => await withImagesResolved(verdict, daemon),
+    quotas: new QuotaGate(daemon, ownerIndex)
   })
   const app = await createHttpForwarder({
     upstream: config.upstream,

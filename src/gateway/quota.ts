@@ -7,9 +7,8 @@
  * answered and its container is known, so parallel creates can never
  * exceed the quota. src/policy's quotaRefusal decides.
  */
-import http from 'node:http'
 import { quotaRefusal, type Policy, type Verdict } from '../policy/index.js'
-import type { OwnerIndex } from '../ownership/index.js'
+import type { DaemonClient, OwnerIndex } from '../ownership/index.js'
 import type { Refusal } from '../shared/errors.js'
 
 /** What the body phase learns: refuse, or go on holding the team's turn until the exchange ends. */
@@ -22,7 +21,7 @@ export type QuotaRequest = { readonly kind: 'create' } | { readonly kind: 'updat
 export class QuotaGate {
   private readonly turns = new Map<string, Promise<void>>()
 
-  constructor (private readonly socketPath: string, private readonly owners: () => OwnerIndex) {}
+  constructor (private readonly daemon: DaemonClient, private readonly owners: () => OwnerIndex) {}
 
   /**
    * Null when no quota applies (no team or no quota for the deciding team,
@@ -65,26 +64,12 @@ export class QuotaGate {
     return release
   }
 
-  /** A container's memory limit in bytes (0 for none), read from the daemon. */
+  /** A container's memory limit in bytes (0 for none, or when it is gone), read from the daemon. */
   private async memoryOf (container: string): Promise<number> {
-    return await new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: this.socketPath, path: `/containers/${encodeURIComponent(container)}/json`, agent: false, timeout: 10_000 }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('error', reject)
-        res.on('end', () => {
-          if (res.statusCode === 404) return resolve(0)
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { HostConfig?: { Memory?: unknown } }
-            const memory = body.HostConfig?.Memory
-            resolve(typeof memory === 'number' && memory > 0 ? memory : 0)
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)))
-          }
-        })
-      })
-      req.on('timeout', () => { req.destroy(new Error('the daemon did not answer a container inspect in time')) })
-      req.on('error', reject)
-    })
+    const answer = await this.daemon.get(`/containers/${encodeURIComponent(container)}/json`)
+    if (answer.status === 404) return 0
+    if (answer.status !== 200) throw new Error(`the daemon answered ${answer.status} to a container inspect`)
+    const memory = (answer.body as { HostConfig?: { Memory?: unknown } } | null)?.HostConfig?.Memory
+    return typeof memory === 'number' && memory > 0 ? memory : 0
   }
 }

@@ -17,3 +17,4 @@ export { bodyMissingAnswer, missingAnswer, notFoundMessage, type MissingAnswer, 
 export { familiarName, parseImageRef, type ImageRef } from '../shared/image-ref.js'
 export { OwnerStore, type IndexedObject, type Resolution } from './store.js'
 export { OwnerIndex, type ClaimResult, type OwnerIndexOptions } from './owner-index.js'
+export { DaemonClient, type DaemonAnswer } from './daemon.js'
