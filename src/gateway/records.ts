@@ -119,14 +119,8 @@ export function receivedRecord (facts: RequestFacts, decided: ForwardedDecision,
 export function completeRecord (facts: RequestFacts, decided: ForwardedDecision, outcome: ExchangeOutcome, started: number, sessionStart: number | null): AuditRecord {
   return {
     ...forwarded(facts, decided),
-    stage: 'ResponseComplete',
-    status: outcome.status,
-    upstreamStatus: outcome.upstreamStatus,
-    bytesIn: outcome.bytesIn,
-    bytesOut: outcome.bytesOut,
-    durationMs: elapsed(started),
+    ...ended(outcome, started),
     ...(sessionStart === null ? {} : { sessionMs: elapsed(sessionStart) }),
-    aborted: outcome.aborted,
     ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' }),
     ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(facts.base.objectRef ?? null, outcome.createdId) })
   }
@@ -141,6 +135,13 @@ export function unjudgedBodyRecord (facts: RequestFacts, outcome: ExchangeOutcom
     decision: 'deny',
     rule: null,
     error: 'the request ended before its body was judged; nothing was forwarded',
+    ...ended(outcome, started)
+  }
+}
+
+/** What every ResponseComplete record says of how its exchange ended. */
+function ended (outcome: ExchangeOutcome, started: number): Pick<AuditRecord, 'stage' | 'status' | 'upstreamStatus' | 'bytesIn' | 'bytesOut' | 'durationMs' | 'aborted'> {
+  return {
     stage: 'ResponseComplete',
     status: outcome.status,
     upstreamStatus: outcome.upstreamStatus,
