@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint'
 // imports only the layers below it (reload may also use the gateway's
 // types: it swaps state into it); a domain module imports only itself and
 // src/shared; the policy core is pure.
-const DOMAIN = ['tls', 'proxy', 'audit', 'config', 'certs', 'limits', 'metrics', 'policy', 'ownership']
+const DOMAIN = ['tls', 'proxy', 'audit', 'config', 'certs', 'limits', 'metrics', 'policy', 'ownership', 'local']
 /** An import from `up` (the relative prefix to src/) into anything but `allowed`. */
 const ONLY = (up, allowed, what) => ({ regex: `^${up}(?!(${allowed.join('|')})/)`, message: `${what} may import only ${allowed.join(', ')}` })
 const IMPURE = { regex: '^(fastify|pino|@fastify/.*|node:(net|tls|http|https|fs|fs/promises|child_process))$', message: 'the policy core is pure: no framework, logger, sockets or files' }

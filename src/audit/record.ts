@@ -17,8 +17,11 @@ export type AuditRecord = Omit<SealedAuditRecord, 'time' | 'seq' | 'prev' | 'has
 /** When in a request's (or the trail's) life a record was written. */
 export type AuditStage = SealedAuditRecord['stage']
 
-/** The identity behind a request: certificate facts and the policy's identity entry and teams. */
+/** The identity behind a request: certificate facts (or a socket listener's identity) and the policy's identity entry and teams. */
 export type AuditIdentity = NonNullable<SealedAuditRecord['identity']>
+
+/** Where a connection came from: a TLS peer's address and port, or a socket listener's path. */
+export type AuditClient = NonNullable<SealedAuditRecord['client']>
 
 /** What the client asked for, as received and as judged. */
 export type AuditRequest = NonNullable<SealedAuditRecord['request']>

@@ -48,6 +48,23 @@ const Identity = Type.Object({
   }))
 }, { additionalProperties: false, description: 'the client certificate and what the policy made of it; verified unless `verified` is false' })
 
+const SocketIdentity = Type.Object({
+  socket: str('the identity of the socket listener the client connected to (sockets: in the config)'),
+  entry: nullable(Type.Object({
+    ref: str('the matched identities entry as FILE:LINE of the policy'),
+    index: int('0-based position of the entry in identities')
+  }, { additionalProperties: false })),
+  teams: Type.Array(Type.String(), { description: 'teams of the matched entry; empty when none matched' })
+}, { additionalProperties: false, description: 'a client of a socket listener: the listener\'s identity and what the policy made of it' })
+
+const TcpClient = Type.Object({ address: Type.String(), port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })) },
+  { additionalProperties: false, description: 'a TLS client: peer address and port from the socket' })
+
+const UnixClient = Type.Object({
+  transport: Type.Literal('unix'),
+  socket: str('the path of the socket listener the client connected to')
+}, { additionalProperties: false, description: 'a client of a socket listener (sockets: in the config); its peer has no address' })
+
 const Request = Type.Object({
   method: str('HTTP method as received'),
   target: str('request target (path and query) exactly as received'),
@@ -115,9 +132,8 @@ export const AuditRecordSchema = Type.Object({
   prev: hex64('hash of the previous record in the chain; 64 zeros for the first'),
   hash: hex64('SHA-256 of this line without its hash field (see README: chain)'),
   receivedAt: Type.Optional(time('when the request (or the TLS handshake) arrived')),
-  client: Type.Optional(Type.Object({ address: Type.String(), port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })) },
-    { additionalProperties: false, description: 'peer address and port from the socket' })),
-  identity: Type.Optional(nullable(Identity)),
+  client: Type.Optional(Type.Union([TcpClient, UnixClient], { description: 'where the connection came from: a TLS peer address, or a socket listener\'s path' })),
+  identity: Type.Optional(nullable(Type.Union([Identity, SocketIdentity]))),
   request: Type.Optional(Request),
   objectRef: Type.Optional(nullable(ObjectRef)),
   level: Type.Optional(Type.Union(AUDIT_LEVELS.map((l) => Type.Literal(l)))),

@@ -95,12 +95,12 @@ async function serveAlone (settings: Settings, loadAll: () => Promise<Loaded<Set
   const { config } = settings
   for (const warning of settings.policy.warnings) logger.warn(formatDiagnostic(warning))
   const runtime = await buildRuntime({ settings, load: loadAll, logger, serveAdmin: true, ...(listenFd === null ? {} : { listenFd }) })
-  const { address, admin } = await runtime.start()
+  const { address, sockets, admin } = await runtime.start()
   logger.info({
-    address: `${address.address}:${address.port}`, upstream: config.upstream.url, policy: config.policyFile, audit: runtime.auditFile,
+    address: address === null ? null : `${address.address}:${address.port}`, sockets, upstream: config.upstream.url, policy: config.policyFile, audit: runtime.auditFile,
     admin, workers: 1, socketActivated: listenFd !== null
   }, 'dockgate listening')
-  if (devClientDir !== null) process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
+  if (devClientDir !== null && address !== null) process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
   const onHangup = (): void => { void runtime.hangup() }
   process.on('SIGHUP', onHangup)
   let signals = 0

@@ -18,11 +18,13 @@ import { caCertificates, checkTlsMaterial, type TlsPem } from './tls-material.js
 import { readCrlFile, uncoveredCas, type CrlFacts } from './crl.js'
 import { readAuditConfig, type AuditConfig } from './audit.js'
 import { readAdmin, readLimits, readShutdown, readWorkers, type AdminAddress, type Limits } from './operations.js'
+import { readSockets, type SocketListenerConfig } from './sockets.js'
 
 export type { ListenAddress, UpstreamAddress } from './address.js'
 export type { CrlFacts } from './crl.js'
 export type { AuditConfig } from './audit.js'
 export type { AdminAddress, Limits } from './operations.js'
+export type { SocketListenerConfig } from './sockets.js'
 
 /** TLS material: absolute file paths and their PEM contents, already checked to be a usable key pair and CA. */
 export interface TlsConfig {
@@ -45,9 +47,13 @@ export interface TlsConfig {
 export interface GatewayConfig {
   /** The config file's absolute path; null for the dev setup built in memory. */
   readonly source: string | null
-  readonly listen: ListenAddress
+  /** The TLS listener's address; null exactly when `tls` is (a host that serves only socket listeners). */
+  readonly listen: ListenAddress | null
   readonly upstream: UpstreamAddress
-  readonly tls: TlsConfig
+  /** The TLS listener's material; null when there is no TLS listener. */
+  readonly tls: TlsConfig | null
+  /** The socket listeners for local tools, in file order; at least one when `tls` is null. */
+  readonly sockets: readonly SocketListenerConfig[]
   /** The policy file; the app wiring loads it. */
   readonly policyFile: string
   /** The audit trail: file, default level, durability, failure mode, rotation, second sinks. */
@@ -115,17 +121,19 @@ function fail (diagnostics: Diagnostic[], policyFile: string | null = null): Loa
 
 async function buildConfig (value: unknown, locator: Locator, baseDir: string, source: string | null, overrides: ConfigOverrides): Promise<LoadedConfig> {
   const checker = new ConfigChecker(value, locator, baseDir, overrides)
-  const listen = checker.address('listen', parseListen)
+  const listeners = checker.listeners()
+  const listen = listeners.tcp ? checker.address('listen', parseListen) : null
   const upstream = checker.address('upstream', parseUpstream)
-  const tls = await checker.tls()
+  const tls = listeners.tcp ? await checker.tls() : null
+  const sockets = checker.sockets()
   const policyFile = await checker.readableFile(['policy'])
   const auditFile = checker.path(['audit', 'file'])
   const audit = auditFile === null ? null : checker.audit(auditFile)
-  const operations = checker.operations(listen)
-  if (checker.problems.length > 0 || listen === null || upstream === null || tls === null || policyFile === null || audit === null) {
+  const operations = checker.operations(listen, sockets)
+  if (checker.problems.length > 0 || (listeners.tcp && (listen === null || tls === null)) || upstream === null || policyFile === null || audit === null) {
     return fail(checker.problems, policyFile?.path ?? null)
   }
-  const config: GatewayConfig = { source, listen, upstream, tls, policyFile: policyFile.path, audit, ...operations }
+  const config: GatewayConfig = { source, listen, upstream, tls, sockets, policyFile: policyFile.path, audit, ...operations }
   return { ok: true, value: deepFreeze(config) }
 }
 
@@ -162,15 +170,46 @@ class ConfigChecker {
     return null
   }
 
-  /** `limits`, `admin`, `shutdown` and `workers`, defaults filled in; see operations.ts. */
-  operations (listen: ListenAddress | null): Pick<GatewayConfig, 'limits' | 'admin' | 'shutdown' | 'workers'> {
-    const report = this.report.bind(this)
-    return {
-      limits: readLimits(this.root.limits),
-      admin: readAdmin(this.root.admin, listen, this.locator, report, this.problems),
-      shutdown: readShutdown(this.root.shutdown),
-      workers: readWorkers(this.root.workers, report)
+  /**
+   * Which listeners the file asks for: the TLS one when `tls` is there (or
+   * `listen` is, or no socket listener is: then `tls` is reported
+   * missing), socket listeners when `sockets` lists any. `listen` without
+   * `tls` next to sockets is a mistake worth naming: it would listen
+   * without TLS.
+   */
+  listeners (): { readonly tcp: boolean } {
+    const hasSockets = Array.isArray(this.root.sockets) && this.root.sockets.length > 0
+    if (this.root.tls !== undefined) return { tcp: true }
+    if (!hasSockets) {
+      this.report('DG_MISSING_KEY', [], "missing required key 'tls' at the top level (the TLS listener's ca, cert and key), or 'sockets' for a gateway that serves only local tools")
+      return { tcp: false }
     }
+    const listen = this.overrides.listen === undefined ? this.root.listen === undefined ? null : ['listen'] : []
+    if (listen !== null) {
+      this.report('DG_MISSING_KEY', listen, "listen needs a 'tls' section: the TCP listener serves only mutual TLS (drop listen to serve only the socket listeners)")
+    }
+    return { tcp: false }
+  }
+
+  /** `sockets:`, each problem at its line:col. */
+  sockets (): SocketListenerConfig[] {
+    return readSockets(this.root.sockets, this.baseDir, (path, message) => { this.report('DG_BAD_VALUE', path, message) })
+  }
+
+  /** `limits`, `admin`, `shutdown` and `workers`, defaults filled in; see operations.ts. */
+  operations (listen: ListenAddress | null, sockets: readonly SocketListenerConfig[]): Pick<GatewayConfig, 'limits' | 'admin' | 'shutdown' | 'workers'> {
+    const report = this.report.bind(this)
+    const admin = readAdmin(this.root.admin, listen, this.locator, report, this.problems)
+    if (admin?.kind === 'unix' && sockets.some((socket) => socket.path === admin.path)) {
+      report('DG_BAD_VALUE', isRecord(this.root.admin) ? ['admin', 'listen'] : ['admin'], `admin ${admin.path} is also a socket listener's path; give the admin endpoints a socket of their own`)
+    }
+    let workers = readWorkers(this.root.workers, report)
+    // Workers share the TLS port; a socket file has one listener (worker 1's).
+    if (listen === null && workers > 1) {
+      if (this.root.workers !== 'auto') report('DG_BAD_VALUE', ['workers'], `workers: ${workers} shares the TLS port among processes, and this config has no tls: section; socket listeners are served by one process, so use workers: 1`)
+      workers = 1
+    }
+    return { limits: readLimits(this.root.limits), admin, shutdown: readShutdown(this.root.shutdown), workers }
   }
 
   /** The `audit:` section with defaults; a bad syslog address is reported at its line:col. */

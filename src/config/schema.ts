@@ -2,7 +2,8 @@
  * The shape of the gateway config file. Structure only; addresses, files and
  * TLS material are checked in load.ts. Closed objects: a typo is an error.
  * `listen` and `upstream` are optional here because CLI flags may supply
- * them; load.ts reports them missing when neither does.
+ * them; load.ts reports them missing when neither does. `tls` (with
+ * `listen`) and `sockets` are each optional, but one of them is needed.
  */
 import { Type } from '@sinclair/typebox'
 
@@ -56,11 +57,24 @@ const LimitsSchema = Type.Object({
   description: 'a mapping with bodyBytes, maxConnections, connectionsPerIdentity, streamsPerIdentity, requestsPerSecond, requestBurst, headerBytes, headersTimeoutSeconds, unverifiedConnections and unverifiedPerAddress'
 })
 
+const nameOrId = (what: string): ReturnType<typeof Type.Union> =>
+  Type.Union([Type.String({ minLength: 1 }), Type.Integer({ minimum: 0 })], { description: `a ${what} name or number, like docker or 999` })
+
+/** One `sockets:` entry; values are checked in sockets.ts. */
+const SocketSchema = Type.Object({
+  path: path('the socket file to create, like /run/dockgate/traefik.sock'),
+  identity: Type.String({ minLength: 1, description: 'a name the policy matches with match: { socket: NAME }, like traefik' }),
+  mode: Type.Optional(Type.Unknown()),
+  owner: Type.Optional(nameOrId('user')),
+  group: Type.Optional(nameOrId('group'))
+}, { additionalProperties: false, description: 'a mapping with path, identity, and optionally mode, owner and group' })
+
 /** The whole config file. */
 export const ConfigSchema = Type.Object({
   listen: Type.Optional(Type.String({ description: 'a string like 0.0.0.0:2376' })),
   upstream: Type.Optional(Type.String({ description: 'a string like unix:///var/run/docker.sock' })),
-  tls: Type.Object({
+  sockets: Type.Optional(Type.Array(SocketSchema, { description: 'a list of socket listeners like [{ path: /run/dockgate/traefik.sock, identity: traefik }]' })),
+  tls: Type.Optional(Type.Object({
     ca: path('the PEM file of the CA that signs client certificates'),
     cert: path("the gateway's PEM certificate file"),
     key: path("the gateway's PEM private key file"),
@@ -68,7 +82,7 @@ export const ConfigSchema = Type.Object({
       path('a PEM CRL file'),
       Type.Array(path('a PEM CRL file'), { minItems: 1, description: 'a non-empty list of PEM CRL files' })
     ], { description: 'a path to a PEM CRL file or a non-empty list of them (relative to the config file\'s folder)' }))
-  }, { additionalProperties: false, description: 'a mapping with ca, cert, key and optionally crl' }),
+  }, { additionalProperties: false, description: 'a mapping with ca, cert, key and optionally crl' })),
   policy: path('the policy YAML file'),
   audit: AuditSchema,
   limits: Type.Optional(LimitsSchema),
@@ -79,7 +93,7 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false, description: 'a mapping with graceSeconds' })),
   // A number or "auto": checked by operations.ts.
   workers: Type.Optional(Type.Unknown())
-}, { additionalProperties: false, description: 'a mapping with listen, upstream, tls, policy, audit, limits, admin, shutdown and workers' })
+}, { additionalProperties: false, description: 'a mapping with listen, upstream, sockets, tls, policy, audit, limits, admin, shutdown and workers' })
 
 /** `admin:` in its mapping form; the string form is `admin: 127.0.0.1:9376` or `admin: unix:///PATH`. */
 export const AdminObjectSchema = Type.Object({

@@ -1,10 +1,13 @@
 /**
- * Assembles the gateway from validated settings: the TLS gate in front,
- * fastify (ordinary requests) and the hijack handler behind it, both
+ * Assembles the gateway from validated settings: the listeners in front
+ * (the TLS gate for remote clients, socket listeners for local tools),
+ * fastify (ordinary requests) and the hijack handler behind them, both
  * asking one request pipeline (pipeline.ts) to admit every request, and
  * the audit trail. Building never listens; `listen` does.
  */
+import type { X509Certificate } from 'node:crypto'
 import type { AddressInfo, Socket } from 'node:net'
+import type { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import type { GatewayConfig } from '../config/load.js'
 import type { Policy } from '../policy/index.js'
@@ -33,7 +36,9 @@ import { Pipeline } from './pipeline.js'
 import { withImagesResolved } from './images.js'
 import { QuotaGate } from './quota.js'
 import { DaemonClient, OwnerIndex } from '../ownership/index.js'
-import { auditIdentity, connectionRefusedRecord, type ConnectionInfo } from './records.js'
+import { connectionRefusedRecord } from './records.js'
+import { auditIdentity, tlsConnection, type ConnectionInfo } from './connection.js'
+import { SocketListeners } from './socket-listeners.js'
 import { createRefusalAudit } from './refusal-audit.js'
 
 /** Everything a gateway is configured with, validated (src/reload/settings.ts loads it). */
@@ -50,6 +55,8 @@ export interface GatewayOptions {
   readonly logger: FastifyBaseLogger
   /** Listen on this inherited, already listening descriptor (systemd socket activation) instead of `listen`. */
   readonly listenFd?: number
+  /** Place the socket listeners of `sockets:`; true unless set (a cluster's other workers do not). */
+  readonly serveSockets?: boolean
   /** Told about what metrics count and the audit trail may not show one for one. */
   readonly observer?: GatewayObserver
   /** How many TLSRejected records each address, and refusals by limits each identity and code, may write before they are counted instead; the built-in limits unless set. */
@@ -98,7 +105,8 @@ export interface GatewayUpdate {
  * certificate expires.
  */
 export interface Gateway {
-  listen: () => Promise<AddressInfo>
+  /** Listens on the TLS port (when there is one), then places every socket listener. */
+  listen: () => Promise<Listening>
   close: () => Promise<void>
   update: (next: GatewayUpdate) => GatewayUpdateResult
   /**
@@ -119,6 +127,12 @@ export interface Gateway {
   stats: () => GatewayStats
 }
 
+/** Where a gateway listens: the TLS port (null without a `tls:` section) and the socket listeners' paths. */
+export interface Listening {
+  readonly tls: AddressInfo | null
+  readonly sockets: readonly string[]
+}
+
 /** What an update closed: connections of revoked certificates, and of certificates no CA in a new `tls.ca` issued. */
 export interface GatewayUpdateResult {
   readonly closedRevoked: number
@@ -128,10 +142,10 @@ export interface GatewayUpdateResult {
 /** Wires the modules together; see the module comment for the data flow. */
 export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   const { config } = options.settings
-  const tls = liveTls(config.tls, new Date())
+  const tls = config.tls === null ? null : liveTls(config.tls, new Date())
   let policy = options.settings.policy
-  let revocation = tls.revocation
-  let trustedCa = config.tls.ca
+  let revocation = tls?.revocation ?? null
+  let trustedCa = config.tls?.ca ?? null
   const open = new OpenConnections(options.audit)
   const observer = options.observer ?? { tlsRejected: () => {}, limitHit: () => {} }
   const limiter = new Limiter(config.limits)
@@ -148,7 +162,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     return owners
   }
   const identityOf = (connection: ConnectionInfo): ReturnType<typeof auditIdentity> =>
-    auditIdentity(connection.identity, matchIdentity(policy, connection.identity), policy.file)
+    auditIdentity(connection, matchIdentity(policy, connection.principal), policy.file)
   const pipeline = new Pipeline({
     connectionOf: (req) => open.infoOf(req.socket),
     policy: () => policy,
@@ -183,29 +197,35 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
   handleUpgrades(app.server, config.upstream, (req) => pipeline.admit(req))
   refuseUnsupported(app.server, (req, refused) => pipeline.recordUnjudged(req, refused))
   await app.ready()
-  // The HTTP server never listens (the TLS gate owns the port), but Node
-  // starts enforcing headersTimeout only once a server emits 'listening'.
+  // The HTTP server never listens (the listeners in front own the
+  // sockets), but Node starts enforcing headersTimeout only once a server
+  // emits 'listening'.
   app.server.emit('listening')
 
-  const gate = createTlsGate({
+  // Every connection, of either transport, is counted against the
+  // connection limits here and then served by the one HTTP server.
+  // A TLS connection refused here still counts as unverified until it closes (stats, limits.unverified*).
+  const admitConnection = (socket: Socket, connection: ConnectionInfo, tlsParts?: { chain: () => readonly X509Certificate[]; verified: () => void }): void => {
+    const admission = limiter.openConnection(connection.key)
+    if (!admission.ok) {
+      observer.limitHit(admission.limit)
+      refuseOverLimit(socket, connection, admission, (refused) => refusals.refused(
+        { identity: connection.key, code: refused.code, client: connection.client, auditIdentity: () => identityOf(connection) },
+        () => connectionRefusedRecord(connection, identityOf(connection), refused, 'reason')))
+      return
+    }
+    tlsParts?.verified()
+    open.add(socket, connection, tlsParts?.chain)
+    socket.once('close', () => { admission.release() })
+    app.server.emit('connection', socket)
+  }
+  const gate = tls === null ? null : createTlsGate({
     material: tls.material,
-    revocation: () => revocation,
+    revocation: () => revocation as RevocationList,
     unverified,
     onAccepted: (accepted: AcceptedConnection) => {
       const { socket, identity, remoteAddress, remotePort } = accepted
-      const connection: ConnectionInfo = { identity, remoteAddress, remotePort }
-      const admission = limiter.openConnection(identity.fingerprint256)
-      if (!admission.ok) {
-        observer.limitHit(admission.limit)
-        refuseOverLimit(socket, connection, admission, (refused) => refusals.refused(
-          { identity: identity.fingerprint256, code: refused.code, address: remoteAddress, auditIdentity: () => identityOf(connection) },
-          () => connectionRefusedRecord(connection, identityOf(connection), refused, 'reason')))
-        return
-      }
-      unverified.verified(socket)
-      open.add(socket, connection, () => peerChain(socket))
-      socket.once('close', () => { admission.release() })
-      app.server.emit('connection', socket)
+      admitConnection(socket, tlsConnection(identity, remoteAddress, remotePort), { chain: () => peerChain(socket), verified: () => { unverified.verified(socket) } })
     },
     // Counted for metrics whether or not the audit rate limit writes a record.
     onRejected: (rejection): Record<string, string> => {
@@ -214,25 +234,27 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       return requestId === null ? {} : { [REQUEST_ID_HEADER]: requestId }
     }
   })
+  const sockets = new SocketListeners(options.serveSockets === false ? [] : config.sockets, admitConnection)
 
   let gateClosed: Promise<void> | null = null
   const closeGate = async (): Promise<void> => {
-    gateClosed ??= new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
-    await gateClosed
+    gateClosed ??= gate === null ? Promise.resolve() : new Promise<void>((resolve) => { gate.close(() => { resolve() }) })
+    await Promise.all([gateClosed, sockets.stop()])
   }
   const drain = drainer({ inFlight, stopAccepting: closeGate, open: open.sockets, closeUnverified: () => { unverified.destroyAll() } })
 
   return {
-    listen: async () => await new Promise<AddressInfo>((resolve, reject) => {
-      gate.once('error', reject)
-      const done = (): void => {
-        gate.off('error', reject)
+    listen: async () => {
+      const address = gate === null ? null : await listenTls(gate, config.listen, options.listenFd)
+      try {
+        const paths = await sockets.listen()
         liveness.start()
-        resolve(gate.address() as AddressInfo)
+        return { tls: address, sockets: paths }
+      } catch (err) {
+        await closeGate()
+        throw err
       }
-      if (options.listenFd === undefined) gate.listen(config.listen.port, config.listen.host, done)
-      else gate.listen({ fd: options.listenFd }, done)
-    }),
+    },
     close: async () => {
       liveness.stop()
       const closed = closeGate()
@@ -244,20 +266,34 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
       refusals.close()
     },
     update: (next) => {
-      if (next.tls !== undefined) reloadTlsGate(gate, next.tls)
+      if (next.tls !== undefined && gate !== null) reloadTlsGate(gate, next.tls)
       if (next.policy !== undefined) policy = next.policy
       if (next.limits !== undefined) limiter.update(next.limits)
       if (next.revocation !== undefined) revocation = next.revocation
-      const closedRevoked = next.revocation === undefined ? 0 : open.closeRevoked(revocation)
+      const closedRevoked = next.revocation === undefined ? 0 : open.closeRevoked(next.revocation)
       // Only a changed CA can untrust what the gate admitted; new handshakes already verify against it.
       const caChanged = next.tls !== undefined && next.tls.ca !== trustedCa
       if (next.tls !== undefined) trustedCa = next.tls.ca
-      return { closedRevoked, closedUntrusted: caChanged ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
+      return { closedRevoked, closedUntrusted: caChanged && trustedCa !== null ? open.closeUntrusted(caCertificates(trustedCa)) : 0 }
     },
     drain,
     daemonProblem: async (maxAgeMs) => await liveness.current(maxAgeMs),
     stats: () => ({ connections: open.sockets.size, ...inFlight.openKinds(), unverified: unverified.size, draining: inFlight.isDraining })
   }
+}
+
+/** Listens on the TLS port, or on the inherited descriptor (systemd socket activation). */
+async function listenTls (gate: TlsServer, listen: GatewayConfig['listen'], listenFd: number | undefined): Promise<AddressInfo> {
+  return await new Promise<AddressInfo>((resolve, reject) => {
+    gate.once('error', reject)
+    const done = (): void => {
+      gate.off('error', reject)
+      resolve(gate.address() as AddressInfo)
+    }
+    if (listenFd !== undefined) gate.listen({ fd: listenFd }, done)
+    else if (listen !== null) gate.listen(listen.port, listen.host, done)
+    else reject(new Error('no TLS listen address'))
+  })
 }
 
 // Refused as a whole, in Docker's error shape: the handshake is done, so
@@ -267,6 +303,6 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
 function refuseOverLimit (socket: Socket, connection: ConnectionInfo, over: { limit: string; max: number }, record: (refused: Refusal) => string | null): void {
   const refused = over.limit === 'connections'
     ? refusal('DG_LIMIT_CONNECTIONS', `the gateway has ${over.max} open connections (limits.maxConnections); retry shortly`, 1)
-    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.identity.subject} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`, 1)
+    : refusal('DG_LIMIT_IDENTITY_CONNECTIONS', `${connection.name} already has ${over.max} open connections (limits.connectionsPerIdentity); close some and retry`, 1)
   refuseConnection(socket, refused, record(refused))
 }

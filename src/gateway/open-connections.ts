@@ -12,13 +12,15 @@
  *
  * Each close is audited as `ConnectionClosed` with its own code before the
  * socket is destroyed; whatever was in flight gets its aborted record too.
+ * Connections of socket listeners are tracked (draining, counting) but
+ * have no certificate, so none of the three applies to them.
  */
 import type { X509Certificate } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { AuditLog } from '../audit/log.js'
 import type { RevocationList } from '../tls/revocation.js'
 import { chainsToAny } from '../tls/trust.js'
-import type { ConnectionInfo } from './records.js'
+import type { ConnectionInfo } from './connection.js'
 import { closedConnectionRecord, type CloseReason } from './records.js'
 
 /** setTimeout fires at once for delays past 2^31−1 ms (~24.8 days); longer waits are chained. */
@@ -42,15 +44,16 @@ export class OpenConnections {
   }
 
   /**
-   * Tracks `socket` until it closes and closes it when its certificate
-   * expires. `chain` gives the peer's certificate chain (client certificate
-   * first), read only when the trusted CAs change.
+   * Tracks `socket` until it closes and, for TLS, closes it when its
+   * certificate expires. `chain` gives the peer's certificate chain (client
+   * certificate first), read only when the trusted CAs change.
    */
-  add (socket: Socket, connection: ConnectionInfo, chain: () => readonly X509Certificate[]): void {
+  add (socket: Socket, connection: ConnectionInfo, chain: () => readonly X509Certificate[] = () => []): void {
     this.infos.set(socket, connection)
     this.chains.set(socket, chain)
     this.open.add(socket)
-    const timer = closeAt(Date.parse(connection.identity.notAfter), () => { this.close(socket, connection, 'expired') })
+    const notAfter = connection.transport === 'tls' ? Date.parse(connection.certificate.notAfter) : NaN
+    const timer = closeAt(notAfter, () => { this.close(socket, connection, 'expired') })
     socket.once('close', () => {
       this.open.delete(socket)
       timer.cancel()
@@ -64,7 +67,7 @@ export class OpenConnections {
 
   /** Closes the open connections whose certificate `revocation` revokes; returns how many. */
   closeRevoked (revocation: RevocationList): number {
-    return this.closeWhere((connection) => revocation.isRevoked(connection.identity), 'revoked')
+    return this.closeWhere((connection) => connection.transport === 'tls' && revocation.isRevoked(connection.certificate), 'revoked')
   }
 
   /**
@@ -73,7 +76,7 @@ export class OpenConnections {
    * chain cannot be read any more is closed.
    */
   closeUntrusted (cas: readonly X509Certificate[]): number {
-    return this.closeWhere((_connection, socket) => !chainsToAny(this.chains.get(socket)?.() ?? [], cas), 'untrusted')
+    return this.closeWhere((connection, socket) => connection.transport === 'tls' && !chainsToAny(this.chains.get(socket)?.() ?? [], cas), 'untrusted')
   }
 
   private closeWhere (matches: (connection: ConnectionInfo, socket: Socket) => boolean, reason: CloseReason): number {

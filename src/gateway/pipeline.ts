@@ -3,7 +3,8 @@
  * ordinary or hijacked, takes these steps in this order; each either
  * refuses (the refusal is recorded before it is answered) or continues:
  *
- *   1. connection      who is asking: the identity the TLS gate verified
+ *   1. connection      who is asking: the certificate the TLS gate verified, or
+ *                      the identity of the socket listener it came in on
  *   2. drain and rate  503 while dockgate shuts down, 429 over the identity's rate
  *   3. canonical       503 while the audit trail cannot be written; 400 for a
  *                      target that is not in its one canonical form
@@ -39,7 +40,8 @@ import { ForwardedExchange, refusedExchange, type Admitted, type ForwardParts } 
 import { isolate, type IsolationPlan } from './isolation.js'
 import type { QuotaGate } from './quota.js'
 import type { InFlight } from './in-flight.js'
-import { auditIdentity, refusedRecord, requestBase, type ConnectionInfo } from './records.js'
+import { refusedRecord, requestBase } from './records.js'
+import { auditIdentity, type ConnectionInfo } from './connection.js'
 import type { RefusalAudit } from './refusal-audit.js'
 
 /** What the pipeline reads per request; `policy` is read once per request, so a reload applies to the next one. */
@@ -84,12 +86,12 @@ export class Pipeline {
     // 1. connection
     const arrival = this.arrive(req)
     if (arrival === null) {
-      // Only verified connections reach the HTTP server; this is a wiring
-      // bug, and the safe answer is to refuse.
+      // Only verified connections and socket listeners' reach the HTTP
+      // server; this is a wiring bug, and the safe answer is to refuse.
       return refusedExchange(randomUUID(), refusal('DG_TLS_REJECTED', 'connection has no verified client certificate'), null)
     }
     const { connection, canonical } = arrival
-    const key = connection.identity.fingerprint256
+    const key = connection.key
 
     // 2. drain and rate
     if (this.deps.inFlight.isDraining) {
@@ -99,7 +101,7 @@ export class Pipeline {
     if (!rate.ok) {
       this.deps.onLimitHit('rate')
       return this.refuseByGuard(arrival, refusal('DG_LIMIT_RATE',
-        `${connection.identity.subject} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
+        `${connection.name} sent more than ${rate.max} requests per second (limits.requestsPerSecond); retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds))
     }
 
     // 3. canonical request (nothing is answered that cannot be recorded)
@@ -157,11 +159,11 @@ export class Pipeline {
     const kind = requestKind(req.method ?? '', withoutVersion(upstreamPath), target.query, req.headers.upgrade ?? null)
     let releaseSlot: (() => void) | null = null
     if (kind !== 'request') {
-      const slot = this.deps.limiter.openStream(connection.identity.fingerprint256)
+      const slot = this.deps.limiter.openStream(connection.key)
       if (!slot.ok) {
         this.deps.onLimitHit('streams')
         return this.refuseByGuard(arrival, refusal('DG_LIMIT_STREAMS',
-          `${connection.identity.subject} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
+          `${connection.name} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
           'close one (docker logs -f, events, attach, exec) and retry', 1))
       }
       releaseSlot = slot.release
@@ -207,7 +209,7 @@ export class Pipeline {
       requestId,
       started,
       base: requestBase(requestId, connection, req, canonical),
-      identity: (match) => auditIdentity(connection.identity, match, policy.file),
+      identity: (match) => auditIdentity(connection, match, policy.file),
       defaultLevel: this.deps.auditLevel
     }
     return { req, connection, policy, canonical, admitted }
@@ -216,7 +218,7 @@ export class Pipeline {
   // The policy core does not throw on any input; if a bug made it, the
   // request is refused rather than forwarded unjudged.
   private judge (arrival: Arrival, target: Extract<Arrival['canonical'], { ok: true }>['target']): Judgement {
-    const facts = { principal: arrival.connection.identity, method: arrival.req.method ?? '', target, contentTypes: contentTypes(arrival.req) }
+    const facts = { principal: arrival.connection.principal, method: arrival.req.method ?? '', target, contentTypes: contentTypes(arrival.req) }
     try {
       return judgeRequest(arrival.policy, facts, this.deps.auditLevel)
     } catch (err) {
@@ -236,7 +238,7 @@ export class Pipeline {
   /** A refusal before the policy decided (audit trail, canonical form), recorded at the gateway's level. */
   private refuse (arrival: Arrival, refused: Refusal): Exchange {
     const { admitted, connection, policy } = arrival
-    const facts = { base: admitted.base, identity: admitted.identity(matchIdentity(policy, connection.identity)), level: this.deps.auditLevel, rule: null }
+    const facts = { base: admitted.base, identity: admitted.identity(matchIdentity(policy, connection.principal)), level: this.deps.auditLevel, rule: null }
     this.deps.audit.write(refusedRecord(facts, refused, admitted.started))
     return this.refused(arrival, refused)
   }
@@ -249,9 +251,9 @@ export class Pipeline {
 
   private recordGuardRefusal (arrival: Arrival, refused: Refusal): void {
     const { admitted, connection, policy } = arrival
-    const identity = (): ReturnType<Admitted['identity']> => admitted.identity(matchIdentity(policy, connection.identity))
+    const identity = (): ReturnType<Admitted['identity']> => admitted.identity(matchIdentity(policy, connection.principal))
     this.deps.refusals.refused(
-      { identity: connection.identity.fingerprint256, code: refused.code, address: connection.remoteAddress, auditIdentity: identity },
+      { identity: connection.key, code: refused.code, client: connection.client, auditIdentity: identity },
       () => refusedRecord({ base: admitted.base, identity: identity(), level: 'metadata', rule: null }, refused, admitted.started))
   }
 

@@ -9,21 +9,14 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import type { AuditLevel, CanonicalResult, IdentityMatch, RuleRef } from '../policy/index.js'
+import type { AuditLevel, CanonicalResult, RuleRef } from '../policy/index.js'
 import { objectRefOf, withCreatedId } from '../audit/object-ref.js'
-import type { AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
+import type { AuditClient, AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { ExchangeOutcome } from '../proxy/exchange.js'
-import type { CertificateIdentity } from '../tls/identity.js'
 import type { TlsRejection } from '../tls/gate.js'
 import type { ErrorCode, Refusal } from '../shared/errors.js'
-
-/** What the TLS gate learned about a connection, kept for its lifetime. */
-export interface ConnectionInfo {
-  readonly identity: CertificateIdentity
-  readonly remoteAddress: string
-  readonly remotePort: number
-}
+import { auditIdentity, certificateFacts, type ConnectionInfo } from './connection.js'
 
 /** The fields every record of one request shares. */
 export type RequestBase = Pick<AuditRecord, 'schema' | 'auditID' | 'receivedAt' | 'client' | 'objectRef'> & { readonly request: AuditRequest }
@@ -43,22 +36,6 @@ export function requestBase (auditID: string, connection: ConnectionInfo, req: I
     client: clientOf(connection),
     request,
     objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
-  }
-}
-
-/**
- * The identity block: certificate facts plus what the policy made of them.
- * `policyFile` names the policy the entry is in (for `entry.ref`).
- */
-export function auditIdentity (identity: CertificateIdentity, match: IdentityMatch | null, policyFile: string | null): AuditIdentity {
-  return {
-    subject: identity.subject,
-    sans: { dns: [...identity.sanDns], uri: [...identity.sanUri], email: [...identity.sanEmail] },
-    issuer: identity.issuer,
-    serial: identity.serial,
-    fingerprint256: identity.fingerprint256,
-    entry: match === null || policyFile === null ? null : { ref: `${policyFile}:${match.line}`, index: match.index },
-    teams: [...(match?.teams ?? [])]
   }
 }
 
@@ -176,7 +153,7 @@ export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): A
     stage: 'TLSRejected',
     receivedAt: receivedAt.toISOString(),
     client: { address: rejection.remoteAddress, port: rejection.remotePort },
-    identity: rejection.peer === null ? null : { ...auditIdentity(rejection.peer, null, null), verified: false },
+    identity: rejection.peer === null ? null : { ...certificateFacts(rejection.peer), entry: null, teams: [], verified: false },
     decision: 'deny',
     code: 'DG_TLS_REJECTED',
     tls: { reason: rejection.reason, detail: rejection.detail }
@@ -184,7 +161,7 @@ export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): A
 }
 
 /** The record summing up what a rate limit counted instead of writing: TLS rejections of one address, or one identity's refusals with one code. */
-export function suppressedRecord (summary: SuppressedSummary, owner: { identity: AuditIdentity; address: string; code: string } | null): AuditRecord {
+export function suppressedRecord (summary: SuppressedSummary, owner: { identity: AuditIdentity; client: AuditClient; code: string } | null): AuditRecord {
   const suppressed = {
     kind: owner === null ? 'TLSRejected' as const : 'Refused' as const,
     count: summary.count,
@@ -195,7 +172,7 @@ export function suppressedRecord (summary: SuppressedSummary, owner: { identity:
   const base = { schema: 1 as const, auditID: randomUUID(), stage: 'Suppressed' as const }
   return owner === null
     ? { ...base, client: { address: summary.address }, suppressed }
-    : { ...base, client: { address: owner.address }, identity: owner.identity, decision: 'deny', code: owner.code, suppressed }
+    : { ...base, client: 'address' in owner.client ? { address: owner.client.address } : owner.client, identity: owner.identity, decision: 'deny', code: owner.code, suppressed }
 }
 
 /**
@@ -251,7 +228,7 @@ export function closedConnectionRecord (connection: ConnectionInfo, why: CloseRe
     auditID: randomUUID(),
     stage: 'ConnectionClosed',
     client: clientOf(connection),
-    identity: auditIdentity(connection.identity, null, null),
+    identity: auditIdentity(connection, null, null),
     decision: 'deny',
     code: closed.code,
     tls: { reason: closed.reason, detail: closed.detail },
@@ -259,8 +236,8 @@ export function closedConnectionRecord (connection: ConnectionInfo, why: CloseRe
   }
 }
 
-function clientOf (connection: ConnectionInfo): { address: string; port: number } {
-  return { address: connection.remoteAddress, port: connection.remotePort }
+function clientOf (connection: ConnectionInfo): AuditClient {
+  return connection.client
 }
 
 /** Milliseconds since `since` (a performance.now() reading), rounded to microseconds. */

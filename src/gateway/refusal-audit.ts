@@ -10,7 +10,7 @@
  * one as it happens, written or not.
  */
 import type { AuditLog } from '../audit/log.js'
-import type { AuditIdentity, AuditRecord } from '../audit/record.js'
+import type { AuditClient, AuditIdentity, AuditRecord } from '../audit/record.js'
 import { DEFAULT_REJECTION_LIMITS, RejectionLimiter, type RejectionLimits } from '../audit/rate-limit.js'
 import type { TlsRejection } from '../tls/gate.js'
 import { suppressedRecord, tlsRejectedRecord } from './records.js'
@@ -20,12 +20,12 @@ const SUMMARY_INTERVAL_MS = 60_000
 
 /** A guard's refusal, as far as rate limiting it needs to know. */
 export interface GuardRefusal {
-  /** Whose refusal it is: the client certificate's fingerprint. */
+  /** Whose refusal it is: the connection's key (a certificate's fingerprint, a socket listener's path). */
   readonly identity: string
   readonly code: string
-  /** For the summary: the identity block and source address of the refused client. */
+  /** For the summary: the identity block and where the refused client came from. */
   readonly auditIdentity: () => AuditIdentity
-  readonly address: string
+  readonly client: AuditClient
 }
 
 /** The rate-limited writers; `close` writes what is still counted and stops the timer. */
@@ -42,7 +42,7 @@ export function createRefusalAudit (audit: AuditLog, limits: RejectionLimits = D
   const tls = new RejectionLimiter(limits)
   const guards = new RejectionLimiter(limits)
   // Who a counted key belongs to, kept from its last refusal until its summary is written.
-  const owners = new Map<string, { identity: AuditIdentity; address: string; code: string }>()
+  const owners = new Map<string, { identity: AuditIdentity; client: AuditClient; code: string }>()
   const flush = (): void => {
     for (const summary of tls.summaries()) audit.write(suppressedRecord(summary, null))
     for (const summary of guards.summaries()) {
@@ -68,7 +68,7 @@ export function createRefusalAudit (audit: AuditLog, limits: RejectionLimits = D
         audit.write(written)
         return written.auditID
       }
-      owners.set(key, { identity: refusal.auditIdentity(), address: refusal.address, code: refusal.code })
+      owners.set(key, { identity: refusal.auditIdentity(), client: refusal.client, code: refusal.code })
       return null
     },
     close: () => {

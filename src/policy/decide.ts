@@ -99,13 +99,12 @@ export function pathDenial (path: PathEvaluation, method: string, target: Canoni
  * shown to anyone.
  */
 export function noIdentity (principal: Principal): Decision & { allowed: false } {
+  const socket = principal.socket?.[0]
   const subject = principal.subject === '' ? '(empty subject)' : escapeForDisplay(principal.subject)
-  return {
-    allowed: false,
-    identity: null,
-    rule: null,
-    refusal: refusal('DG_NO_IDENTITY', `certificate ${subject} matches no identity in the policy`)
-  }
+  const message = socket === undefined
+    ? `certificate ${subject} matches no identity in the policy`
+    : `socket identity ${escapeForDisplay(socket)} matches no identity in the policy (add one with match: { socket: ${escapeForDisplay(socket)} })`
+  return { allowed: false, identity: null, rule: null, refusal: refusal('DG_NO_IDENTITY', message) }
 }
 
 function findIdentity (policy: Policy, principal: Principal): CompiledIdentity | undefined {

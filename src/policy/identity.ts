@@ -1,5 +1,8 @@
 /**
- * Identity matching: which policy entry a verified certificate belongs to.
+ * Identity matching: which policy entry a verified certificate, or a socket
+ * listener's identity, belongs to. `socket` reads a field only socket
+ * principals have; the certificate keys read fields socket principals
+ * leave empty.
  *
  * Match values are exact strings or globs where `*` matches any run of
  * characters (including none); nothing else is special (`?` and `[` are
@@ -14,7 +17,8 @@ export const MATCH_FIELDS = Object.freeze({
   o: 'o',
   san_dns: 'sanDns',
   san_uri: 'sanUri',
-  san_email: 'sanEmail'
+  san_email: 'sanEmail',
+  socket: 'socket'
 } as const)
 
 /** A key allowed under `match:` in a policy. */
@@ -74,12 +78,13 @@ export function compileFieldMatcher (key: MatchKey, pattern: string): FieldMatch
 
 /**
  * True iff every matcher matches; a matcher matches when ANY of the
- * principal's values for its field matches (a field the certificate lacks
- * matches nothing, not even `*`).
+ * principal's values for its field matches (a field the principal lacks
+ * matches nothing, not even `*`: a certificate never matches `socket`, a
+ * socket never matches `cn`).
  */
 export function principalMatches (matchers: readonly FieldMatcher[], principal: Principal): boolean {
   for (const matcher of matchers) {
-    if (!anyValueMatches(matcher.glob, principal[matcher.field])) return false
+    if (!anyValueMatches(matcher.glob, principal[matcher.field] ?? [])) return false
   }
   return matchers.length > 0
 }

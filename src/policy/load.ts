@@ -267,6 +267,12 @@ class PolicyChecker {
       }
       matchers.push(compileFieldMatcher(key, pattern))
     }
+    // A socket principal has no certificate fields and a certificate no socket: such an entry could never match.
+    const certificateKeys = matchers.filter((matcher) => matcher.key !== 'socket').map((matcher) => matcher.key)
+    if (matchers.some((matcher) => matcher.key === 'socket') && certificateKeys.length > 0) {
+      this.report('DG_POLICY_BAD_MATCH', [...path, 'socket'],
+        `socket: matches only clients of a socket listener, which have no certificate, so it cannot be combined with ${certificateKeys.join(', ')}; write two identities`)
+    }
     return matchers
   }
 

@@ -23,8 +23,9 @@ export const IdentitySchema = Type.Object({
     o: glob('subject organization'),
     san_dns: glob('DNS subject alternative name'),
     san_uri: glob('URI subject alternative name'),
-    san_email: glob('email subject alternative name')
-  }, { additionalProperties: false, description: 'a mapping like { ou: platform }' }),
+    san_email: glob('email subject alternative name'),
+    socket: glob('identity of a socket listener in the config\'s sockets:')
+  }, { additionalProperties: false, description: 'a mapping like { ou: platform } or { socket: traefik }' }),
   teams: Type.Array(Type.String({ description: 'a team name' }), { description: 'a list of team names like [platform]' })
 }, { additionalProperties: false, description: 'a mapping with match and teams' })
 

@@ -6,13 +6,19 @@
 import type { Refusal } from '../shared/errors.js'
 
 /**
- * What a verified client certificate says about its holder. Built by the TLS
- * layer from a chain Node has verified; multi-valued fields are arrays (a
- * certificate may carry several OUs or SANs). `subject` is an RFC 4514 style
- * rendering used only for display and audit, never for matching.
+ * Who is asking. For a TLS client, what its verified certificate says:
+ * built by the TLS layer from a chain Node has verified; multi-valued
+ * fields are arrays (a certificate may carry several OUs or SANs), and
+ * `socket` is absent. For a client of a socket listener (`sockets:` in the
+ * config), `socket` holds the listener's identity and every certificate
+ * field is empty, so no certificate can take a socket identity and no
+ * socket matches a certificate rule. `subject` is for display and audit
+ * only, never for matching.
  */
 export interface Principal {
   readonly subject: string
+  /** The socket listener's identity; absent for certificates. */
+  readonly socket?: readonly string[]
   readonly cn: readonly string[]
   readonly ou: readonly string[]
   readonly o: readonly string[]

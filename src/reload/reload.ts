@@ -105,7 +105,7 @@ class LiveReloader implements Reloader {
     this.current = options.initial
     this.now = options.now ?? (() => new Date())
     this.log = options.logger
-    this.handshakeChecksCrl = liveTls(options.initial.config.tls, this.now()).handshakeChecksCrl
+    this.handshakeChecksCrl = options.initial.config.tls === null || liveTls(options.initial.config.tls, this.now()).handshakeChecksCrl
   }
 
   start (): void {
@@ -126,7 +126,7 @@ class LiveReloader implements Reloader {
   }
 
   expiry (): ExpiryItem[] {
-    return expiryOf(this.current.config.tls, this.now())
+    return this.current.config.tls === null ? [] : expiryOf(this.current.config.tls, this.now())
   }
 
   stats (): ReloadStats {
@@ -149,20 +149,22 @@ class LiveReloader implements Reloader {
     const print = await fingerprint(files)
     if (trigger === 'file-change' && print === this.appliedFingerprint) return NOTHING_DONE
     const loaded = await this.options.load()
-    const diagnostics = loaded.ok ? crlRollbacks(this.current.config.tls.crls, loaded.value.config.tls.crls) : loaded.diagnostics
+    const diagnostics = loaded.ok ? crlRollbacks(this.current.config.tls?.crls ?? [], loaded.value.config.tls?.crls ?? []) : loaded.diagnostics
     if (!loaded.ok || diagnostics.length > 0) return await this.refuse(trigger, diagnostics)
-    const next = loaded.value
-    this.warnRestartNeeded(next.config)
-    const live = liveTls(next.config.tls, this.now())
-    const { closedRevoked, closedUntrusted } = this.options.gateway.update({ tls: live.material, policy: next.policy, revocation: live.revocation, limits: next.config.limits })
+    this.warnRestartNeeded(loaded.value.config)
+    const next = withRunningListeners(loaded.value, this.current.config)
+    const live = next.config.tls === null ? null : liveTls(next.config.tls, this.now())
+    const { closedRevoked, closedUntrusted } = this.options.gateway.update({
+      ...(live === null ? {} : { tls: live.material, revocation: live.revocation }), policy: next.policy, limits: next.config.limits
+    })
     for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
     this.appliedFingerprint = watchedFiles(next.config).join('\n') === files.join('\n') ? print : ''
-    this.handshakeChecksCrl = live.handshakeChecksCrl
+    this.handshakeChecksCrl = live?.handshakeChecksCrl ?? true
     this.counts = { ...this.counts, applied: this.counts.applied + 1, lastAppliedAt: this.now().toISOString() }
     this.log.info({
-      trigger, policy: next.config.policyFile, crls: next.config.tls.crls.length, revoked: live.revocation.size, closedRevoked, closedUntrusted
+      trigger, policy: next.config.policyFile, crls: next.config.tls?.crls.length ?? 0, revoked: live?.revocation.size ?? 0, closedRevoked, closedUntrusted
     }, `reloaded (${trigger}): new connections use the new certificates and CRLs, new requests the new policy` +
       (closedRevoked > 0 ? `; closed ${closedRevoked} open connection(s) of revoked certificates` : '') +
       (closedUntrusted > 0 ? `; closed ${closedUntrusted} open connection(s) whose certificate no CA in tls.ca issued any more` : ''))
@@ -179,7 +181,7 @@ class LiveReloader implements Reloader {
   private async refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[]): Promise<ReloadResult> {
     for (const d of diagnostics) this.log.error({ trigger, code: d.code }, formatDiagnostic(d))
     const failed = `reload (${trigger}) failed with ${diagnostics.length} problem(s)`
-    const crls = await crlsOnly(this.current.config.tls)
+    const crls = this.current.config.tls === null ? { kind: 'skip' as const, reason: null } : await crlsOnly(this.current.config.tls)
     this.counts = { ...this.counts, failed: this.counts.failed + 1, lastFailedAt: this.now().toISOString() }
     if (crls.kind === 'apply') {
       const closedRevoked = this.applyCrlsOnly(crls.tls)
@@ -215,7 +217,8 @@ class LiveReloader implements Reloader {
     const running = this.options.initial.config
     const admin = (config: GatewayConfig): string => config.admin === null ? 'off' : formatAdmin(config.admin)
     const changes: Array<[string, string, string]> = [
-      ['listen', `${running.listen.host}:${running.listen.port}`, `${next.listen.host}:${next.listen.port}`],
+      ['listen', listenText(running), listenText(next)],
+      ['sockets', JSON.stringify(running.sockets), JSON.stringify(next.sockets)],
       ['upstream', running.upstream.url, next.upstream.url],
       ...(['file', 'level', 'fsync', 'onFailure', 'rotate', 'sinks'] as const).map((key): [string, string, string] =>
         [`audit.${key}`, JSON.stringify(running.audit[key]), JSON.stringify(next.audit[key])]),
@@ -233,9 +236,9 @@ class LiveReloader implements Reloader {
   }
 
   private logTlsMode (): void {
-    const { crls } = this.current.config.tls
-    if (crls.length === 0) return
-    const live = liveTls(this.current.config.tls, this.now())
+    const { tls } = this.current.config
+    if (tls === null || tls.crls.length === 0) return
+    const live = liveTls(tls, this.now())
     if (live.handshakeChecksCrl) return
     this.log.error({ staleCrls: live.staleCrls, revoked: live.revocation.size },
       `CRL ${live.staleCrls.join(', ')} is stale or not valid yet: the TLS handshake stops checking CRLs so clients are not ` +
@@ -261,7 +264,8 @@ class LiveReloader implements Reloader {
   private scheduleClock (): void {
     if (this.clock !== null) clearTimeout(this.clock)
     const now = this.now().getTime()
-    const boundary = liveTls(this.current.config.tls, this.now()).nextChange?.getTime() ?? Infinity
+    const { tls } = this.current.config
+    const boundary = (tls === null ? null : liveTls(tls, this.now()).nextChange?.getTime()) ?? Infinity
     const delay = Math.max(0, Math.min(boundary - now, CLOCK_INTERVAL_MS))
     this.clock = setTimeout(() => { void this.queue.then(() => { this.tick() }) }, delay)
     this.clock.unref()
@@ -269,8 +273,8 @@ class LiveReloader implements Reloader {
 
   private tick (): void {
     if (this.closed) return
-    const live = liveTls(this.current.config.tls, this.now())
-    if (live.handshakeChecksCrl !== this.handshakeChecksCrl) {
+    const live = this.current.config.tls === null ? null : liveTls(this.current.config.tls, this.now())
+    if (live !== null && live.handshakeChecksCrl !== this.handshakeChecksCrl) {
       this.options.gateway.update({ tls: live.material })
       this.handshakeChecksCrl = live.handshakeChecksCrl
       if (live.handshakeChecksCrl) this.log.info('every CRL is current again: the TLS handshake checks them')
@@ -294,6 +298,24 @@ class LiveReloader implements Reloader {
 /** The files a reload reads: the config file (unless built in memory), the policy, CA, certificate, key and CRLs. */
 export function watchedFiles (config: GatewayConfig): string[] {
   const { tls } = config
-  const files = [config.source, config.policyFile, tls.caFile, tls.certFile, tls.keyFile, ...tls.crlFiles]
+  const files = [config.source, config.policyFile, ...(tls === null ? [] : [tls.caFile, tls.certFile, tls.keyFile, ...tls.crlFiles])]
   return [...new Set(files.filter((file): file is string => file !== null))].sort()
+}
+
+/** `listen` as the restart warning shows it. */
+function listenText (config: GatewayConfig): string {
+  return config.listen === null ? 'none (no tls: section)' : `${config.listen.host}:${config.listen.port}`
+}
+
+/**
+ * The loaded settings as a reload applies them: with or without a TLS
+ * listener as the process started (adding or removing `tls:` needs a
+ * restart; warnRestartNeeded says so), and with the socket listeners it
+ * runs, so what the process reports is what it serves.
+ */
+function withRunningListeners (loaded: Settings, running: GatewayConfig): Settings {
+  const keepTls = (loaded.config.tls === null) !== (running.tls === null)
+  if (!keepTls && JSON.stringify(loaded.config.sockets) === JSON.stringify(running.sockets)) return loaded
+  const config = { ...loaded.config, sockets: running.sockets, ...(keepTls ? { tls: running.tls, listen: running.listen } : {}) }
+  return Object.freeze({ ...loaded, config: Object.freeze(config) })
 }

@@ -17,7 +17,8 @@ import { LIMIT_NAMES } from '../limits/limiter.js'
 import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
 import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
-import { buildGateway, type Gateway } from '../gateway/gateway.js'
+import { buildGateway, type Gateway, type Listening } from '../gateway/gateway.js'
+import { SocketPlacementError } from '../local/socket-file.js'
 import { openAuditTrail } from './audit-trail.js'
 import { createReadiness } from './readiness.js'
 import { createReloader, type ReloadResult, type Reloader } from '../reload/reload.js'
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
   readonly listenFd?: number
   /** Serve `admin:` from this process; false in cluster workers, whose primary serves it. */
   readonly serveAdmin: boolean
+  /** Serve the socket listeners (`sockets:`); true unless set (in a cluster, worker 1 does). */
+  readonly serveSockets?: boolean
   /** Log what the daemon liveness probes find; true unless set (one process of a cluster is enough). */
   readonly reportDaemon?: boolean
   readonly debounceMs?: number
@@ -55,8 +58,8 @@ export interface Runtime {
   readonly readiness: () => Promise<Readiness>
   readonly auditHealth: () => AuditHealth
   readonly auditFile: string
-  /** Listens on the TLS port, then the admin address; rejects with a {@link StartupError}, having closed everything. */
-  start: () => Promise<{ readonly address: AddressInfo; readonly admin: string | null }>
+  /** Listens on the TLS port and the socket listeners, then the admin address; rejects with a {@link StartupError}, having closed everything. */
+  start: () => Promise<{ readonly address: AddressInfo | null; readonly sockets: readonly string[]; readonly admin: string | null }>
   /**
    * Graceful shutdown; resolves when everything is closed and the audit
    * trail flushed. `force` (a second signal) cuts what is in flight now.
@@ -104,7 +107,8 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     audit: tapped.audit,
     logger: options.logger,
     observer: { tlsRejected: metrics.observeTlsRejection, limitHit: metrics.observeLimitHit, daemon: options.reportDaemon === false ? () => {} : daemon },
-    ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd })
+    ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd }),
+    ...(options.serveSockets === false ? { serveSockets: false } : {})
   })
   const reloader = createReloader({
     gateway,
@@ -147,12 +151,13 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     auditHealth: tapped.health,
     auditFile,
     start: async () => {
-      let address: AddressInfo
+      let listening: Listening
       try {
-        address = await gateway.listen()
+        listening = await gateway.listen()
       } catch (err) {
         await closeAll()
-        const where = options.listenFd === undefined ? `${config.listen.host}:${config.listen.port}` : `inherited fd ${options.listenFd}`
+        if (err instanceof SocketPlacementError) throw new StartupError(`socket listener: ${err.message}`)
+        const where = options.listenFd !== undefined ? `inherited fd ${options.listenFd}` : config.listen === null ? '?' : `${config.listen.host}:${config.listen.port}`
         throw new StartupError(listenFailure('the TLS port', where, err as NodeJS.ErrnoException))
       }
       if (options.serveAdmin && config.admin !== null) {
@@ -168,7 +173,7 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
         }
       }
       reloader.start()
-      return { address, admin: admin?.address ?? null }
+      return { address: listening.tls, sockets: listening.sockets, admin: admin?.address ?? null }
     },
     close: closeAll,
     shutdown: async (how = {}) => {

@@ -1,7 +1,8 @@
 /**
  * A cluster worker: one full gateway process (same policy, same limits,
  * same audit guarantees) on the port the primary shares, writing its own
- * audit file. Signals are the primary's business: a worker ignores them
+ * audit file. Worker 1 also serves the socket listeners (a socket file
+ * has one listener; local tools need no more than one process). Signals are the primary's business: a worker ignores them
  * and acts on the primary's messages instead, so a terminal's Ctrl-C (sent
  * to the whole process group) or systemd's SIGTERM to every process of the
  * unit does not count twice and turn a graceful stop into a forced one.
@@ -46,13 +47,13 @@ export async function runWorker (options: WorkerOptions): Promise<number> {
   AggregatorRegistry.setRegistries([])
   try {
     runtime = await buildRuntime({
-      settings: options.settings, load: options.load, logger, auditFile, serveAdmin: false, reportDaemon: slot === 1,
+      settings: options.settings, load: options.load, logger, auditFile, serveAdmin: false, reportDaemon: slot === 1, serveSockets: slot === 1,
       ...(fd === undefined ? {} : { listenFd: Number(fd) })
     })
-    const { address } = await runtime.start()
+    const { address, sockets } = await runtime.start()
     // The primary's AggregatorRegistry asks every worker for this registry.
     AggregatorRegistry.setRegistries([runtime.metrics.registry])
-    void send({ type: 'dockgate:listening', address: `${address.address}:${address.port}`, auditFile })
+    void send({ type: 'dockgate:listening', address: address === null ? sockets.join(', ') : `${address.address}:${address.port}`, auditFile })
   } catch (err) {
     await send({ type: 'dockgate:failed', message: err instanceof StartupError ? err.message : String(err) })
     disconnect()

@@ -20,7 +20,7 @@ export const ERRORS = {
   DG_TLS_MATERIAL: { status: 0, summary: 'a certificate, key or CRL cannot be parsed or used: the key does not match the certificate, the server certificate is expired or not yet valid, a CRL is not signed by a CA in tls.ca, a CA has no CRL' },
   DG_POLICY_BAD_RULE: { status: 0, summary: 'a rule is not `METHODS PATH` with valid methods and path pattern' },
   DG_POLICY_UNKNOWN_TEAM: { status: 0, summary: 'an identity names a team the policy does not define' },
-  DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty or uses an invalid glob' },
+  DG_POLICY_BAD_MATCH: { status: 0, summary: 'an identity match is empty, uses an invalid glob, or combines socket with certificate keys' },
   DG_POLICY_UNREACHABLE: { status: 0, summary: 'a rule or identity entry can never decide anything (covered by a deny, a duplicate, or shadowed)' },
   DG_POLICY_DENY_UNUSED: { status: 0, summary: 'warning: a deny rule removes nothing its own team allows' },
   DG_POLICY_HIJACK_DENY: { status: 0, summary: 'warning: a deny rule only covers hijacked endpoints, whose refusal reason the docker CLI cannot print' },

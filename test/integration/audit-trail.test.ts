@@ -12,7 +12,7 @@ import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { startGateway, TEST_POLICY, type TestGateway } from '../support/gateway.js'
+import { certificateOf, startGateway, TEST_POLICY, type TestGateway } from '../support/gateway.js'
 import { docker, dockerEnv, rawRequest } from '../support/clients.js'
 import { validateRecord } from '../support/audit-check.js'
 import { hostileBundle } from '../support/hostile-cert.js'
@@ -59,7 +59,7 @@ describe.skipIf(socket === '')('audit records through the docker CLI (real daemo
       identity: { subject: 'CN=alice,OU=platform', serial: gw.pki.serials.get('alice'), teams: ['platform'], entry: { ref: expect.stringMatching(/policy\.yaml:3$/) as unknown, index: 0 } },
       rule: { text: '* /**', team: 'platform' }, decision: 'allow', level: 'metadata', status: 201, upstreamStatus: 201
     })
-    expect(create?.identity?.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    expect(certificateOf(create)?.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
     const start = gw.records().findLast((r) => r.request?.path?.endsWith('/start') === true)
     expect(start?.objectRef).toMatchObject({ resource: 'containers', subresource: 'start' })
   })
@@ -79,7 +79,7 @@ describe.skipIf(socket === '')('audit records through the docker CLI (real daemo
     const execId = execCreate?.objectRef?.createdId ?? ''
     expect(execId).toMatch(/^[0-9a-f]{64}$/)
     expect(records.some((r) => r.objectRef?.resource === 'exec' && r.objectRef.name === execId && r.objectRef.subresource === 'start')).toBe(true)
-    expect(create?.identity?.verified).toBeUndefined()
+    expect(certificateOf(create)?.verified).toBeUndefined()
 
     const auditDoc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'audit.md'), 'utf8')
     const recipe = /^(jq -n -c --arg name web [^]*? audit\*\.jsonl)$/m.exec(auditDoc)?.[1] ?? ''
@@ -140,7 +140,7 @@ describe.skipIf(socket === '')('a certificate subject with a newline and an ANSI
     expect(text.split('\n').length).toBe(before + 2)
     expect(text).not.toContain('\u001b')
     const records = gw.records().slice(-2)
-    expect(records.map((r) => r.identity?.subject)).toEqual(['CN=evil\\0ACN\\=root\\1B[31m,OU=platform', 'CN=evil\\0ACN\\=root\\1B[31m,OU=platform'])
+    expect(records.map((r) => certificateOf(r)?.subject)).toEqual(['CN=evil\\0ACN\\=root\\1B[31m,OU=platform', 'CN=evil\\0ACN\\=root\\1B[31m,OU=platform'])
   })
 })
 

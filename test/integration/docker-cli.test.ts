@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { startGateway, type TestGateway } from '../support/gateway.js'
+import { certificateOf, startGateway, type TestGateway } from '../support/gateway.js'
 import { docker, dockerEnv, type CliResult } from '../support/clients.js'
 
 const socket = inject('dockerSocket')
@@ -133,7 +133,7 @@ describe.skipIf(socket === '')('docker CLI through dockgate, platform certificat
     expect(create).toMatchObject({
       decision: 'allow', status: 201, identity: { teams: ['platform'] }, rule: { text: '* /**', team: 'platform' }
     })
-    expect(create?.identity?.subject).toContain('CN=alice')
+    expect(certificateOf(create)?.subject).toContain('CN=alice')
     expect(create?.bytesIn).toBeGreaterThan(0)
     const attach = records.filter((r) => r.request?.upgrade === 'tcp' && r.request.path?.endsWith('/attach'))
     expect(attach.map((r) => r.stage)).toEqual(expect.arrayContaining(['RequestReceived', 'ResponseComplete']))

@@ -12,6 +12,7 @@ import { checkAuditDir } from '../support/audit-check.js'
 import { docker, rawExchange, rawRequest, tlsOptions, type RawResponse } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
 import { get, sample, startRuntime, type RuntimeHarness } from '../support/runtime.js'
+import { certificateOf } from '../support/gateway.js'
 
 const socket = inject('dockerSocket')
 const POLICY = `version: 1
@@ -66,7 +67,7 @@ describe.skipIf(socket === '')('limits.maxConnections and limits.connectionsPerI
     await waitFor(() => gw.runtime.gateway.stats().connections === 3, 5000, 'a freed slot')
     expect((await rawRequest(gw.port, gw.bundle('carol'), 'GET', '/_ping')).status).toBe(200)
 
-    const codes = gw.records().filter((r) => r.stage === 'Refused').map((r) => [r.code, r.status, r.identity?.subject])
+    const codes = gw.records().filter((r) => r.stage === 'Refused').map((r) => [r.code, r.status, certificateOf(r)?.subject])
     expect(codes).toContainEqual(['DG_LIMIT_IDENTITY_CONNECTIONS', 429, 'CN=alice,OU=platform'])
     expect(codes).toContainEqual(['DG_LIMIT_CONNECTIONS', 503, 'CN=carol,OU=platform'])
     expect(await metric(gw, 'identity-connections')).toBe(1)
@@ -131,7 +132,7 @@ describe.skipIf(socket === '')('audit records of limit refusals', () => {
     // Another identity's first refusal is written: the share is per identity.
     expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(200)
     expect((await rawRequest(gw.port, gw.bundle('oscar'), 'GET', '/_ping')).status).toBe(429)
-    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE' && r.identity?.subject === 'CN=oscar,OU=platform')).toHaveLength(1)
+    expect(gw.records().filter((r) => r.code === 'DG_LIMIT_RATE' && certificateOf(r)?.subject === 'CN=oscar,OU=platform')).toHaveLength(1)
     await gw.close()
     expect(gw.records().filter((r) => r.stage === 'Suppressed')).toMatchObject([{
       client: { address: '127.0.0.1' },

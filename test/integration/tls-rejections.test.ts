@@ -4,7 +4,7 @@
  * forwarded, told why in Docker's error shape, and audited as TLSRejected.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { startGateway, type TestGateway } from '../support/gateway.js'
+import { certificateOf, startGateway, type TestGateway } from '../support/gateway.js'
 import { docker, rawRequest } from '../support/clients.js'
 
 const socket = inject('dockerSocket')
@@ -31,8 +31,8 @@ describe.skipIf(socket === '')('TLS rejections', () => {
         expect(record).toMatchObject({ stage: 'TLSRejected', code: 'DG_TLS_REJECTED', tls: { reason } })
         expect(record.request).toBeUndefined()
       }
-      expect(added[0]?.identity?.subject).toContain(`CN=${client}`)
-      expect(added[0]?.identity?.verified).toBe(false)
+      expect(certificateOf(added[0])?.subject).toContain(`CN=${client}`)
+      expect(certificateOf(added[0])?.verified).toBe(false)
     })
   }
 

@@ -101,7 +101,8 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
     ...(options.rejectionLimits === undefined ? {} : { rejectionLimits: options.rejectionLimits })
   })
-  const address = await gateway.listen()
+  const address = (await gateway.listen()).tls
+  if (address === null) throw new Error('test gateway has no TLS listener')
   return {
     port: address.port,
     dir,
@@ -115,6 +116,12 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
       checkAuditDir(dirname(auditFile))
     }
   }
+}
+
+/** The certificate facts of a record's identity block; undefined for none or a socket identity. */
+export function certificateOf (record: { readonly identity?: SealedAuditRecord['identity'] } | undefined): Extract<NonNullable<SealedAuditRecord['identity']>, { subject: string }> | undefined {
+  const identity = record?.identity
+  return identity !== null && identity !== undefined && 'subject' in identity ? identity : undefined
 }
 
 /** The records of one audit file, parsed. */

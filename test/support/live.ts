@@ -79,7 +79,9 @@ export async function startLiveGateway (options: LiveOptions): Promise<LiveGatew
   if (!settings.ok) throw new Error(`test config invalid: ${JSON.stringify(settings.diagnostics)}`)
   const runtime = await buildRuntime({ settings: settings.value, load, logger, serveAdmin: false, debounceMs: 100 })
   const { auditFile, reloader, hangup } = runtime
-  const { port } = (await runtime.start()).address
+  const { address } = await runtime.start()
+  if (address === null) throw new Error('test runtime has no TLS listener')
+  const { port } = address
   return {
     dir,
     certs,

@@ -62,6 +62,7 @@ export async function startRuntime (options: RuntimeOptions): Promise<RuntimeHar
   if (!settings.ok) throw new Error(`test config invalid: ${JSON.stringify(settings.diagnostics)}`)
   const runtime = await buildRuntime({ settings: settings.value, load, logger, serveAdmin: true, debounceMs: 100 })
   const started = await runtime.start()
+  if (started.address === null) throw new Error('test runtime has no TLS listener')
   const auditFile = runtime.auditFile
   return {
     dir,

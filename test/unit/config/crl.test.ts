@@ -34,15 +34,15 @@ const BASE = ['  ca: certs/ca/ca.pem', '  cert: certs/server/cert.pem', '  key: 
 describe('tls.crl', () => {
   it('is optional: without it no CRL is loaded', async () => {
     const loaded = await load(BASE)
-    expect(Array.isArray(loaded) ? loaded : loaded.value.tls.crls).toEqual([])
+    expect(Array.isArray(loaded) ? loaded : loaded.value.tls?.crls).toEqual([])
   })
 
   it('takes one path relative to the config file, checked against tls.ca', async () => {
     const loaded = await load([...BASE, '  crl: certs/ca/crl.pem'])
     if (Array.isArray(loaded)) throw new Error(loaded.join('\n'))
-    expect(loaded.value.tls.crlFiles).toEqual([join(dir, 'certs', 'ca', 'crl.pem')])
-    expect(loaded.value.tls.crls).toMatchObject([{ revokedSerials: [], issuer: expect.stringMatching(/^CN=dockgate CA /) as unknown }])
-    expect(Object.isFrozen(loaded.value.tls.crls[0])).toBe(true)
+    expect(loaded.value.tls?.crlFiles).toEqual([join(dir, 'certs', 'ca', 'crl.pem')])
+    expect(loaded.value.tls?.crls).toMatchObject([{ revokedSerials: [], issuer: expect.stringMatching(/^CN=dockgate CA /) as unknown }])
+    expect(Object.isFrozen(loaded.value.tls?.crls[0])).toBe(true)
   })
 
   it('takes a list, and reports a CRL from a CA not in tls.ca at its list item', async () => {
@@ -71,6 +71,7 @@ describe('a refused reload applies CRLs on their own only when they tighten', ()
     const loaded = await load([...BASE, '  crl: certs/ca/crl.pem'])
     if (Array.isArray(loaded)) throw new Error(loaded.join('\n'))
     const tls = loaded.value.tls
+    if (tls === null) throw new Error('no tls section')
     const crlFile = join(dir, 'certs', 'ca', 'crl.pem')
     const before = readFileSync(crlFile, 'utf8')
     const ca = { certPem: readFileSync(join(dir, 'certs', 'ca', 'ca.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'certs', 'ca', 'key.pem'), 'utf8') }

@@ -51,10 +51,10 @@ describe('loadConfigFile: a valid file', () => {
     expect(config.source).toBe(join(dir, 'valid.yaml'))
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 0 })
     expect(config.upstream).toEqual({ socketPath: '/var/run/docker.sock', url: 'unix:///var/run/docker.sock' })
-    expect(config.tls.caFile).toBe(join(dir, 'certs/ca.pem'))
-    expect(config.tls.keyFile).toBe(join(dir, 'certs/server-key.pem'))
-    expect(config.tls.cert).toContain('-----BEGIN CERTIFICATE-----')
-    expect(config.tls.key).toContain('PRIVATE KEY-----')
+    expect(config.tls?.caFile).toBe(join(dir, 'certs/ca.pem'))
+    expect(config.tls?.keyFile).toBe(join(dir, 'certs/server-key.pem'))
+    expect(config.tls?.cert).toContain('-----BEGIN CERTIFICATE-----')
+    expect(config.tls?.key).toContain('PRIVATE KEY-----')
     expect(config.policyFile).toBe(join(dir, 'policy.yaml'))
     expect(config.audit.file).toBe(join(dir, 'audit/audit.jsonl'))
   })
@@ -186,7 +186,7 @@ describe('configFromObject: the dev setup gets the same checks', () => {
   it('builds a config with no source', async () => {
     const config = ok(await configFromObject(devValue, dir))
     expect(config.source).toBeNull()
-    expect(config.tls.certFile).toBe(join(dir, 'certs/server-cert.pem'))
+    expect(config.tls?.certFile).toBe(join(dir, 'certs/server-cert.pem'))
   })
 
   it('names problems against <dev>', async () => {

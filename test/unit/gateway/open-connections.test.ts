@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { AuditLog } from '../../../src/audit/log.js'
 import type { AuditRecord } from '../../../src/audit/record.js'
 import { OpenConnections } from '../../../src/gateway/open-connections.js'
+import { tlsConnection } from '../../../src/gateway/connection.js'
 import { createCa, issueClientCertificate } from '../../../src/certs/issue.js'
 import type { CertificateIdentity } from '../../../src/tls/identity.js'
 
@@ -42,7 +43,7 @@ describe('OpenConnections', () => {
 
   const add = (notAfter: Date, chain: readonly X509Certificate[] = []): FakeSocket => {
     const socket = new FakeSocket()
-    open.add(socket as unknown as Socket, { identity: identity(notAfter), remoteAddress: '127.0.0.1', remotePort: 5000 }, () => chain)
+    open.add(socket as unknown as Socket, tlsConnection(identity(notAfter), '127.0.0.1', 5000), () => chain)
     return socket
   }
 
