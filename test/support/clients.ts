@@ -32,10 +32,35 @@ export function dockerEnv (port: number, bundle: string): NodeJS.ProcessEnv {
   }
 }
 
+/** The environment that points the docker CLI at a Unix socket (a socket listener, or the daemon itself). */
+export function socketEnv (path: string): NodeJS.ProcessEnv {
+  const { DOCKER_TLS_VERIFY: _verify, DOCKER_CERT_PATH: _certs, ...rest } = process.env
+  return { ...rest, DOCKER_HOST: `unix://${path}`, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' }
+}
+
+/** Options of a docker CLI run. */
+export interface CliOptions {
+  readonly input?: string | Buffer
+  readonly timeoutMs?: number
+  /** Run as this uid and gid (the socket permission tests). */
+  readonly uid?: number
+  readonly gid?: number
+}
+
 /** Runs `docker ARGS` against the gateway; resolves when it exits or the timeout kills it. */
-export async function docker (port: number, bundle: string, args: readonly string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function docker (port: number, bundle: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return await runDocker(dockerEnv(port, bundle), args, options)
+}
+
+/** Runs `docker ARGS` against the Unix socket at `path`, the way a local tool given that socket does. */
+export async function dockerOn (path: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return await runDocker(socketEnv(path), args, options)
+}
+
+async function runDocker (env: NodeJS.ProcessEnv, args: readonly string[], options: CliOptions): Promise<CliResult> {
   return await new Promise((resolve) => {
-    const child = spawn(process.env.DOCKGATE_TEST_DOCKER_CLI ?? 'docker', args, { env: dockerEnv(port, bundle) })
+    const ids = { ...(options.uid === undefined ? {} : { uid: options.uid }), ...(options.gid === undefined ? {} : { gid: options.gid }) }
+    const child = spawn(process.env.DOCKGATE_TEST_DOCKER_CLI ?? 'docker', args, { env, ...ids })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (c: Buffer) => out.push(c))

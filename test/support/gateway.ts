@@ -52,7 +52,10 @@ teams:
 
 /** A running test gateway. */
 export interface TestGateway {
+  /** The TLS port; 0 when started with `noTls`. */
   readonly port: number
+  /** The socket listeners' paths, in config order. */
+  readonly sockets: readonly string[]
   readonly dir: string
   readonly pki: TestPki
   readonly auditFile: string
@@ -76,6 +79,10 @@ export interface StartOptions {
   /** Other `audit:` settings (fsync, onFailure, rotate, sinks, clock). */
   readonly audit?: Omit<AuditLogOptions, 'file'>
   readonly rejectionLimits?: RejectionLimits
+  /** `sockets:` entries (see testSettings); their paths are in `TestGateway.sockets`. */
+  readonly sockets?: readonly Record<string, unknown>[]
+  /** Only socket listeners: no `tls:` (then `port` is 0). */
+  readonly noTls?: boolean
 }
 
 /** Starts a gateway; call `close` in afterAll. */
@@ -91,7 +98,9 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     limits: {
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutSeconds: options.headersTimeoutMs / 1000 }),
       ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes })
-    }
+    },
+    ...(options.sockets === undefined ? {} : { sockets: options.sockets }),
+    ...(options.noTls === true ? { noTls: true } : {})
   })
   const auditFile = settings.config.audit.file
   const audit = openAuditLog({ ...options.audit, file: auditFile })
@@ -101,10 +110,10 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
     ...(options.rejectionLimits === undefined ? {} : { rejectionLimits: options.rejectionLimits })
   })
-  const address = (await gateway.listen()).tls
-  if (address === null) throw new Error('test gateway has no TLS listener')
+  const listening = await gateway.listen()
   return {
-    port: address.port,
+    port: listening.tls?.port ?? 0,
+    sockets: listening.sockets,
     dir,
     pki,
     auditFile,

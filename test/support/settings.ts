@@ -24,6 +24,10 @@ export interface TestSettingsOptions {
    * config takes whole seconds), so a slow-header test need not wait long.
    */
   readonly limits?: Partial<Limits>
+  /** `sockets:` entries, as written in a config file (paths absolute or relative to `dir`). */
+  readonly sockets?: readonly Record<string, unknown>[]
+  /** Leave out `tls:` and `listen:`: only the socket listeners serve. */
+  readonly noTls?: boolean
 }
 
 /** Writes the files, loads and checks the settings; throws with every problem if they do not load. */
@@ -36,9 +40,9 @@ export async function testSettings (options: TestSettingsOptions): Promise<Setti
   writeFileSync(join(options.dir, 'policy.yaml'), options.policy)
   const { headersTimeoutSeconds, ...wholeLimits } = options.limits ?? {}
   const object = {
-    listen: '127.0.0.1:0',
+    ...(options.noTls === true ? {} : { listen: '127.0.0.1:0', tls: { ca: 'tls/ca.pem', cert: 'tls/cert.pem', key: 'tls/key.pem' } }),
     upstream: `unix://${options.socket}`,
-    tls: { ca: 'tls/ca.pem', cert: 'tls/cert.pem', key: 'tls/key.pem' },
+    ...(options.sockets === undefined ? {} : { sockets: options.sockets }),
     policy: 'policy.yaml',
     audit: { file: 'audit/audit.jsonl', ...(options.auditLevel === undefined ? {} : { level: options.auditLevel }) },
     ...(Object.keys(wholeLimits).length === 0 ? {} : { limits: wholeLimits })
