@@ -42,15 +42,16 @@ export function readSockets (value: unknown, baseDir: string, report: SocketRepo
   const seen = new Map<string, number>()
   value.forEach((entry: unknown, index) => {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return
-    const listener = readSocket(entry as Record<string, unknown>, ['sockets', index], baseDir, report)
-    if (listener === null) return
-    const earlier = seen.get(listener.path)
-    if (earlier !== undefined) {
-      report(['sockets', index, 'path'], `${listener.path} is already sockets[${earlier}]; each socket listener needs a path of its own`)
+    const raw = (entry as Record<string, unknown>).path
+    const path = typeof raw === 'string' && raw !== '' ? resolve(baseDir, raw) : null
+    const earlier = path === null ? undefined : seen.get(path)
+    if (path !== null && earlier !== undefined) {
+      report(['sockets', index, 'path'], `${path} is already sockets[${earlier}]; each socket listener needs a path of its own`)
       return
     }
-    seen.set(listener.path, index)
-    listeners.push(listener)
+    if (path !== null) seen.set(path, index)
+    const listener = readSocket(entry as Record<string, unknown>, ['sockets', index], baseDir, report)
+    if (listener !== null) listeners.push(listener)
   })
   return listeners
 }
