@@ -156,7 +156,7 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
         listening = await gateway.listen()
       } catch (err) {
         await closeAll()
-        if (err instanceof SocketPlacementError) throw new StartupError(`socket listener: ${err.message}`)
+        if (err instanceof SocketPlacementError) throw new StartupError(`DG_LISTEN_FAILED socket listener: ${err.message}`)
         const where = options.listenFd !== undefined ? `inherited fd ${options.listenFd}` : config.listen === null ? '?' : `${config.listen.host}:${config.listen.port}`
         throw new StartupError(listenFailure('the TLS port', where, err as NodeJS.ErrnoException))
       }

@@ -87,7 +87,7 @@ describe.skipIf(socket === '')('socket listeners at start and stop, the built CL
     writeFileSync(path, 'not yours\n')
     const overFile = serve(['serve', '--config', 'config.yaml'], dir)
     expect(await overFile.exited).toBe(1)
-    expect(overFile.output()).toContain(`dockgate: not started: socket listener: ${path} exists and is not a socket (a regular file); dockgate never removes or overwrites it`)
+    expect(overFile.output()).toContain(`dockgate: not started: DG_LISTEN_FAILED socket listener: ${path} exists and is not a socket (a regular file); dockgate never removes or overwrites it`)
     expect(readFileSync(path, 'utf8')).toBe('not yours\n')
     const other = socketsOnly()
     mkdirSync(other.path)

@@ -84,7 +84,7 @@ describe('loadConfigFile: problems, all at once, at their place', () => {
   it('reports every mistake in one load with file:line:col', async () => {
     const file = join(dir, 'many-errors.yaml')
     expect(problems(await loadConfigFile(file))).toEqual([
-      `${file}:2:1 DG_UNKNOWN_KEY unknown key 'lisen' at the top level; valid keys: listen, upstream, tls, policy, audit, limits, admin, shutdown, workers (did you mean 'listen'?)`,
+      `${file}:2:1 DG_UNKNOWN_KEY unknown key 'lisen' at the top level; valid keys: listen, upstream, sockets, tls, policy, audit, limits, admin, shutdown, workers (did you mean 'listen'?)`,
       `${file}:3:9 DG_BAD_VALUE listen must be HOST:PORT like 0.0.0.0:2376 with a port from 0 to 65535, got "0.0.0.0:99999"`,
       `${file}:4:11 DG_BAD_VALUE upstream must be unix:///PATH, like unix:///var/run/docker.sock, got "tcp://127.0.0.1:2375"`,
       `${file}:6:3 DG_MISSING_KEY missing required key 'key' in tls`,
@@ -191,7 +191,7 @@ describe('configFromObject: the dev setup gets the same checks', () => {
 
   it('names problems against <dev>', async () => {
     expect(problems(await configFromObject({ ...devValue, policy: 'nope.yaml', extra: 1 }, dir))).toEqual([
-      "<dev>:0:0 DG_UNKNOWN_KEY unknown key 'extra' at the top level; valid keys: listen, upstream, tls, policy, audit, limits, admin, shutdown, workers",
+      "<dev>:0:0 DG_UNKNOWN_KEY unknown key 'extra' at the top level; valid keys: listen, upstream, sockets, tls, policy, audit, limits, admin, shutdown, workers",
       `<dev>:0:0 DG_FILE_UNREADABLE cannot read policy file ${join(dir, 'nope.yaml')}: no such file or directory (ENOENT)`
     ])
   })
