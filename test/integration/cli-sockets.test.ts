@@ -113,6 +113,19 @@ describe.skipIf(socket === '')('socket listeners at start and stop, the built CL
     }
   })
 
+  it('on reload applies the policy to a running socket, keeps its listeners, and says a changed sockets: needs a restart', async () => {
+    const { dir, path } = socketsOnly()
+    const served = serve(['serve', '--config', 'config.yaml'], dir)
+    await listening(served)
+    writeFileSync(join(dir, 'policy.yaml'), POLICY.replace('allow: ["GET,HEAD /_ping", "GET /version"]', 'allow: ["GET,HEAD /_ping"]'))
+    writeFileSync(join(dir, 'config.yaml'), readFileSync(join(dir, 'config.yaml'), 'utf8').replace('sockets:', 'sockets:\n  - path: run/second.sock\n    identity: second'))
+    served.child.kill('SIGHUP')
+    await waitFor(() => served.logs().some((l) => String(l.msg).startsWith('reloaded')), 20_000, 'the reload')
+    expect(served.logs().find((l) => l.key === 'sockets')?.msg).toMatch(/^sockets changed to .*second\.sock.* but dockgate still uses .*: restart dockgate to apply it/)
+    expect(existsSync(join(dir, 'run', 'second.sock'))).toBe(false)
+    expect((await dockerOn(path, ['version'])).stderr).toContain('dockgate: tool may not GET /version')
+  })
+
   it('names a missing folder instead of failing obscurely', async () => {
     const { dir } = socketsOnly()
     writeFileSync(join(dir, 'config.yaml'), readFileSync(join(dir, 'config.yaml'), 'utf8').replace('run/tool.sock', 'missing/tool.sock'))
