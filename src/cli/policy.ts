@@ -8,13 +8,14 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { canonicalize, checkPolicy, explain, principalFromSubject, type Policy } from '../policy/index.js'
+import { canonicalize, checkPolicy, explain, principalFromSubject, socketPrincipal, type Policy } from '../policy/index.js'
 import { formatDiagnostic, type Diagnostic } from '../shared/diagnostics.js'
 import { formatExplanation } from './explain-format.js'
 
 const USAGE = `usage: dockgate policy check FILE...
        dockgate policy explain --policy FILE --subject "CN=NAME,OU=TEAM" [--san-dns NAME]... [--san-uri URI]...
                                [--san-email ADDR]... [--body FILE.json] [--content-type TYPE] METHOD PATH
+       dockgate policy explain --policy FILE --socket NAME [--body FILE.json] [--content-type TYPE] METHOD PATH
 `
 
 /** Exit code of explain for a request the policy refuses. */
@@ -60,6 +61,7 @@ async function checkFile (file: string): Promise<readonly Diagnostic[]> {
 const EXPLAIN_OPTIONS = {
   'policy': { type: 'string' },
   'subject': { type: 'string' },
+  'socket': { type: 'string' },
   'san-dns': { type: 'string', multiple: true, default: [] as string[] },
   'san-uri': { type: 'string', multiple: true, default: [] as string[] },
   'san-email': { type: 'string', multiple: true, default: [] as string[] },
@@ -76,10 +78,12 @@ async function runExplain (argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed
   if (values.policy === undefined) return usageError('explain needs --policy FILE')
-  if (values.subject === undefined) return usageError('explain needs --subject "CN=NAME,OU=TEAM"')
+  if ((values.subject === undefined) === (values.socket === undefined)) return usageError('explain needs --subject "CN=NAME,OU=TEAM" (a certificate) or --socket NAME (a socket listener\'s identity), not both')
   if (positionals.length !== 2) return usageError('explain needs METHOD and PATH, like POST /v1.41/containers/create')
   const [method = '', target = ''] = positionals
-  const principal = principalFromSubject(values.subject, { dns: values['san-dns'], uri: values['san-uri'], email: values['san-email'] })
+  const principal = values.socket !== undefined
+    ? socketPrincipal(values.socket)
+    : principalFromSubject(values.subject ?? '', { dns: values['san-dns'], uri: values['san-uri'], email: values['san-email'] })
   if (typeof principal === 'string') return usageError(principal)
   const policy = await loadOrReport(values.policy)
   if (policy === null) return 1
@@ -95,7 +99,7 @@ async function runExplain (argv: string[]): Promise<number> {
   }
   const contentTypes = values['content-type'] !== undefined ? [values['content-type']] : body === null ? [] : ['application/json']
   const explanation = explain(policy, { principal, method, target: canonical.target, contentTypes }, body)
-  process.stdout.write(formatExplanation(policy, explanation, values.subject))
+  process.stdout.write(formatExplanation(policy, explanation, values.socket === undefined ? values.subject ?? '' : `socket ${values.socket}`))
   return explanation.verdict.outcome === 'allow' ? 0 : EXIT_DENY
 }
 

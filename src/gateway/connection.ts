@@ -9,7 +9,7 @@
  * revocation, trust).
  */
 import type { AuditClient, AuditIdentity } from '../audit/record.js'
-import type { IdentityMatch, Principal } from '../policy/index.js'
+import { socketPrincipal, type IdentityMatch, type Principal } from '../policy/index.js'
 import type { CertificateIdentity } from '../tls/identity.js'
 
 /** What every connection has, whatever its transport. */
@@ -66,7 +66,7 @@ export function socketConnection (identity: string, path: string): SocketConnect
     path,
     key: `unix:${path}`,
     name: `socket ${identity}`,
-    principal: Object.freeze({ subject: `socket ${identity}`, cn: [], ou: [], o: [], sanDns: [], sanUri: [], sanEmail: [], socket: Object.freeze([identity]) }),
+    principal: socketPrincipal(identity),
     client: Object.freeze({ transport: 'unix', socket: path })
   })
 }

@@ -16,7 +16,7 @@ export { imageAllowed, nameAllowed, type ImageRules, type Quota, type ResourceCa
 export { quotaRefusal, type QuotaClaim, type QuotaUse } from './quota.js'
 export { GROUPS, type EndpointGroup } from './groups.js'
 export { explain, type Explanation } from './explain.js'
-export { principalFromSubject, type SubjectAltNames } from './subject.js'
+export { principalFromSubject, socketPrincipal, type SubjectAltNames } from './subject.js'
 export { formatRuleRef } from './display.js'
 export { AUDIT_LEVELS, type AuditChoice, type AuditLevel } from './audit-level.js'
 export { parseJson as readJsonBody, type JsonValue } from './body/json.js'

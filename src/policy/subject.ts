@@ -36,6 +36,15 @@ export function principalFromSubject (subject: string, sans: SubjectAltNames = {
   }
 }
 
+/**
+ * The principal of every client of the socket listener whose identity is
+ * `name`: only `socket` is set, so no certificate rule matches it. The
+ * gateway and `policy explain --socket` build it the same way.
+ */
+export function socketPrincipal (name: string): Principal {
+  return Object.freeze({ subject: `socket ${name}`, cn: [], ou: [], o: [], sanDns: [], sanUri: [], sanEmail: [], socket: Object.freeze([name]) })
+}
+
 function splitUnescaped (text: string): string[] {
   const parts: string[] = []
   let current = ''

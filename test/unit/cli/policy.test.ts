@@ -121,6 +121,17 @@ describe('policy explain', () => {
     expect(stdout).toContain('decision: deny (400): request target is not canonical: percent-encoding (%) in path')
   })
 
+  it('explains what a socket listener\'s identity gets with --socket, which no certificate subject can stand for', async () => {
+    const p = file('p.yaml', GOOD.replace('identities:\n', 'identities:\n  - match: { socket: "ci-*" }\n    teams: [ci]\n'))
+    expect(await policy('explain', '--policy', p, '--socket', 'ci-7', 'POST', '/v1.41/containers/abc/start')).toBe(0)
+    expect(stdout).toContain('subject:  socket ci-7\n')
+    expect(stdout).toContain(`identity: ${p}:3 (socket: ci-*) -> teams: ci`)
+    expect(await policy('explain', '--policy', p, '--subject', 'CN=ci-7', 'POST', '/v1.41/containers/abc/start')).toBe(3)
+    expect(stdout).toContain('identity: none matches')
+    expect(await policy('explain', '--policy', p, '--socket', 'x', '--subject', 'CN=x', 'GET', '/_ping')).toBe(2)
+    expect(stderr).toContain('--subject "CN=NAME,OU=TEAM" (a certificate) or --socket NAME')
+  })
+
   it('exits 1 for a policy with errors and 2 for usage mistakes', async () => {
     const bad = file('bad.yaml', 'version: 1\nidentities: []\nteams:\n  t: { allow: ["get /x"] }\n')
     expect(await policy('explain', '--policy', bad, '--subject', 'CN=x', 'GET', '/_ping')).toBe(1)
