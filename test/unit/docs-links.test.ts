@@ -4,7 +4,7 @@
  * name a file that exists, and every `#anchor` must be a heading of the
  * page it points into (slugged as GitHub does), so moving or renaming a
  * section cannot leave a dead link behind. The README must also link every
- * docs page, or a page is unreachable from the landing page.
+ * docs page (and SECURITY.md), or a page is unreachable from the landing page.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const DOCS = join(ROOT, 'docs')
-const pages = [join(ROOT, 'README.md'), ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).sort().map((f) => join(DOCS, f))]
+const pages = [join(ROOT, 'README.md'), join(ROOT, 'SECURITY.md'), ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).sort().map((f) => join(DOCS, f))]
 
 /** The page's lines outside fenced code blocks, where links and headings render. */
 function prose (file: string): string[] {
