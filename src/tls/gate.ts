@@ -88,12 +88,19 @@ export function createTlsGate (options: TlsGateOptions): tls.Server {
     allowHalfOpen: false
   })
   const unverified = options.unverified
-  // Prepended: the slot is taken before Node's own listener starts TLS.
-  if (unverified !== undefined) server.prependListener('connection', (raw: Socket) => { unverified.accept(raw) })
+  // Prepended: the peer is noted, and the slot taken, before Node's own
+  // listener starts TLS. A socket that dies mid-handshake no longer knows
+  // its peer, so every record of the connection takes it from here.
+  server.prependListener('connection', (raw: Socket) => {
+    peers.set(raw, { remoteAddress: raw.remoteAddress ?? '', remotePort: raw.remotePort ?? 0 })
+    unverified?.accept(raw)
+  })
   server.on('secureConnection', (socket) => { admitOrReject(socket, options) })
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    // No HTTP answer is possible without a finished handshake.
-    if (unverified?.wasDropped(socket) !== true) {
+    // No HTTP answer is possible without a finished handshake. One record
+    // per connection, whatever mix of errors its end produces.
+    if (unverified?.wasDropped(socket) !== true && !rejected.has(socket)) {
+      rejected.add(socket)
       options.onRejected({ reason: 'handshake-failed', detail: err.code ?? err.message, peer: null, ...remoteOf(socket) })
     }
     // Node only reports a failed or timed-out handshake; the socket stays
@@ -136,6 +143,7 @@ function admitOrReject (socket: TLSSocket, options: TlsGateOptions): void {
     options.onAccepted({ socket, identity: verdict.identity, ...remote })
     return
   }
+  rejected.add(socket)
   const headers = options.onRejected({ reason: verdict.reason, detail: verdict.detail, peer: verdict.peer, ...remote })
   answerRejectedClient(socket, rejectionMessage(verdict.reason, verdict.detail), headers)
 }
@@ -241,6 +249,15 @@ function answerRejectedClient (socket: TLSSocket, message: string, headers: Read
   })
 }
 
+/** Each accepted TCP connection's peer, noted when it was accepted. */
+const peers = new WeakMap<object, { readonly remoteAddress: string; readonly remotePort: number }>()
+/** TLS sockets already rejected: one record each. */
+const rejected = new WeakSet<object>()
+
+// The peer noted at accept time. Node's TLS server wraps the accepted TCP
+// socket and keeps it as `_parent` (internal, stable since Node 0.11); the
+// TLS socket's own remoteAddress is undefined once the connection is gone.
 function remoteOf (socket: TLSSocket): { remoteAddress: string; remotePort: number } {
-  return { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }
+  const parent = (socket as unknown as { _parent?: object })._parent
+  return (parent === undefined ? undefined : peers.get(parent)) ?? { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }
 }

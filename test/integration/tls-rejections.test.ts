@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { certificateOf, startGateway, type TestGateway } from '../support/gateway.js'
 import { docker, rawRequest } from '../support/clients.js'
+import { connect } from 'node:net'
+import { once } from 'node:events'
 
 const socket = inject('dockerSocket')
 
@@ -65,5 +67,25 @@ describe.skipIf(socket === '')('TLS rejections', () => {
   it('the server presents a certificate the docker CLI verifies for 127.0.0.1', async () => {
     const result = await docker(gw.port, gw.pki.bundle('alice'), ['version', '--format', '{{.Server.Os}}'])
     expect(result.stdout).toBe('linux\n')
+  })
+})
+
+describe.skipIf(socket === '')('TLS rejections of clients that vanish mid-handshake', () => {
+  let gw: TestGateway
+  beforeAll(async () => { gw = await startGateway({ socket }) })
+  afterAll(async () => { await gw?.close() })
+
+  it('records a ClientHello cut short and a reset once, with the address and port it came from', async () => {
+    const before = gw.records().length
+    const client = connect(gw.port, '127.0.0.1')
+    await once(client, 'connect')
+    const port = client.localPort
+    // A TLS record header that promises 512 bytes of ClientHello, then 20 of them, then a reset.
+    client.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, ...Array.from({ length: 9 }, (_, i) => i)]))
+    client.resetAndDestroy()
+    await expect.poll(() => gw.records().length, { timeout: 5000 }).toBeGreaterThan(before)
+    // Whatever else the socket reports as it goes, no second record follows.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(gw.records().slice(before)).toMatchObject([{ stage: 'TLSRejected', client: { address: '127.0.0.1', port }, tls: { reason: 'handshake-failed' } }])
   })
 })
