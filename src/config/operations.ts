@@ -35,9 +35,9 @@ export interface Limits {
 /** The defaults, each documented in the limits table of docs/operations.md with its reason. */
 export const DEFAULT_LIMITS: Omit<Limits, 'requestBurst'> = Object.freeze({
   bodyBytes: 1024 * 1024,
-  maxConnections: 1024,
-  connectionsPerIdentity: 128,
-  streamsPerIdentity: 64,
+  maxConnections: 4096,
+  connectionsPerIdentity: 768,
+  streamsPerIdentity: 512,
   requestsPerSecond: null,
   headerBytes: 32 * 1024,
   headersTimeoutSeconds: 20,

@@ -15,6 +15,7 @@ import { dirname } from 'node:path'
 import { continuationProblem } from '../audit/resume.js'
 import { workerFile } from '../audit/rotation.js'
 import { formatAdmin } from '../config/operations.js'
+import { descriptorShortfall, openFilesLimit } from './descriptors.js'
 import { probeUpstream } from '../proxy/probe.js'
 import { formatDiagnostic } from '../shared/diagnostics.js'
 import { expiryOf } from '../config/expiry.js'
@@ -43,6 +44,8 @@ export async function checkSettings (settings: Settings, listenFd: number | null
     const unsealed = continuationProblem(file)
     if (unsealed !== null) problems.push(`${config.source ?? '<dev>'}: DG_AUDIT_MALFORMED ${unsealed}`)
   }
+  const shortfall = descriptorShortfall(config.limits, openFilesLimit())
+  if (shortfall !== null) warnings.push(`warning: ${shortfall}`)
   const daemon = await probeUpstream(config.upstream, 2000)
   if (daemon !== null) warnings.push(`warning: ${daemon} (serve starts anyway and answers 502 until it is up)`)
   const limits = config.limits

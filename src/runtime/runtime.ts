@@ -19,6 +19,7 @@ import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import { buildGateway, type Gateway, type Listening } from '../gateway/gateway.js'
 import { SocketPlacementError } from '../local/socket-file.js'
+import { descriptorShortfall, openFilesLimit } from './descriptors.js'
 import { openAuditTrail } from './audit-trail.js'
 import { createReadiness } from './readiness.js'
 import { createReloader, type ReloadResult, type Reloader } from '../reload/reload.js'
@@ -151,6 +152,8 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     auditHealth: tapped.health,
     auditFile,
     start: async () => {
+      const shortfall = descriptorShortfall(config.limits, openFilesLimit())
+      if (shortfall !== null && options.reportDaemon !== false) options.logger.warn(shortfall)
       let listening: Listening
       try {
         listening = await gateway.listen()

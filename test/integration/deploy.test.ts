@@ -52,7 +52,7 @@ describe('deploy/dockgate.yaml (the production config the systemd unit runs)', (
     const result = await check(text, 'dockgate.yaml')
     expect(result.output).toContain('dockgate: config OK (0 warning(s))')
     expect(result.output).toContain('  admin     127.0.0.1:9376')
-    expect(result.output).toContain('  limits    maxConnections 1024, connectionsPerIdentity 128, streamsPerIdentity 64, requestsPerSecond unlimited, headerBytes 32768, headersTimeoutSeconds 20, bodyBytes 1048576, unverifiedConnections 1024, unverifiedPerAddress 64')
+    expect(result.output).toContain('  limits    maxConnections 4096, connectionsPerIdentity 768, streamsPerIdentity 512, requestsPerSecond unlimited, headerBytes 32768, headersTimeoutSeconds 20, bodyBytes 1048576, unverifiedConnections 1024, unverifiedPerAddress 64')
     expect(result.code).toBe(0)
   })
 

@@ -46,7 +46,7 @@ describe('defaults', () => {
     expect(config.workers).toBe(1)
     expect(config.shutdown).toEqual({ graceSeconds: 8 })
     expect(config.limits).toEqual({
-      bodyBytes: 1048576, maxConnections: 1024, connectionsPerIdentity: 128, streamsPerIdentity: 64,
+      bodyBytes: 1048576, maxConnections: 4096, connectionsPerIdentity: 768, streamsPerIdentity: 512,
       requestsPerSecond: null, requestBurst: 20, headerBytes: 32768, headersTimeoutSeconds: 20,
       unverifiedConnections: 1024, unverifiedPerAddress: 64
     })

@@ -1,0 +1,34 @@
+/**
+ * A descriptor limit too low for the connection limits is said at start:
+ * past it, libuv closes new connections at once and nothing is logged.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { descriptorShortfall, openFilesLimit } from '../../../src/runtime/descriptors.js'
+
+const limitsFile = (soft: string): string => {
+  const file = join(mkdtempSync(join(tmpdir(), 'dg-limits-')), 'limits')
+  writeFileSync(file, `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                65536                files\n`)
+  return file
+}
+
+describe('the open-files limit against the connection limits', () => {
+  it('reads the soft limit of this process, as Node raised it', () => {
+    expect(openFilesLimit(limitsFile('256'))).toBe(256)
+    expect(openFilesLimit(limitsFile('unlimited'))).toBe(Number.POSITIVE_INFINITY)
+    expect(openFilesLimit(join(tmpdir(), 'no-such-limits'))).toBeNull()
+    expect(openFilesLimit()).toBeGreaterThan(0)
+  })
+
+  it('says what is needed and what would fit when the limit is too low, and nothing when it is enough', () => {
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 256)).toBe(
+      'this process may open 256 files, but limits.maxConnections 4096 and limits.unverifiedConnections 1024 need 9280 (two per connection); ' +
+      'past the limit new connections are closed at once, unlogged: raise it (LimitNOFILE= in the systemd unit, ulimit -n, or --ulimit nofile= for a container) ' +
+      'or lower limits.maxConnections to 1')
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 5000)).toContain('lower limits.maxConnections to 1956')
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 65536)).toBeNull()
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, null)).toBeNull()
+  })
+})
