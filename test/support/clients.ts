@@ -34,7 +34,9 @@ export function dockerEnv (port: number, bundle: string): NodeJS.ProcessEnv {
 
 /** The environment that points the docker CLI at a Unix socket (a socket listener, or the daemon itself). */
 export function socketEnv (path: string): NodeJS.ProcessEnv {
-  const { DOCKER_TLS_VERIFY: _verify, DOCKER_CERT_PATH: _certs, ...rest } = process.env
+  const rest = { ...process.env }
+  delete rest.DOCKER_TLS_VERIFY
+  delete rest.DOCKER_CERT_PATH
   return { ...rest, DOCKER_HOST: `unix://${path}`, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' }
 }
 
