@@ -21,18 +21,24 @@ const socket = inject('dockerSocket')
 const ROOT = resolve(import.meta.dirname, '..', '..')
 const deploy = (path: string): string => readFileSync(join(ROOT, 'deploy', path), 'utf8')
 
-/** Runs `serve --check` on `configText` with /etc/dockgate and /var/log/dockgate moved under a temp folder. */
-async function check (configText: string, configName: string): Promise<{ code: number; output: string; etc: string }> {
+/**
+ * Runs `serve --check` on `configText` with /etc/dockgate, /var/log/dockgate
+ * and /run/dockgate (created, as systemd's RuntimeDirectory would) moved
+ * under a temp folder, and `policy` (a path under the checkout) as its policy.
+ */
+async function check (configText: string, configName: string, policy = 'policies/platform.yaml'): Promise<{ code: number; output: string; etc: string; run: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'dg-deploy-'))
   const etc = join(dir, 'etc')
+  const runtime = join(dir, 'run')
   mkdirSync(etc)
+  mkdirSync(runtime)
   await run(process.execPath, [CLI, 'certs', 'init', '--dir', join(etc, 'certs'), '--host', 'docker1.example.com'])
-  copyFileSync(join(ROOT, 'policies', 'platform.yaml'), join(etc, 'policy.yaml'))
+  copyFileSync(join(ROOT, policy), join(etc, 'policy.yaml'))
   const config = join(etc, configName)
-  writeFileSync(config, configText.replaceAll('/etc/dockgate', etc).replaceAll('/var/log/dockgate', join(dir, 'log')))
+  writeFileSync(config, configText.replaceAll('/etc/dockgate', etc).replaceAll('/var/log/dockgate', join(dir, 'log')).replaceAll('/run/dockgate', runtime))
   const args = [CLI, 'serve', '--config', config, '--check', ...(socket === '' ? [] : ['--upstream', `unix://${socket}`])]
   const result = spawnSync(process.execPath, args, { encoding: 'utf8' })
-  return { code: result.status ?? -1, output: result.stdout + result.stderr, etc }
+  return { code: result.status ?? -1, output: result.stdout + result.stderr, etc, run: runtime }
 }
 
 function unitKeys (text: string): Map<string, string[]> {
@@ -158,5 +164,90 @@ describe('deploy/docker (Dockerfile, compose.yaml, dockgate.yaml)', () => {
     expect(service.ports).toContain(`127.0.0.1:${config.admin.listen.split(':')[1] ?? ''}:${config.admin.listen.split(':')[1] ?? ''}`)
     expect(Number.parseInt(service.stop_grace_period ?? '0', 10)).toBeGreaterThan(config.shutdown.graceSeconds + 5)
     expect(compose.services.certs?.user).toBe(/^USER (\S+)$/m.exec(dockerfile)?.[1])
+  })
+})
+
+describe('deploy/local-sockets (dockgate.yaml, policy.yaml, compose.yaml, dockgate-local.service)', () => {
+  interface Socket { path: string; identity: string; mode: string; group: string }
+  const text = deploy('local-sockets/dockgate.yaml')
+  const config = parse(text) as { sockets: Socket[]; audit: { file: string }; shutdown: { graceSeconds: number } }
+  const socketOf = (identity: string): Socket | undefined => config.sockets.find((s) => s.identity === identity)
+  // The socket groups do not exist here; --check resolves a group number as it is.
+  const gid = process.getgid?.() ?? 0
+  const withGids = text.replace(/group: dockgate-[a-z]+/g, `group: ${gid}`)
+
+  it('passes serve --check with its policy: three group-owned sockets under /run/dockgate, each identity known to the policy, no TLS', async () => {
+    expect(config.sockets.map((s) => [s.identity, s.mode, s.path])).toEqual([
+      ['traefik', '0660', '/run/dockgate/traefik.sock'], ['watchtower', '0660', '/run/dockgate/watchtower.sock'], ['ci', '0660', '/run/dockgate/ci.sock']])
+    const result = await check(withGids, 'dockgate.yaml', 'deploy/local-sockets/policy.yaml')
+    expect(result.output).toContain('dockgate: config OK (0 warning(s))')
+    expect(result.output).toContain('  listen    none (no tls: section; only the socket listeners serve)')
+    for (const s of config.sockets) expect(result.output).toContain(`  socket    ${result.run}/${s.identity}.sock as ${s.identity}, mode 0660, group ${gid}\n`)
+    expect(result.code).toBe(0)
+  })
+
+  it('passes serve --check with the optional TLS listener uncommented, next to the sockets', async () => {
+    const tls = withGids.replace(/^# (listen|tls):/gm, '$1:').replace(/^# {3}(ca|cert|key|crl):/gm, '  $1:')
+    expect(tls).toMatch(/^tls:$/m)
+    const result = await check(tls, 'dockgate.yaml', 'deploy/local-sockets/policy.yaml')
+    expect(result.output).toContain('  listen    0.0.0.0:2376')
+    expect(result.output).toContain('dockgate: config OK (0 warning(s))')
+    expect(result.code).toBe(0)
+  })
+
+  it('policy.yaml is the three ready-made policies combined: the same identities and the same teams, nothing else', () => {
+    type Policy = { identities: { match: Record<string, string>; teams: string[] }[]; teams: Record<string, unknown> }
+    const combined = parse(deploy('local-sockets/policy.yaml')) as Policy
+    const parts = ['local-discovery.yaml', 'local-updater.yaml', 'local-ci-runner.yaml'].map((f) => parse(readFileSync(join(ROOT, 'policies', f), 'utf8')) as Policy)
+    expect(combined.identities).toEqual(parts.flatMap((p) => p.identities))
+    expect(combined.teams).toEqual(Object.assign({}, ...parts.map((p) => p.teams)))
+    expect(combined.identities.map((i) => i.match.socket)).toEqual(config.sockets.map((s) => s.identity))
+  })
+
+  it("compose.yaml gives Traefik and Watchtower only their own socket, as /var/run/docker.sock, never the daemon's", () => {
+    type Mount = string | { type: string; source: string; target: string; bind?: { create_host_path?: boolean } }
+    type Service = { image: string; volumes?: Mount[]; group_add?: string[]; cap_drop?: string[]; environment?: Record<string, string>; labels?: Record<string, string> }
+    const compose = parse(deploy('local-sockets/compose.yaml')) as { services: Record<string, Service> }
+    const mounts = (service: Service | undefined): { source: string; target: string; create?: boolean | undefined }[] => (service?.volumes ?? []).map((v) =>
+      typeof v === 'string' ? { source: v.split(':')[0] ?? '', target: v.split(':')[1] ?? '', create: true } : { source: v.source, target: v.target, create: v.bind?.create_host_path })
+    for (const [name, identity, image, env] of [['traefik', 'traefik', 'traefik:v3', 'TRAEFIK_SOCKET_GID'], ['watchtower', 'watchtower', 'containrrr/watchtower', 'WATCHTOWER_SOCKET_GID']] as const) {
+      const service = compose.services[name]
+      const own = socketOf(identity)
+      expect(service?.image).toBe(image)
+      // Its own socket and nothing else; no empty folder created where the socket belongs when dockgate is down.
+      expect(mounts(service)).toEqual([{ source: own?.path, target: '/var/run/docker.sock', create: false }])
+      expect(service?.cap_drop).toEqual(['ALL'])
+      expect(service?.group_add?.[0]).toMatch(new RegExp(`^\\$\\{${env}:\\?.*group ${own?.group ?? '?'}\\b`))
+    }
+    for (const service of Object.values(compose.services)) {
+      expect(mounts(service).map((m) => m.source)).not.toContain('/var/run/docker.sock')
+    }
+    // Watchtower updates only what is labelled for it, and neither tool is (both bind a socket: a recreate would be refused after the removal).
+    expect(compose.services.watchtower?.environment?.WATCHTOWER_LABEL_ENABLE).toBe('true')
+    const labelled = Object.entries(compose.services).filter(([, s]) => s.labels?.['com.centurylinklabs.watchtower.enable'] === 'true').map(([n]) => n)
+    expect(labelled).toEqual(['whoami'])
+    expect(mounts(compose.services.whoami)).toEqual([])
+  })
+
+  it('dockgate-local.service: /run/dockgate for the sockets, in each socket group, before docker.service, hardened like dockgate.service', () => {
+    const unit = unitKeys(deploy('local-sockets/dockgate-local.service'))
+    const base = unitKeys(deploy('systemd/dockgate.service'))
+    expect(unit.get('ExecStart')?.[0]).toMatch(/ serve --config \/etc\/dockgate\/dockgate\.yaml$/)
+    expect(unit.get('RuntimeDirectory')).toEqual(['dockgate'])
+    for (const s of config.sockets) expect(s.path.startsWith('/run/dockgate/')).toBe(true)
+    // Others may pass through /run/dockgate to a socket (a runner's user), not list it; the socket's mode decides.
+    expect(unit.get('RuntimeDirectoryMode')).toEqual(['0751'])
+    const groups = [...new Set(config.sockets.map((s) => s.group))]
+    expect(unit.get('SupplementaryGroups')?.[0]?.split(' ')).toEqual(['docker', ...groups])
+    expect(readFileSync(join(ROOT, 'deploy', 'local-sockets', 'README.md'), 'utf8')).toContain(`for g in ${groups.join(' ')}; do sudo groupadd`)
+    expect(unit.get('Before')).toEqual(['docker.service'])
+    expect(unit.get('Conflicts')).toEqual(['dockgate.service'])
+    expect(unit.get('ReadWritePaths')).toEqual([dirname(config.audit.file)])
+    expect(Number(unit.get('TimeoutStopSec')?.[0])).toBeGreaterThan(config.shutdown.graceSeconds + 5)
+    for (const key of ['User', 'NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'CapabilityBoundingSet', 'SystemCallFilter', 'RestrictAddressFamilies', 'UMask', 'KillMode', 'ExecReload', 'Restart']) {
+      expect(unit.get(key), key).toEqual(base.get(key))
+    }
+    const analyze = spawnSync('systemd-analyze', ['verify', join(ROOT, 'deploy/local-sockets/dockgate-local.service')], { encoding: 'utf8' })
+    if (analyze.error === undefined) expect(analyze.stderr + String(analyze.status)).toBe('0')
   })
 })
