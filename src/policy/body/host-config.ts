@@ -24,9 +24,7 @@ export function readHostConfig (host: StructView, action: Action, facts: FactLis
   readResources(host, facts)
   readCapabilities(host, facts)
   readSecurityOptions(host, facts)
-  for (const field of ['MaskedPaths', 'ReadonlyPaths']) {
-    if (host.has(field)) facts.unconfined(at(host, field), 'replaces the default masked and read-only /proc and /sys paths')
-  }
+  readSystemPaths(host, facts)
   const volumeDriver = host.string('VolumeDriver')
   if (!isLocalDriver(volumeDriver)) {
     facts.opaque(at(host, 'VolumeDriver'), `use volume driver ${JSON.stringify(volumeDriver)} (${at(host, 'VolumeDriver')}), which dockgate cannot judge`)
@@ -37,6 +35,33 @@ export function readHostConfig (host: StructView, action: Action, facts: FactLis
     facts.opaque(at(host, 'VolumesFrom'), `use VolumesFrom (${at(host, 'VolumesFrom')}): it inherits another container's mounts, which dockgate cannot see`)
   }
   readLogDriver(host.struct('LogConfig')?.string('Type') ?? '', at(host, 'LogConfig.Type'), facts)
+}
+
+/**
+ * The masked and read-only /proc and /sys paths every dockerd since 19.03
+ * applies by default. Newer daemons add to them (`/sys/devices/virtual/powercap`,
+ * `/proc/interrupts`): a list replayed from an older daemon's inspect (as
+ * updaters like Watchtower send) omits those, which is accepted and
+ * documented in docs/body-rules.md.
+ */
+const DEFAULT_SYSTEM_PATHS: Readonly<Record<'MaskedPaths' | 'ReadonlyPaths', readonly string[]>> = Object.freeze({
+  MaskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'],
+  ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
+})
+
+/**
+ * MaskedPaths and ReadonlyPaths replace the defaults when given (null or
+ * absent keeps them): a list that drops a default path unconfines it (an
+ * empty list is how `--security-opt systempaths=unconfined` reaches the
+ * daemon); one that keeps them all, adding more or not, confines as much.
+ */
+function readSystemPaths (host: StructView, facts: FactList): void {
+  for (const field of ['MaskedPaths', 'ReadonlyPaths'] as const) {
+    if (!host.has(field)) continue
+    const given = new Set(host.strings(field))
+    const dropped = DEFAULT_SYSTEM_PATHS[field].find((path) => !given.has(path))
+    if (dropped !== undefined) facts.unconfined(at(host, field), `leaves out the default ${field === 'MaskedPaths' ? 'masked' : 'read-only'} path ${dropped}`)
+  }
 }
 
 /**

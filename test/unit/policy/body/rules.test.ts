@@ -157,9 +157,18 @@ describe('unconfined', () => {
     expect(create(ci, { Image: 'x', HostConfig: { SecurityOpt: [option] } })).toBe('allow')
   })
 
-  it('refuses MaskedPaths or ReadonlyPaths that replace the defaults (how systempaths=unconfined reaches the daemon)', () => {
-    expect(create(ci, { Image: 'x', HostConfig: { MaskedPaths: [], ReadonlyPaths: [] } })).toMatch(/ci may not run unconfined \(HostConfig.MaskedPaths replaces/)
+  it('refuses MaskedPaths or ReadonlyPaths that leave out a default path (how systempaths=unconfined reaches the daemon)', () => {
+    expect(create(ci, { Image: 'x', HostConfig: { MaskedPaths: [], ReadonlyPaths: [] } })).toMatch(/ci may not run unconfined \(HostConfig.MaskedPaths leaves out the default masked path \/proc\/asound/)
+    expect(create(ci, { Image: 'x', HostConfig: { ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sysrq-trigger'] } }))
+      .toMatch(/\(HostConfig.ReadonlyPaths leaves out the default read-only path \/proc\/sys\)/)
     expect(create(ci, { Image: 'x', HostConfig: { MaskedPaths: null, ReadonlyPaths: null } })).toBe('allow')
+  })
+
+  it('allows the lists an inspect shows, replayed as updaters send them: every default kept, more added or not', () => {
+    const masked = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware']
+    const readonly = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
+    expect(create(ci, { Image: 'x', HostConfig: { MaskedPaths: masked, ReadonlyPaths: readonly } })).toBe('allow')
+    expect(create(ci, { Image: 'x', HostConfig: { MaskedPaths: [...masked, '/sys/devices/virtual/powercap', '/proc/interrupts'].reverse(), ReadonlyPaths: readonly } })).toBe('allow')
   })
 })
 
