@@ -108,7 +108,8 @@ describe.skipIf(socket === '')('dockgate serve: durability of the audit trail', 
       message: `dockgate: the audit trail cannot be written (EACCES: permission denied, open '${join(folder, 'audit.jsonl')}'); requests are refused until it can be written again (audit.onFailure: refuse)`
     })
     expect((await ping(s)).status).toBe(503)
-    expect(s.stdout()).toContain('refusing every request with 503 until it can be written again')
+    // The log line travels through the child's stdout pipe, which may deliver it after the answers.
+    await expect.poll(() => s.stdout(), { timeout: 5000 }).toContain('refusing every request with 503 until it can be written again')
     chmodSync(folder, 0o755)
     expect((await ping(s)).status).toBe(200)
     s.child.kill('SIGTERM')
