@@ -29,6 +29,7 @@ export type JudgedEndpoint =
   | { readonly name: string; readonly reads: 'body'; readonly fromBody: (value: JsonValue | undefined) => HostFact[] }
 
 const CREATE: Action = { privileged: 'create a privileged container' }
+const NO_FIELDS: JsonValue = { kind: 'object', entries: [] }
 const START: Action = { privileged: 'start a container as privileged (a HostConfig in the start body)' }
 
 const collect = (read: (facts: FactList) => void): HostFact[] => {
@@ -46,7 +47,8 @@ const opaqueEndpoint = (name: string, phrase: string): JudgedEndpoint =>
 const ENDPOINTS = {
   create: bodyEndpoint('POST /containers/create', (value, facts) => {
     readContainerConfig(value, CREATE, facts)
-    withStruct(value, (body) => {
+    // No body (or null) names no image and sets no limit: judged as {} so image and limit rules refuse it as they refuse {}.
+    withStruct(value ?? NO_FIELDS, (body) => {
       readCreateImage(body, facts)
       readCreateLimits(body, facts)
     })
