@@ -134,6 +134,15 @@ describe('HostConfig.Sysctls', () => {
   })
 })
 
+describe("a service's ContainerSpec.Sysctls (API 1.40)", () => {
+  const service = (sysctls: Record<string, string>): Record<string, unknown> => ({ TaskTemplate: { ContainerSpec: { Image: 'x', Sysctls: sysctls } } })
+  it("passes the task's own namespaces and refuses the host kernel's", () => {
+    expect(judge('ci', service({ 'net.ipv4.tcp_syncookies': '1', 'kernel.shm_rmid_forced': '1' }), '/v1.41/services/create')).toBe('allow')
+    expect(judge('ci', service({ 'vm.max_map_count': '1' }), '/v1.41/services/abc/update')).toBe(
+      opaque('ci', "set sysctl vm.max_map_count (TaskTemplate.ContainerSpec.Sysctls), which is not in a namespace of the container's own: it would change the host's kernel"))
+  })
+})
+
 describe('per-endpoint sysctls (API 1.46)', () => {
   const endpoint = (option: string, host: Record<string, unknown> = {}): Record<string, unknown> => ({
     Image: 'x', HostConfig: host, NetworkingConfig: { EndpointsConfig: { appnet: { DriverOpts: { 'com.docker.network.endpoint.sysctls': option } } } }
