@@ -76,6 +76,7 @@ describe.skipIf(socket === '')('form bodies and two Dockerfiles, against the rea
       const bytes = frame('POST', target(), body(), 'Content-Length', { 'Content-Type': 'application/json', 'content-type': 'application/x-www-form-urlencoded' })
       expect((await sec.send('img', bytes)).status).toBe(415)
       expect(await daemonHas(socket, 'images', `${image('form-tag')}:1`)).toBe(false)
+      expect(await daemonHas(socket, 'images', `dockgate-test/busybox:${sec.name('query-tag')}`)).toBe(false)
     })
 
     for (const [name, type] of [FORM_SPELLINGS[0], FORM_SPELLINGS[4]] as ReadonlyArray<[string, string]>) {

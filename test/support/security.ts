@@ -100,7 +100,7 @@ export async function startSecurityGateway (socket: string): Promise<SecurityGat
   }
 }
 
-/** Removes the containers, volumes and images whose names start with `prefix`, and the forbidden image. */
+/** Removes the containers, volumes and images (and tags of the test image) whose names start with `prefix`, and the forbidden image. */
 async function removeEverything (socket: string, prefix: string, forbidden: string): Promise<void> {
   const filters = encodeURIComponent(JSON.stringify({ name: [prefix] }))
   const containers = JSON.parse((await onDaemon(socket, 'GET', `/v1.41/containers/json?all=1&filters=${filters}`)).body) as Array<{ Id: string }>
@@ -108,6 +108,7 @@ async function removeEverything (socket: string, prefix: string, forbidden: stri
   const volumes = (JSON.parse((await onDaemon(socket, 'GET', `/v1.41/volumes?filters=${filters}`)).body) as { Volumes: Array<{ Name: string }> | null }).Volumes ?? []
   for (const { Name } of volumes) await onDaemon(socket, 'DELETE', `/v1.41/volumes/${Name}?force=1`)
   const images = JSON.parse((await onDaemon(socket, 'GET', '/v1.41/images/json')).body) as Array<{ RepoTags: string[] | null }>
-  const ours = images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(prefix) || t.startsWith(`dockgate-test/${prefix}`))
+  // Names a test makes are dockgate-test/PREFIX-...:TAG, or dockgate-test/busybox:PREFIX-... (a tag of the test image).
+  const ours = images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`dockgate-test/${prefix}`) || t.startsWith(`dockgate-test/busybox:${prefix}`))
   for (const name of [...ours, forbidden]) await onDaemon(socket, 'DELETE', `/v1.41/images/${name}`)
 }
