@@ -8,6 +8,7 @@
  * Names are exact (Go's url.Values is case-sensitive; the daemon reads
  * `filters`, never `Filters`).
  */
+import { formMediaType } from '../shared/media-type.js'
 
 /** One `name=value` pair: `raw` as received, `name` and `value` decoded. */
 export interface QueryPair {
@@ -63,13 +64,13 @@ export function formatQuery (pairs: readonly QueryPair[]): string {
   return pairs.map((p) => p.raw).join('&')
 }
 
-/** Media types whose body Go's ParseForm reads as more parameters (they would override the query). */
+/**
+ * A Content-Type whose body Go's ParseForm reads as more parameters (they
+ * would override the query's), or that Go may read as one (not printable
+ * ASCII: shared/media-type.ts); null when there is none.
+ */
 export function formContentType (contentTypes: readonly string[]): string | null {
-  for (const type of contentTypes) {
-    const media = (type.split(';')[0] ?? '').trim().toLowerCase()
-    if (media === 'application/x-www-form-urlencoded' || media === 'multipart/form-data') return media
-  }
-  return null
+  return formMediaType(contentTypes)
 }
 
 function unescape (text: string): string {

@@ -8,21 +8,21 @@
  * The query is read like Go's url.ParseQuery: `&`-separated, `+` is a space,
  * %XX escapes decode. Every value of a judged key counts (Go reads the first;
  * judging all leaves nothing to disagree on), and names are compared
- * without case. A form-encoded content type is refused: Go's ParseForm
- * would read more parameters from such a body, which dockgate never sees.
+ * without case. A form-encoded content type (or one Go might read as such:
+ * shared/media-type.ts) is refused: Go's ParseForm and FormValue would read
+ * more parameters from such a body, ahead of the query's, and dockgate
+ * never reads it.
  */
+import { formMediaType } from '../../shared/media-type.js'
 import type { FactList } from './facts.js'
 import { sharesNamespace } from './facts.js'
 import { FieldFault } from './fields.js'
-import { mediaType } from './media-type.js'
 
 /** Reads the facts of a /build request from its raw query and Content-Type values. */
 export function readBuildRequest (query: string, contentTypes: readonly string[], facts: FactList): void {
-  for (const type of contentTypes) {
-    const media = mediaType(type)
-    if (media === 'application/x-www-form-urlencoded' || media === 'multipart/form-data') {
-      throw new FieldFault({ kind: 'media-type', message: `a build context must not be sent as ${media}: the daemon would read more build parameters from it` })
-    }
+  const form = formMediaType(contentTypes)
+  if (form !== null) {
+    throw new FieldFault({ kind: 'media-type', message: `a build context must not be sent as ${form}: the daemon would read more build parameters from it` })
   }
   facts.unjudgedImage('POST /build', 'build images: builds are not judged by their FROM lines yet (the base images come from the streamed build context)')
   for (const [name, value] of parseQuery(query)) {

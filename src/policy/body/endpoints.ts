@@ -11,16 +11,17 @@
  * `containers: unrestricted` passes): BuildKit's /grpc, plugin create from a
  * local archive, and plugin settings.
  */
+import { JSON_MEDIA_TYPE, mediaType } from '../../shared/media-type.js'
 import type { CanonicalTarget } from '../types.js'
 import { readBuildRequest } from './build.js'
-import { FactList, type Action, type HostFact } from './facts.js'
+import { FactList, sharesNamespace, type Action, type HostFact } from './facts.js'
 import { asStruct, FieldFault } from './fields.js'
 import { readHostConfig, readResources } from './host-config.js'
 import { readCommit, readCreateImage, readCreateLimits, readImageCreate, readImageTag, readServiceImageAndLimits, readUpdateLimits } from './images.js'
 import type { JsonValue } from './json.js'
-import { JSON_MEDIA_TYPE, mediaType } from './media-type.js'
 import { readVolumeDriverOptions } from './mounts.js'
 import { readPluginPrivileges, readServiceSpec } from './services-plugins.js'
+import { readEndpointSysctls } from './sysctls.js'
 
 /** A judged endpoint: either its request line decides (`fromRequest`), or its JSON body (`fromBody`). */
 export type JudgedEndpoint =
@@ -28,6 +29,7 @@ export type JudgedEndpoint =
   | { readonly name: string; readonly reads: 'body'; readonly fromBody: (value: JsonValue | undefined) => HostFact[] }
 
 const CREATE: Action = { privileged: 'create a privileged container' }
+const NO_FIELDS: JsonValue = { kind: 'object', entries: [] }
 const START: Action = { privileged: 'start a container as privileged (a HostConfig in the start body)' }
 
 const collect = (read: (facts: FactList) => void): HostFact[] => {
@@ -45,7 +47,8 @@ const opaqueEndpoint = (name: string, phrase: string): JudgedEndpoint =>
 const ENDPOINTS = {
   create: bodyEndpoint('POST /containers/create', (value, facts) => {
     readContainerConfig(value, CREATE, facts)
-    withStruct(value, (body) => {
+    // No body (or null) names no image and sets no limit: judged as {} so image and limit rules refuse it as they refuse {}.
+    withStruct(value ?? NO_FIELDS, (body) => {
       readCreateImage(body, facts)
       readCreateLimits(body, facts)
     })
@@ -160,16 +163,19 @@ export function checkJsonContentType (contentTypes: readonly string[]): void {
  * way): a Config with HostConfig inside, and HostConfig's fields at the top
  * level too (dockerd embeds a second HostConfig there and uses it when
  * `HostConfig` is absent); both are judged. A network endpoint named `host`
- * counts as the host network.
+ * counts as the host network; endpoint sysctls are judged (sysctls.ts).
  */
 function readContainerConfig (value: JsonValue | undefined, action: Action, facts: FactList): void {
   withStruct(value, (body) => {
     readHostConfig(body, action, facts)
     const inner = body.struct('HostConfig')
     if (inner !== null) readHostConfig(inner, action, facts)
-    for (const name of body.struct('NetworkingConfig')?.mapKeys('EndpointsConfig') ?? []) {
+    const networking = body.struct('NetworkingConfig')
+    for (const name of networking?.mapKeys('EndpointsConfig') ?? []) {
       if (name.toLowerCase() === 'host') facts.namespace('NetworkingConfig.EndpointsConfig', name)
     }
+    const shared = [body.string('NetworkMode'), inner?.string('NetworkMode') ?? ''].find(sharesNamespace) ?? ''
+    readEndpointSysctls(networking, shared, facts)
   })
 }
 

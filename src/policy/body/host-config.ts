@@ -5,14 +5,15 @@
  * old-API start body, and (the Resources part) for an update body.
  *
  * Every field here and the decision for it is listed in docs/body-rules.md,
- * "Body rules"; fields not listed (Sysctls, Runtime, PortBindings,
- * ...) do not give a container more of the host than its namespaces,
- * capabilities and mounts already do.
+ * "Body rules" and "Fields of newer API versions"; fields not listed there
+ * (PortBindings, Tmpfs, ShmSize, ...) do not give a container more of the
+ * host than its namespaces, capabilities and mounts already do.
  */
 import { DEFAULT_CAPABILITIES, normalizeCapability } from './capabilities.js'
 import { sharesNamespace, type Action, type FactList } from './facts.js'
 import type { StructView } from './fields.js'
 import { isLocalDriver, readBinds, readMounts } from './mounts.js'
+import { readSysctls } from './sysctls.js'
 
 /** Namespace modes whose value `host` (or `container:ID`) shares a namespace. */
 const NAMESPACE_FIELDS = ['NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode', 'Cgroup']
@@ -35,6 +36,30 @@ export function readHostConfig (host: StructView, action: Action, facts: FactLis
     facts.opaque(at(host, 'VolumesFrom'), `use VolumesFrom (${at(host, 'VolumesFrom')}): it inherits another container's mounts, which dockgate cannot see`)
   }
   readLogDriver(host.struct('LogConfig')?.string('Type') ?? '', at(host, 'LogConfig.Type'), facts)
+  readSysctls(host, at(host, 'Sysctls'), (field) => host.string(field), facts)
+  readRuntime(host, facts)
+}
+
+/** The runtimes every daemon has, which give a container nothing its HostConfig does not say. */
+const DEFAULT_RUNTIMES = new Set(['', 'runc', 'io.containerd.runc.v2'])
+
+/**
+ * `Runtime` and `Annotations` (API 1.43): both are read by the OCI runtime
+ * rather than dockerd. Another runtime may give a container what its
+ * HostConfig does not say (NVIDIA's hands out GPUs from an environment
+ * variable; Kata and gVisor run it elsewhere), and annotations steer
+ * runtimes and their hooks (crun's `run.oci.*`, CDI devices requested by
+ * `cdi.k8s.io/*` for runtimes that honour them, Kata's hypervisor settings),
+ * so only `containers: unrestricted` may set either.
+ */
+function readRuntime (host: StructView, facts: FactList): void {
+  const runtime = host.string('Runtime')
+  if (!DEFAULT_RUNTIMES.has(runtime)) {
+    facts.opaque(at(host, 'Runtime'), `use runtime ${JSON.stringify(runtime)} (${at(host, 'Runtime')}): what another runtime gives a container cannot be judged`)
+  }
+  if (host.stringMap('Annotations').size > 0) {
+    facts.opaque(at(host, 'Annotations'), `set annotations (${at(host, 'Annotations')}): the OCI runtime and its hooks act on them, which dockgate cannot judge`)
+  }
 }
 
 /**

@@ -18,7 +18,7 @@
  * top-level fields); an update body's same fields, which change only what
  * they set; a service spec's TaskTemplate.Resources.Limits.
  */
-import { mediaType } from './media-type.js'
+import { formMediaType } from '../../shared/media-type.js'
 import { parseQuery } from './build.js'
 import type { FactList } from './facts.js'
 import { FieldFault, type StructView } from './fields.js'
@@ -37,11 +37,9 @@ function formGet (pairs: ReadonlyArray<[string, string]>, name: string): string 
  * dockgate does not see.
  */
 function readForm (query: string, contentTypes: readonly string[], endpoint: string): Array<[string, string]> {
-  for (const type of contentTypes) {
-    const media = mediaType(type)
-    if (media === 'application/x-www-form-urlencoded' || media === 'multipart/form-data') {
-      throw new FieldFault({ kind: 'media-type', message: `${endpoint} must not send a ${media} body: the daemon would read its parameters from it` })
-    }
+  const form = formMediaType(contentTypes)
+  if (form !== null) {
+    throw new FieldFault({ kind: 'media-type', message: `${endpoint} must not send a ${form} body: the daemon would read its parameters from it` })
   }
   return parseQuery(query)
 }

@@ -1,12 +1,24 @@
 /**
- * Everything that can put a host path into a container: `Binds` strings,
- * `Mounts` entries, and volume driver options (for `Mounts` of type volume
- * and for POST /volumes/create).
+ * Everything that can put a host path (or an image) into a container:
+ * `Binds` strings, `Mounts` entries, and volume driver options (for
+ * `Mounts` of type volume and for POST /volumes/create).
  *
  * - A `Binds` entry `SRC:DST[:OPTS]` is a bind mount when SRC is absolute
  *   (dockerd's Linux parser: path.IsAbs), otherwise a named volume.
  * - A `Mounts` entry of type `bind` binds `Source`; `volume` is judged by its
- *   driver options; `tmpfs` is harmless; any other type cannot be judged.
+ *   driver options and `VolumeOptions.Subpath` (API 1.45); `image` (API
+ *   1.48) mounts the image `Source` names, judged like a container's image
+ *   by `images`, and reaches no host path; `tmpfs` is harmless; any other
+ *   type (`cluster`, `npipe`, anything unknown) cannot be judged.
+ * - A subpath (`VolumeOptions.Subpath`, `ImageOptions.Subpath`) must be local
+ *   as Go's filepath.IsLocal says (relative, no `..` leaving it), as newer
+ *   daemons require; anything else is refused as invalid, since older
+ *   daemons ignore the field and newer ones refuse it. The daemon opens a
+ *   local subpath with symlinks resolved inside the volume (safepath), so a
+ *   subpath of a named volume reaches only that volume; for a local volume
+ *   that binds a host path, both the device (the volume created binds it,
+ *   and can be mounted whole by name later) and the device joined with the
+ *   subpath (what this mount binds) are judged.
  * - The local volume driver mounts `device` with options `o` and filesystem
  *   `type`. With `bind`/`rbind` in `o` it is a bind mount of `device`
  *   (judged like any bind); `type=tmpfs` is harmless; any other mount
@@ -15,10 +27,13 @@
  *   plugin such as local-persist binds whatever host path it is told or
  *   defaults to).
  * All bind sources are cleaned like Go's path.Clean before matching; a
- * relative one (never a bind in `Binds`) cannot be judged.
+ * relative one (never a bind in `Binds`) cannot be judged. Mount types are
+ * compared without case (the daemon compares them exactly, so this only
+ * judges more).
  */
-import type { FactList } from './facts.js'
-import type { StructView } from './fields.js'
+import type { FactList, ImageUse } from './facts.js'
+import { FieldFault, type StructView } from './fields.js'
+import { cleanPath } from './host-paths.js'
 
 /** The local driver's name, and what an empty driver name means. */
 const LOCAL_DRIVER = 'local'
@@ -32,8 +47,11 @@ export function readBinds (binds: readonly string[], field: string, facts: FactL
   })
 }
 
-/** Reads `Mounts` entries (mount.Mount). */
-export function readMounts (mounts: readonly StructView[], field: string, volumeDriver: string, facts: FactList): void {
+/**
+ * Reads `Mounts` entries (mount.Mount). `imageUse` says how an image mount's
+ * image is used: `run` for a container, `service` for a service's tasks.
+ */
+export function readMounts (mounts: readonly StructView[], field: string, volumeDriver: string, facts: FactList, imageUse: ImageUse = 'run'): void {
   mounts.forEach((mount, i) => {
     const where = `${field}[${i}]`
     const type = mount.string('Type')
@@ -43,6 +61,10 @@ export function readMounts (mounts: readonly StructView[], field: string, volume
         break
       case 'volume':
         readMountVolumeOptions(mount, where, volumeDriver, facts)
+        break
+      case 'image':
+        localSubpath(mount.struct('ImageOptions')?.string('Subpath') ?? '', `${where}.ImageOptions.Subpath`)
+        facts.image(mount.string('Source'), imageUse, `${where}.Source`)
         break
       case 'tmpfs':
         break
@@ -55,10 +77,26 @@ export function readMounts (mounts: readonly StructView[], field: string, volume
 // A mount's driver is its own, else the container's VolumeDriver (already
 // judged by the caller), else local.
 function readMountVolumeOptions (mount: StructView, where: string, volumeDriver: string, facts: FactList): void {
-  const config = mount.struct('VolumeOptions')?.struct('DriverConfig') ?? null
+  const options = mount.struct('VolumeOptions')
+  const subpath = localSubpath(options?.string('Subpath') ?? '', `${where}.VolumeOptions.Subpath`)
+  const config = options?.struct('DriverConfig') ?? null
   if (config === null) return
   const driver = config.string('Name') === '' ? volumeDriver : config.string('Name')
-  readVolumeDriverOptions(driver, config.stringMap('Options'), `${where}.VolumeOptions.DriverConfig`, facts)
+  readVolumeDriverOptions(driver, config.stringMap('Options'), `${where}.VolumeOptions.DriverConfig`, facts, subpath)
+}
+
+/**
+ * A subpath as Go's filepath.IsLocal accepts it (not absolute, not empty, not
+ * leaving its base by `..` once cleaned), returned cleaned; '' stays ''
+ * (no subpath). Anything else is refused as invalid.
+ */
+export function localSubpath (subpath: string, field: string): string {
+  if (subpath === '') return ''
+  const clean = cleanPath(subpath)
+  if (subpath.startsWith('/') || clean === '..' || clean.startsWith('../')) {
+    throw new FieldFault({ kind: 'invalid', message: `request body field ${field} must be a relative path inside the mount, not ${JSON.stringify(subpath)}` })
+  }
+  return clean
 }
 
 /** True for the local volume driver ('' means the default, which is local). */
@@ -68,9 +106,10 @@ export function isLocalDriver (driver: string): boolean {
 
 /**
  * Judges a volume driver and its options (`driver` '' means the local
- * driver). `where` names the object holding them, for messages.
+ * driver). `where` names the object holding them, for messages; `subpath`
+ * (local, cleaned, '' for none) is the part of the volume mounted.
  */
-export function readVolumeDriverOptions (driver: string, options: ReadonlyMap<string, string>, where: string, facts: FactList): void {
+export function readVolumeDriverOptions (driver: string, options: ReadonlyMap<string, string>, where: string, facts: FactList, subpath = ''): void {
   if (!isLocalDriver(driver)) {
     facts.opaque(where, `use volume driver ${JSON.stringify(driver)} (${where}), which dockgate cannot judge`)
     return
@@ -80,7 +119,9 @@ export function readVolumeDriverOptions (driver: string, options: ReadonlyMap<st
   const device = options.get('device') ?? ''
   const mountOptions = (options.get('o') ?? '').split(',')
   if (mountOptions.includes('bind') || mountOptions.includes('rbind')) {
+    // The volume created binds `device` (and can be mounted whole by name later); this mount binds the subpath of it.
     facts.bind(device, `${where} device`)
+    if (subpath !== '' && subpath !== '.' && device !== '') facts.bind(`${device}/${subpath}`, `${where} device and VolumeOptions.Subpath`)
     return
   }
   if (type === '' && device === '') return

@@ -2,7 +2,7 @@
  * The objects a request body names, read as dockerd reads the body, so
  * that team isolation can judge each reference like a path reference: a
  * container create's VolumesFrom, Links, `container:X` namespace modes,
- * named volumes, networks and image; a network connect or disconnect's
+ * named volumes, networks, image and image mounts; a network connect or disconnect's
  * container. Pure; src/ownership resolves the names.
  *
  * dockerd embeds a second HostConfig at the top level of a create body (and
@@ -108,9 +108,11 @@ function hostConfigReferences (host: StructView, out: BodyReference[]): void {
   })
   host.structs('Mounts').forEach((mount, i) => {
     const source = mount.string('Source')
-    if (mount.string('Type').toLowerCase() === 'volume' && source !== '') {
-      out.push({ kind: 'volume', ref: source, field: `${at('Mounts')}[${i}].Source`, missing: 'creates' })
-    }
+    const type = mount.string('Type').toLowerCase()
+    if (source === '') return
+    if (type === 'volume') out.push({ kind: 'volume', ref: source, field: `${at('Mounts')}[${i}].Source`, missing: 'creates' })
+    // API 1.48: a mount of another image's file system.
+    if (type === 'image') out.push({ kind: 'image', ref: source, field: `${at('Mounts')}[${i}].Source`, missing: { status: 404, says: 'no-such-image' } })
   })
 }
 

@@ -3,8 +3,9 @@
  * body can hand host resources to a process.
  *
  * Services (POST /services/create, /services/{id}/update): the task's
- * container mounts, added capabilities, security privileges (SELinux,
- * seccomp, AppArmor), attachment to the `host` network, and plugin tasks
+ * container mounts (image mounts judged as the service's image), added
+ * capabilities, security privileges (SELinux, seccomp, AppArmor), sysctls,
+ * attachment to the `host` network, and plugin tasks
  * (which install a plugin with its own privileges: never judged in detail),
  * and a log driver that sends from the host.
  *
@@ -20,6 +21,7 @@ import { readLogDriver } from './host-config.js'
 import { asStruct, structItems, type StructView } from './fields.js'
 import type { JsonValue } from './json.js'
 import { readMounts } from './mounts.js'
+import { readSysctls } from './sysctls.js'
 
 /** Reads a ServiceSpec body. */
 export function readServiceSpec (value: JsonValue | undefined, facts: FactList): void {
@@ -35,7 +37,9 @@ export function readServiceSpec (value: JsonValue | undefined, facts: FactList):
   readLogDriver(task.struct('LogDriver')?.string('Name') ?? '', 'TaskTemplate.LogDriver.Name', facts)
   const container = task.struct('ContainerSpec')
   if (container === null) return
-  readMounts(container.structs('Mounts'), 'TaskTemplate.ContainerSpec.Mounts', '', facts)
+  readMounts(container.structs('Mounts'), 'TaskTemplate.ContainerSpec.Mounts', '', facts, 'service')
+  // A task's IPC and UTS namespaces are its own; attaching to the host network is judged above.
+  readSysctls(container, 'TaskTemplate.ContainerSpec.Sysctls', () => '', facts)
   for (const field of ['CapabilityAdd', 'Capabilities']) {
     for (const raw of container.strings(field)) {
       const capability = normalizeCapability(raw)

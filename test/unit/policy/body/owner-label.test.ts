@@ -119,6 +119,13 @@ describe('containerCreateReferences', () => {
     ])
   })
 
+  it('names the image of an image mount (API 1.48), which must be the team\'s like Image', () => {
+    expect(refs({ Image: 'x', HostConfig: { Mounts: [{ Type: 'image', Source: 'other-team/app:1', Target: '/m' }, { Type: 'image', Target: '/none' }] } })).toEqual([
+      'image x Image 404 no-such-image',
+      'image other-team/app:1 HostConfig.Mounts[0].Source 404 no-such-image'
+    ])
+  })
+
   it('leaves out predefined networks and modes that name nothing', () => {
     for (const mode of ['', 'default', 'bridge', 'host', 'none']) expect(refs({ HostConfig: { NetworkMode: mode } })).toEqual([])
     expect(refs({ HostConfig: { PidMode: 'host', IpcMode: 'shareable', NetworkMode: 'Container:x' } })).toEqual(['network Container:x HostConfig.NetworkMode 404 network-not-found'])
