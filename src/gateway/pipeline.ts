@@ -203,7 +203,7 @@ export class Pipeline {
     const connection = this.deps.connectionOf(req)
     if (connection === undefined) return null
     const policy = this.deps.policy()
-    const canonical = canonicalize(req.url ?? '')
+    const canonical = canonicalize(req.url ?? '', req.method ?? '')
     const requestId = randomUUID()
     const admitted: Admitted = {
       requestId,
