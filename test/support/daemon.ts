@@ -98,3 +98,12 @@ export function demultiplex (stream: Buffer): string {
 export async function daemonInfo (socket: string): Promise<{ NEventsListener: number; Containers: number }> {
   return JSON.parse((await daemonRequest(socket, 'GET', '/info')).body) as { NEventsListener: number; Containers: number }
 }
+
+/** Resolves once `check` resolves true (asked every 50 ms); throws after `timeoutMs`, naming `what`. */
+export async function waitUntil (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
