@@ -43,6 +43,8 @@ export interface WireOptions {
   readonly tls?: tls.ConnectionOptions
   /** Wait for this predicate on what was read before writing the next piece (slow senders). */
   readonly between?: (raw: string) => boolean
+  /** Stop (and close) once what was read satisfies this: a session that showed what it had to. */
+  readonly until?: (raw: string) => boolean
 }
 
 /**
@@ -75,6 +77,7 @@ export async function wire (port: number, bundle: string, pieces: string | Buffe
       const raw = Buffer.concat(chunks).toString('latin1')
       if (options.between?.(raw) === true && list.length > 0) writeNext()
       if (options.responses !== undefined && parseResponses(raw, false).length >= options.responses) finish(false)
+      else if (options.until?.(raw) === true) finish(false)
     })
     socket.on('error', (err: NodeJS.ErrnoException) => { error ??= err.code ?? err.message })
     socket.on('close', () => { finish(true) })
