@@ -72,7 +72,8 @@ export function forgeCertificate (spec: ForgedSpec): Ca {
   cert.validity.notBefore = new Date(Date.now() - 60_000)
   cert.validity.notAfter = new Date(Date.now() + 86_400_000)
   const utf8 = forge.asn1.Type.UTF8 as unknown as forge.asn1.Class
-  const subject = spec.subject.map((a) => ({ shortName: a.shortName, value: forge.util.encodeUtf8(a.value), valueTagClass: utf8 }))
+  // forge writes a UTF8String value as UTF-8 itself; SAN values (IA5String) go in as raw bytes.
+  const subject = spec.subject.map((a) => ({ shortName: a.shortName, value: a.value, valueTagClass: utf8 }))
   cert.setSubject(subject)
   cert.setIssuer(spec.issuer === undefined ? subject : forge.pki.certificateFromPem(spec.issuer.certPem).subject.attributes)
   cert.setExtensions(spec.ca === true
