@@ -4,6 +4,8 @@
  * container of that name, nothing written to a container's stdin, no
  * exec run) and to set up and remove their own containers.
  */
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readlinkSync } from 'node:fs'
 import http from 'node:http'
 
 /** A daemon answer. */
@@ -106,4 +108,29 @@ export async function waitUntil (check: () => Promise<boolean>, timeoutMs: numbe
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * How many connections this process holds open to the daemon at `socket`,
+ * as the kernel sees them (the daemon's accepted ends, paired with this
+ * process's socket descriptors): the daemon's view of an in-process
+ * gateway, unaffected by other processes using the same daemon.
+ */
+export function connectionsToDaemon (socket: string): number {
+  const mine = new Set<string>()
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]
+      if (inode !== undefined) mine.add(inode)
+    } catch {
+      // The descriptor closed while the folder was read.
+    }
+  }
+  let count = 0
+  for (const line of execFileSync('ss', ['-xn'], { encoding: 'utf8' }).split('\n')) {
+    // u_str ESTAB 0 0 /path/docker.sock 12346 * 12345: the daemon's end, whose peer is the client's end.
+    const fields = line.trim().split(/\s+/)
+    if (fields[4] === socket && fields[1] === 'ESTAB' && mine.has(fields[7] ?? '')) count += 1
+  }
+  return count
 }

@@ -43,6 +43,8 @@ export interface WireOptions {
   readonly tls?: tls.ConnectionOptions
   /** Wait for this predicate on what was read before writing the next piece (slow senders). */
   readonly between?: (raw: string) => boolean
+  /** Write each piece this long after the previous one (a client that drips its request). */
+  readonly paceMs?: number
   /** Stop (and close) once what was read satisfies this: a session that showed what it had to. */
   readonly until?: (raw: string) => boolean
 }
@@ -58,15 +60,19 @@ export async function wire (port: number, bundle: string, pieces: string | Buffe
     let done = false
     let error: string | null = null
     const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle), ...options.tls }, () => { writeNext() })
+    let pacer: NodeJS.Timeout | undefined
     const writeNext = (): void => {
       const piece = list.shift()
       if (piece !== undefined && !socket.destroyed) socket.write(piece)
-      if (list.length > 0 && options.between === undefined) writeNext()
+      if (list.length === 0 || options.between !== undefined) return
+      if (options.paceMs === undefined) writeNext()
+      else pacer = setTimeout(writeNext, options.paceMs)
     }
     const finish = (closedByServer: boolean): void => {
       if (done) return
       done = true
       clearTimeout(timer)
+      clearTimeout(pacer)
       const raw = Buffer.concat(chunks).toString('latin1')
       resolve({ raw, responses: parseResponses(raw, closedByServer), closedByServer, error, alpn: socket.alpnProtocol ?? null })
       socket.destroy()
