@@ -31,6 +31,8 @@ export interface WireResult {
   readonly error: string | null
   /** The ALPN protocol the handshake settled on (false for none). */
   readonly alpn: string | false | null
+  /** The client's own port, as the gateway saw it (0 when the connection failed). */
+  readonly localPort: number
 }
 
 /** How {@link wire} connects and when it stops reading. */
@@ -59,8 +61,12 @@ export async function wire (port: number, bundle: string, pieces: string | Buffe
     const chunks: Buffer[] = []
     let done = false
     let error: string | null = null
-    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle), ...options.tls }, () => { writeNext() })
+    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle), ...options.tls }, () => {
+      localPort = socket.localPort ?? 0
+      writeNext()
+    })
     let pacer: NodeJS.Timeout | undefined
+    let localPort = 0
     const writeNext = (): void => {
       const piece = list.shift()
       if (piece !== undefined && !socket.destroyed) socket.write(piece)
@@ -74,7 +80,7 @@ export async function wire (port: number, bundle: string, pieces: string | Buffe
       clearTimeout(timer)
       clearTimeout(pacer)
       const raw = Buffer.concat(chunks).toString('latin1')
-      resolve({ raw, responses: parseResponses(raw, closedByServer), closedByServer, error, alpn: socket.alpnProtocol ?? null })
+      resolve({ raw, responses: parseResponses(raw, closedByServer), closedByServer, error, alpn: socket.alpnProtocol ?? null, localPort })
       socket.destroy()
     }
     const timer = setTimeout(() => { finish(false) }, options.timeoutMs ?? 10_000)
