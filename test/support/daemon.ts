@@ -7,6 +7,8 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readlinkSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
+import { parseResponses } from './wire.js'
 
 /** A daemon answer. */
 export interface DaemonAnswer {
@@ -133,4 +135,18 @@ export function connectionsToDaemon (socket: string): number {
     if (fields[4] === socket && fields[1] === 'ESTAB' && mine.has(fields[7] ?? '')) count += 1
   }
   return count
+}
+
+/** `GET target` sent to the daemon exactly as given, past any client's checks; the status and body of its answer. */
+export async function daemonRawGet (socket: string, target: string): Promise<{ status: number; body: string }> {
+  const raw = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const conn = net.connect(socket, () => { conn.write(`GET ${target} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n`) })
+    conn.on('data', (c: Buffer) => chunks.push(c))
+    conn.on('error', reject)
+    conn.on('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) })
+  })
+  const answer = parseResponses(raw, true)[0]
+  if (answer === undefined) throw new Error(`no answer from the daemon to GET ${target}: ${raw}`)
+  return { status: answer.status, body: answer.body }
 }
