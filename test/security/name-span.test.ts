@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
-import { containerExists, daemonRequest, removeContainers, TEST_IMAGE } from '../support/daemon.js'
+import { containerExists, containerNames, daemonRequest, removeContainers, TEST_IMAGE } from '../support/daemon.js'
 import { jsonRequest, request, wire, type WireResponse } from '../support/wire.js'
 
 const socket = inject('dockerSocket')
@@ -75,9 +75,8 @@ describe.skipIf(socket === '')('names dockerd reads across segments (link aliase
 
   beforeAll(async () => { gw = await startGateway({ socket, policy: POLICY, clients: CLIENTS }) })
   afterAll(async () => {
-    const names = (await daemonRequest(socket, 'GET', '/containers/json?all=1').then((a) => JSON.parse(a.body) as Array<{ Names: string[] }>))
-      .flatMap((c) => c.Names).map((n) => n.slice(1)).filter((n) => n.startsWith(tag) && !n.includes('/'))
-    await removeContainers(socket, ...names)
+    // Link aliases (web/db) are names too; removing the containers removes them.
+    await removeContainers(socket, ...(await containerNames(socket)).filter((n) => n.startsWith(tag) && !n.includes('/')))
     for (const name of ['beta', 'guard']) await daemonRequest(socket, 'DELETE', `/networks/${tag}-${name}/net`)
     await gw?.close()
   })

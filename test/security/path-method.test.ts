@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
-import { containerExists, daemonRequest, removeContainers, startContainer, waitUntil } from '../support/daemon.js'
+import { containerExists, containerNames, daemonRequest, removeContainers, startContainer, waitUntil } from '../support/daemon.js'
 import { rawRequest } from '../support/clients.js'
 import { request, wire, type WireResponse } from '../support/wire.js'
 
@@ -94,7 +94,7 @@ describe.skipIf(socket === '')('request targets and methods', () => {
     await waitUntil(async () => (await daemonRequest(socket, 'GET', `/v1.41${LOGS}`)).body.includes(SECRET), 10_000, 'the marker in the logs')
   })
   afterAll(async () => {
-    await removeContainers(socket, target)
+    await removeContainers(socket, ...(await containerNames(socket)).filter((n) => n.startsWith(tag)))
     await gw?.close()
   })
 

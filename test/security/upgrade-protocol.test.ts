@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
-import { containerExists, containerLogs, daemonRequest, demultiplex, inspectContainer, removeContainers, startContainer, waitUntil } from '../support/daemon.js'
+import { containerExists, containerLogs, containerNames, daemonRequest, demultiplex, inspectContainer, removeContainers, startContainer, waitUntil } from '../support/daemon.js'
 import { jsonRequest, request, wire, type WireResult } from '../support/wire.js'
 
 const socket = inject('dockerSocket')
@@ -71,7 +71,7 @@ describe.skipIf(socket === '')('hijacked connections and other protocols', () =>
     await waitUntil(async () => await logsHave('tick'), 10_000, 'the first tick')
   })
   afterAll(async () => {
-    await removeContainers(socket, T, `${tag}-pipelined-1`, `${tag}-pipelined-2`, `${tag}-pipelined-3`)
+    await removeContainers(socket, ...(await containerNames(socket)).filter((n) => n.startsWith(tag)))
     await gw?.close()
   })
 
