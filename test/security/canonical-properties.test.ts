@@ -111,11 +111,11 @@ describe('the canonical form against dockerd\'s routing (property tests)', () =>
 })
 
 describe.skipIf(socket === '')('the model and the canonical form against the real daemon', () => {
-  // Read-only routes whose answers do not change between two asks (containers/json may, so only its shape is compared).
+  // Read-only routes whose answers do not change between two asks (other tests' containers come and go, so only the list's shape is compared).
   const readRequests = fc.record({
     version: VERSION,
     path: fc.oneof(
-      fc.constantFrom('/_ping', '/version', '/containers/json', '/volumes'),
+      fc.constantFrom('/_ping', '/version', '/containers/json'),
       fc.tuple(fc.constantFrom('/containers/{}/json', '/exec/{}/json', '/networks/{}', '/volumes/{}'), NAME_OR_SPAN).map(([t, name]) => t.replace('{}', `dg-prop-${name}`))
     ),
     mutations: MUTATION_LIST,
