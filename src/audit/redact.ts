@@ -90,6 +90,54 @@ function redactInline (text: string): string {
     .replace(FLAG_VALUE, (all, head: string, flag: string) => (isSecretKey(flag) ? `${head}${REDACTED}` : all))
 }
 
+/**
+ * A request target as recorded: exactly as received, except for secrets in
+ * its query, whose values become `<redacted>`: a parameter named like a
+ * secret, every value of `buildargs` (a build's environment, like Env), and
+ * inside any other value what {@link redactBody} removes from strings (a
+ * URL's password, as in a build's `remote` or an import's `fromSrc`,
+ * `NAME=VALUE` with a secret name, as in a commit's `changes`). The path and
+ * every pair without a secret keep their bytes; a pair that cannot be
+ * decoded loses its value.
+ */
+export function redactTarget (target: string): string {
+  const question = target.indexOf('?')
+  if (question < 0) return target
+  return target.slice(0, question + 1) + target.slice(question + 1).split('&').map(redactQueryPair).join('&')
+}
+
+function redactQueryPair (pair: string): string {
+  const equals = pair.indexOf('=')
+  if (equals < 0) return pair
+  const rawName = pair.slice(0, equals)
+  const name = decodeQueryPart(rawName)
+  const value = decodeQueryPart(pair.slice(equals + 1))
+  if (name === null || value === null) return `${rawName}=${REDACTED}`
+  const redacted = isSecretKey(name) ? REDACTED : fold(name) === 'buildargs' ? redactBuildArgs(value) : redactInline(value)
+  return redacted === value ? pair : `${rawName}=${encodeURIComponent(redacted).replaceAll(encodeURIComponent(REDACTED), REDACTED)}`
+}
+
+// As Go's url.ParseQuery reads a part: `+` is a space; a bad escape is an error.
+function decodeQueryPart (part: string): string | null {
+  try {
+    return decodeURIComponent(part.replaceAll('+', ' '))
+  } catch {
+    return null
+  }
+}
+
+// buildargs is a JSON object of build-time variables: the names stay, every value goes.
+function redactBuildArgs (value: string): string {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return REDACTED
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return REDACTED
+  return JSON.stringify(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? null : REDACTED])))
+}
+
 // Basic credentials are base64 of `user:password`; a word that happens to
 // follow "basic" rarely decodes to printable text with a colon.
 function isBasicCredentials (text: string): boolean {

@@ -67,7 +67,7 @@ const UnixClient = Type.Object({
 
 const Request = Type.Object({
   method: str('HTTP method as received'),
-  target: str('request target (path and query) exactly as received'),
+  target: str('request target (path and query) as received, secrets in the query replaced by <redacted>'),
   path: nullable(str('canonical path without the API version; null when the target was not canonical')),
   apiVersion: nullable(str('API version from the /vX.Y prefix')),
   upgrade: nullable(str('Upgrade header of a hijacked request (tcp, h2c, websocket)'))

@@ -87,7 +87,7 @@ async function runExplain (argv: string[]): Promise<number> {
   if (typeof principal === 'string') return usageError(principal)
   const policy = await loadOrReport(values.policy)
   if (policy === null) return 1
-  const canonical = canonicalize(target)
+  const canonical = canonicalize(target, method)
   if (!canonical.ok) {
     process.stdout.write(`decision: deny (400): request target is not canonical: ${canonical.reason}; dockgate never forwards it\n`)
     return EXIT_DENY

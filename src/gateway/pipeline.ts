@@ -4,7 +4,9 @@
  * refuses (the refusal is recorded before it is answered) or continues:
  *
  *   1. connection      who is asking: the certificate the TLS gate verified, or
- *                      the identity of the socket listener it came in on
+ *                      the identity of the socket listener it came in on; a
+ *                      request pipelined behind a stream on its connection is
+ *                      refused and the connection closed
  *   2. drain and rate  503 while dockgate shuts down, 429 over the identity's rate
  *   3. canonical       503 while the audit trail cannot be written; 400 for a
  *                      target that is not in its one canonical form
@@ -79,6 +81,9 @@ interface Arrival {
 
 /** The request path; see the module comment. `admit` never throws. */
 export class Pipeline {
+  /** Long-lived exchanges (streams, sessions) open on each client connection. */
+  private readonly longLived = new WeakMap<object, number>()
+
   constructor (private readonly deps: PipelineDeps) {}
 
   /** Steps 1 to 6 for one request; the exchange carries out the rest. Synchronous unless isolation applies. */
@@ -92,6 +97,7 @@ export class Pipeline {
     }
     const { connection, canonical } = arrival
     const key = connection.key
+    if (this.behindStream(req)) return this.refusePipelined(arrival)
 
     // 2. drain and rate
     if (this.deps.inFlight.isDraining) {
@@ -150,6 +156,8 @@ export class Pipeline {
   /** Steps 6 (daemon liveness and stream slot) and the exchange that carries out the rest. */
   private forward (arrival: Arrival, judgement: Judgement, target: CanonicalTarget, isolation: ForwardParts['isolation'] | null): Exchange {
     const { req, connection } = arrival
+    // Checked again here: a request admitted while isolation asked the daemon may now be behind a stream.
+    if (this.behindStream(req)) return this.refusePipelined(arrival)
     const plan = isolation?.plan
     // 6. daemon liveness (a body the policy judges is judged first) and stream slot
     const down = judgement.kind === 'final' ? this.deps.daemonDown() : null
@@ -166,7 +174,7 @@ export class Pipeline {
           `${connection.name} already has ${slot.max} open streams and sessions (limits.streamsPerIdentity); ` +
           'close one (docker logs -f, events, attach, exec) and retry', 1))
       }
-      releaseSlot = slot.release
+      releaseSlot = this.holdOn(req, slot.release)
     }
 
     // 7 to 9: the body phase, forwarding and the records of how it ended
@@ -198,12 +206,46 @@ export class Pipeline {
     return arrival.admitted.requestId
   }
 
+  /**
+   * Whether a stream or session is open ahead of this request on its
+   * connection. HTTP answers a connection's requests in order, so the
+   * answer of a request pipelined behind a stream could only come after
+   * the stream ends, which for `docker events` is never; and Node stops
+   * reading a connection whose queued answers pile up, so the client's
+   * departure would go unnoticed while the stream held its slot and its
+   * daemon connection. No Docker client pipelines.
+   */
+  private behindStream (req: IncomingMessage): boolean {
+    return (this.longLived.get(req.socket) ?? 0) > 0
+  }
+
+  /** Refuses (and records) a request pipelined behind a stream, and closes its connection, which ends that stream too. */
+  private refusePipelined (arrival: Arrival): Exchange {
+    const exchange = this.refuseByGuard(arrival, refusal('DG_BAD_REQUEST',
+      'a request pipelined behind a stream or session on the same connection can never be answered; the connection is closed (send each stream on a connection of its own)'))
+    arrival.req.socket.destroy()
+    return exchange
+  }
+
+  /** Counts a long-lived exchange on the request's connection until `release` runs (at most once). */
+  private holdOn (req: IncomingMessage, release: () => void): () => void {
+    const socket = req.socket
+    this.longLived.set(socket, (this.longLived.get(socket) ?? 0) + 1)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.longLived.set(socket, (this.longLived.get(socket) ?? 1) - 1)
+      release()
+    }
+  }
+
   private arrive (req: IncomingMessage): Arrival | null {
     const started = performance.now()
     const connection = this.deps.connectionOf(req)
     if (connection === undefined) return null
     const policy = this.deps.policy()
-    const canonical = canonicalize(req.url ?? '')
+    const canonical = canonicalize(req.url ?? '', req.method ?? '')
     const requestId = randomUUID()
     const admitted: Admitted = {
       requestId,

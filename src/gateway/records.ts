@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { AuditLevel, CanonicalResult, RuleRef } from '../policy/index.js'
 import { objectRefOf, withCreatedId } from '../audit/object-ref.js'
+import { redactTarget } from '../audit/redact.js'
 import type { AuditClient, AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { ExchangeOutcome } from '../proxy/exchange.js'
@@ -24,7 +25,9 @@ export type RequestBase = Pick<AuditRecord, 'schema' | 'auditID' | 'receivedAt' 
 /** What every record of this request shares, as received and, when canonical, as judged. */
 export function requestBase (auditID: string, connection: ConnectionInfo, req: IncomingMessage, canonical: CanonicalResult): RequestBase {
   const method = req.method ?? ''
-  const target = req.url ?? ''
+  // Secrets in the query (a build remote's password, build args) never reach the trail.
+  const target = redactTarget(req.url ?? '')
+  const recordedQuery = target.includes('?') ? target.slice(target.indexOf('?') + 1) : ''
   const upgrade = req.headers.upgrade ?? null
   const request: AuditRequest = canonical.ok
     ? { method, target, path: canonical.target.path, apiVersion: canonical.target.apiVersion, upgrade }
@@ -35,7 +38,7 @@ export function requestBase (auditID: string, connection: ConnectionInfo, req: I
     receivedAt: new Date().toISOString(),
     client: clientOf(connection),
     request,
-    objectRef: canonical.ok ? objectRefOf(canonical.target.path, canonical.target.query) : null
+    objectRef: canonical.ok ? objectRefOf(canonical.target.path, recordedQuery) : null
   }
 }
 

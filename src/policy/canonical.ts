@@ -30,9 +30,11 @@ const PATH_CHARS = asciiTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 /**
  * Judges a raw request target (`req.url`, exactly as received). Cheap: one
- * pass over the characters, no regex compilation, no decoding.
+ * pass over the characters, no regex compilation, no decoding. Give the
+ * request's `method` whenever there is one: a few paths name one object
+ * for some methods and another for others (see trailingNameProblem).
  */
-export function canonicalize (rawTarget: string): CanonicalResult {
+export function canonicalize (rawTarget: string, method?: string): CanonicalResult {
   const formProblem = targetFormProblem(rawTarget)
   if (formProblem !== null) return refused(formProblem)
   const queryStart = rawTarget.indexOf('?')
@@ -43,7 +45,10 @@ export function canonicalize (rawTarget: string): CanonicalResult {
   if (pathProblem !== null) return refused(pathProblem)
   const queryProblem = queryStart === -1 ? null : queryTextProblem(query)
   if (queryProblem !== null) return refused(queryProblem)
-  return splitVersion(rawPath, segments, query)
+  const result = splitVersion(rawPath, segments, query)
+  if (!result.ok || method === undefined) return result
+  const trailing = trailingNameProblem(method, result.target.segments)
+  return trailing === null ? result : refused(trailing)
 }
 
 /** The refusal answered for a non-canonical target: DG_NON_CANONICAL with the reason. */
@@ -154,6 +159,26 @@ function nameSpanProblem (segments: readonly string[]): string | null {
   // The one longer route: GET /containers/{name}/attach/ws.
   if (first === 'containers' && segments.length === 4 && third === 'attach' && segments[3] === 'ws') return null
   const noun = first === 'containers' ? 'container' : first === 'exec' ? 'exec instance' : first.slice(0, -1)
+  return `${noun} name with a slash in /${segments.join('/')} (dockerd would read one name where rules see several segments); ` +
+    `address the ${noun} by its own name or ID`
+}
+
+/**
+ * Where a name ENDS the path, dockerd's `{name:.*}` takes every segment
+ * after the prefix: `DELETE /containers/{name:.*}` removes what
+ * `/containers/web/db` names (the legacy link alias `web/db`: the container
+ * web's link points at, which may belong to another team), and
+ * `GET|DELETE /networks/{id:.*}` reads or removes a network named `a/b`,
+ * while a rule's `{id}` and team isolation see two segments. Other methods
+ * on the same paths end in an action (`POST /containers/{name}/start`), so
+ * these are refused for these methods only.
+ */
+const NAME_ENDS_PATH: Readonly<Record<string, readonly string[]>> = { containers: ['DELETE'], networks: ['GET', 'DELETE'] }
+
+function trailingNameProblem (method: string, segments: readonly string[]): string | null {
+  const first = segments[0] ?? ''
+  if (segments.length <= 2 || !(NAME_ENDS_PATH[first] ?? []).includes(method.toUpperCase())) return null
+  const noun = first === 'containers' ? 'container' : 'network'
   return `${noun} name with a slash in /${segments.join('/')} (dockerd would read one name where rules see several segments); ` +
     `address the ${noun} by its own name or ID`
 }

@@ -11,6 +11,7 @@ import type { Duplex, Readable, Transform } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { refusal, type Refusal } from '../shared/errors.js'
+import { onClientGone } from './client-gone.js'
 import { CreatedIdTap } from './created-id.js'
 import { countedBody, endToEndHeaders, rawResponse } from './streams.js'
 import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type Upstream } from './exchange.js'
@@ -201,8 +202,9 @@ function track (exchange: Exchange, request: FastifyRequest, reply: FastifyReply
     const res = reply.raw
     finish(state, res.headersSent ? res.statusCode : 0, !res.writableFinished)
   }
-  if (request.raw.socket.destroyed) closed()
-  else reply.raw.once('close', closed)
+  // An answer queued behind a pipelined stream gets no 'close' of its own when the client leaves.
+  const cancel = onClientGone(request.raw.socket, closed)
+  reply.raw.once('close', () => { cancel(); closed() })
   return exchange
 }
 
@@ -288,8 +290,12 @@ function relayResponse (req: IncomingMessage, reply: FastifyReply, res: Upstream
     if (state !== undefined) state.error ??= err.message
     raw.destroy()
   })
-  // A client that goes away closes its upstream request (its socket is destroyed).
-  raw.once('close', () => { if (!body.readableEnded) body.destroy() })
+  // A client that goes away closes its upstream request (its socket is destroyed), also while
+  // this answer still waits behind another on a pipelined connection.
+  const gone = (): void => { if (!body.readableEnded) body.destroy() }
+  const cancel = onClientGone(req.socket, gone)
+  raw.once('close', () => { cancel(); gone() })
+  body.once('close', cancel)
 }
 
 /** `source` through `filter`; an error on either side is the error of what comes out. */

@@ -32,7 +32,7 @@ export const ERRORS = {
   DG_NO_IDENTITY: { status: 403, summary: 'a verified certificate matches no identity in the policy' },
   DG_DENIED: { status: 403, summary: 'the policy does not allow this method and path for the caller\'s teams' },
   DG_NON_CANONICAL: { status: 400, summary: 'the request target is not in canonical form and is never forwarded' },
-  DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad HTTP framing or URL encoding)' },
+  DG_BAD_REQUEST: { status: 400, summary: 'the request is malformed (bad HTTP framing or URL encoding), or pipelined behind a stream on its connection' },
   DG_HEADERS_TOO_LARGE: { status: 431, summary: 'the request headers are larger than limits.headerBytes' },
   DG_HEADERS_TIMEOUT: { status: 408, summary: 'the request headers did not arrive within limits.headersTimeoutSeconds (a slow-header client)' },
   DG_METHOD_NOT_SUPPORTED: { status: 405, summary: 'the HTTP method is one the Docker API does not use' },

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { IMAGE, startSecurityGateway, type SecurityGateway } from '../support/security.js'
-import { daemonHas, FRAMINGS, frame, messageOf, onDaemon, sendExpecting, sendRaw } from '../support/wire.js'
+import { daemonHas, FRAMINGS, frame, messageOf, onDaemon, sendExpecting, sendRaw } from '../support/body-wire.js'
 
 const socket = inject('dockerSocket')
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { IMAGE, startSecurityGateway, type SecurityGateway } from '../support/security.js'
-import { daemonHas, frame, messageOf, onDaemon, sendExpecting, sendToDaemon } from '../support/wire.js'
+import { daemonHas, frame, messageOf, onDaemon, sendExpecting, sendToDaemon } from '../support/body-wire.js'
 
 const socket = inject('dockerSocket')
 

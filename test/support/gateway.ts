@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import pino from 'pino'
 import type { AuditLevel } from '../../src/policy/index.js'
+import type { Limits } from '../../src/config/load.js'
 import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../src/audit/log.js'
-import { buildGateway } from '../../src/gateway/gateway.js'
+import { buildGateway, type GatewayStats } from '../../src/gateway/gateway.js'
 import type { RejectionLimits } from '../../src/audit/rate-limit.js'
 import type { SealedAuditRecord } from '../../src/audit/schema.js'
 import { checkAuditDir } from './audit-check.js'
@@ -62,6 +63,8 @@ export interface TestGateway {
   readonly audit: AuditLog
   /** Every audit record in the active audit file so far, parsed (throws if a line is not JSON). */
   readonly records: () => SealedAuditRecord[]
+  /** What is open now (connections, streams, sessions). */
+  readonly stats: () => GatewayStats
   /** Stops the gateway, closes the trail, then checks it (throws on any schema or chain problem). */
   readonly close: () => Promise<void>
 }
@@ -83,6 +86,12 @@ export interface StartOptions {
   readonly sockets?: readonly Record<string, unknown>[]
   /** Only socket listeners: no `tls:` (then `port` is 0). */
   readonly noTls?: boolean
+  /** Other `limits:` (streamsPerIdentity, headerBytes, ...). */
+  readonly limits?: Partial<Limits>
+  /** The PEM `tls.ca` holds instead of the test CA (the client certificates are still issued by the test CA). */
+  readonly trustedCa?: string
+  /** Receives each line of the operational log, at level trace; silent unless set. */
+  readonly log?: (line: string) => void
 }
 
 /** Starts a gateway; call `close` in afterAll. */
@@ -93,9 +102,10 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     dir,
     socket: options.socket,
     policy: options.policy ?? TEST_POLICY,
-    tls: { ca: pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
+    tls: { ca: options.trustedCa ?? pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
     ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel }),
     limits: {
+      ...options.limits,
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutSeconds: options.headersTimeoutMs / 1000 }),
       ...(options.bodyBytes === undefined ? {} : { bodyBytes: options.bodyBytes })
     },
@@ -107,7 +117,9 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
   const gateway = await buildGateway({
     settings,
     audit,
-    logger: pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' }),
+    logger: options.log === undefined
+      ? pino({ level: process.env.DOCKGATE_TEST_LOG ?? 'silent' })
+      : pino({ level: 'trace' }, { write: options.log }),
     ...(options.rejectionLimits === undefined ? {} : { rejectionLimits: options.rejectionLimits })
   })
   const listening = await gateway.listen()
@@ -119,6 +131,7 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     auditFile,
     audit,
     records: () => readRecords(auditFile),
+    stats: () => gateway.stats(),
     close: async () => {
       await gateway.close()
       await audit.close()

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startGateway, type TestGateway } from './gateway.js'
-import { onDaemon, sendOne, type WireAnswer } from './wire.js'
+import { onDaemon, sendOne, type WireAnswer } from './body-wire.js'
 
 /** The image every test container runs (made by scripts/test-daemon.sh). */
 export const IMAGE = 'dockgate-test/busybox:latest'

@@ -1,164 +1,185 @@
 /**
- * Raw HTTP/1.1 for the security regression tests (test/security/): requests
- * framed byte for byte as an attacker would send them (Content-Length,
- * chunked, chunked with extensions and trailers), every answer read off the
- * connection, and the daemon asked directly on its socket what it saw.
+ * Raw bytes over mutual TLS, for the security regression suite
+ * (test/security/): a connection that writes exactly the bytes given, in
+ * the pieces given, and reads every HTTP/1.1 response the gateway sends on
+ * it, so a test sees whether a second, pipelined or smuggled request was
+ * answered, and whether the connection was closed behind a refusal.
  */
-import http from 'node:http'
-import net from 'node:net'
 import tls from 'node:tls'
-import { rawExchange, tlsOptions } from './clients.js'
+import { tlsOptions } from './clients.js'
 
-/** How a request body is framed on the wire. */
-export type Framing = 'Content-Length' | 'chunked' | 'chunked with extensions and trailers'
-
-/** Every framing, in the order tests name them. */
-export const FRAMINGS: readonly Framing[] = ['Content-Length', 'chunked', 'chunked with extensions and trailers']
-
-/** One request as bytes: `headers` as given (JSON by default), the body framed as `framing`, `Connection: close`. */
-export function frame (method: string, target: string, body: string | Buffer, framing: Framing = 'Content-Length', headers: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' }): Buffer {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body
-  const lines = [`${method} ${target} HTTP/1.1`, 'Host: docker', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'Connection: close']
-  if (framing === 'Content-Length') return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\nContent-Length: ${bytes.length}\r\n\r\n`, 'latin1'), bytes])
-  const extended = framing !== 'chunked'
-  // Two chunks, split inside the body, so no single chunk holds a whole key.
-  const cut = Math.floor(bytes.length / 2)
-  const chunk = (part: Buffer): Buffer[] => part.length === 0
-    ? []
-    : [Buffer.from(`${part.length.toString(16)}${extended ? ';ext="a;b";x=1' : ''}\r\n`), part, Buffer.from('\r\n')]
-  const end = extended ? '0;last=1\r\nX-Trailer: ignored\r\nX-Other: 1\r\n\r\n' : '0\r\n\r\n'
-  const head = `${lines.join('\r\n')}\r\nTransfer-Encoding: chunked${extended ? '\r\nTrailer: X-Trailer, X-Other' : ''}\r\n\r\n`
-  return Buffer.concat([Buffer.from(head, 'latin1'), ...chunk(bytes.subarray(0, cut)), ...chunk(bytes.subarray(cut)), Buffer.from(end)])
-}
-
-/** One answer read off the connection; `body` decoded from UTF-8, de-chunked. */
-export interface WireAnswer {
+/** One HTTP/1.1 response as it came off the wire. */
+export interface WireResponse {
   readonly status: number
-  /** Header names lower-cased; a repeated header keeps its last value. */
-  readonly headers: Readonly<Record<string, string>>
+  readonly reason: string
+  /** Header names lower-cased; every value of each, in order. */
+  readonly headers: Readonly<Record<string, readonly string[]>>
+  /** The body, de-chunked when it was chunked; for a 101 or a response without length, everything after the head. */
   readonly body: string
+  /** The body parsed as Docker's error shape, when it is one. */
+  readonly message: string | null
 }
 
-/** Every answer in `raw` (Latin-1, as rawExchange returns it), interim 1xx answers included. */
-export function parseAnswers (raw: string): WireAnswer[] {
-  const answers: WireAnswer[] = []
-  let rest = raw
-  while (rest.startsWith('HTTP/1.1 ')) {
-    const end = rest.indexOf('\r\n\r\n')
-    if (end === -1) break
-    const [statusLine = '', ...lines] = rest.slice(0, end).split('\r\n')
-    const status = Number(statusLine.split(' ')[1])
-    const headers: Record<string, string> = {}
-    for (const line of lines) {
-      const colon = line.indexOf(':')
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
-    }
-    rest = rest.slice(end + 4)
-    let body = ''
-    if (status >= 200 && headers['transfer-encoding'] === 'chunked') {
-      for (;;) {
-        const eol = rest.indexOf('\r\n')
-        const size = parseInt(rest.slice(0, eol), 16)
-        if (eol === -1 || Number.isNaN(size)) break
-        rest = rest.slice(eol + 2)
-        if (size === 0) {
-          rest = rest.slice(rest.indexOf('\r\n') + 2)
-          break
-        }
-        body += rest.slice(0, size)
-        rest = rest.slice(size + 2)
-      }
-    } else if (status >= 200) {
-      const length = headers['content-length'] === undefined ? rest.length : Number(headers['content-length'])
-      body = rest.slice(0, length)
-      rest = rest.slice(length)
-    }
-    answers.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8') })
-  }
-  return answers
+/** Everything one connection saw. */
+export interface WireResult {
+  /** All bytes read, latin1. */
+  readonly raw: string
+  readonly responses: readonly WireResponse[]
+  /** The server closed the connection (rather than the test, after `responses` or the timeout). */
+  readonly closedByServer: boolean
+  /** The TLS connection failed (handshake or reset): its error code or message. */
+  readonly error: string | null
+  /** The ALPN protocol the handshake settled on (false for none). */
+  readonly alpn: string | false | null
+  /** The client's own port, as the gateway saw it (0 when the connection failed). */
+  readonly localPort: number
 }
 
-/** Sends `bytes` on a new mTLS connection as `bundle`; every answer until the gateway closes it. */
-export async function sendRaw (port: number, bundle: string, bytes: string | Buffer): Promise<WireAnswer[]> {
-  return parseAnswers(await rawExchange(port, bundle, bytes))
-}
-
-/** The final answer of a connection that carried one request (interim 100 Continue skipped). */
-export async function sendOne (port: number, bundle: string, bytes: string | Buffer): Promise<WireAnswer> {
-  const answers = (await sendRaw(port, bundle, bytes)).filter((a) => a.status >= 200)
-  if (answers.length !== 1) throw new Error(`expected one answer, got ${answers.length}: ${answers.map((a) => a.status).join(', ')}`)
-  return answers[0] as WireAnswer
-}
-
-/** The `message` of a Docker-shaped error body, or the whole body when it is not one. */
-export function messageOf (answer: WireAnswer): string {
-  try {
-    const parsed = JSON.parse(answer.body) as { message?: unknown }
-    return typeof parsed.message === 'string' ? parsed.message : answer.body
-  } catch {
-    return answer.body
-  }
-}
-
-/** An answer of the daemon, asked directly on its socket. */
-export interface DaemonAnswer {
-  readonly status: number
-  readonly body: string
-}
-
-/** `method path` on the daemon's socket (no gateway), with an optional JSON body (or body text as is: `raw`). */
-export async function onDaemon (socket: string, method: string, path: string, body?: unknown, raw?: string): Promise<DaemonAnswer> {
-  return await new Promise((resolve, reject) => {
-    const text = raw ?? (body === undefined ? undefined : JSON.stringify(body))
-    const req = http.request({ socketPath: socket, method, path, headers: text === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }) })
-    })
-    req.on('error', reject)
-    req.end(text)
-  })
-}
-
-/** True iff the daemon knows a container (`containers`), volume (`volumes`) or image (`images`) of that name. */
-export async function daemonHas (socket: string, kind: 'containers' | 'volumes' | 'images', name: string): Promise<boolean> {
-  const answer = await onDaemon(socket, 'GET', kind === 'volumes' ? `/v1.41/volumes/${name}` : `/v1.41/${kind}/${name}/json`)
-  if (answer.status === 200) return true
-  if (answer.status === 404) return false
-  throw new Error(`the daemon answered ${answer.status} to an inspect of ${kind} ${name}: ${answer.body}`)
+/** How {@link wire} connects and when it stops reading. */
+export interface WireOptions {
+  /** Stop (and close) once this many complete responses were read. */
+  readonly responses?: number
+  /** Stop after this long in any case; the default is 10 s. */
+  readonly timeoutMs?: number
+  /** TLS options replacing the bundle's (certificate chains the bundle layout cannot hold, ALPN). */
+  readonly tls?: tls.ConnectionOptions
+  /** Wait for this predicate on what was read before writing the next piece (slow senders). */
+  readonly between?: (raw: string) => boolean
+  /** Write each piece this long after the previous one (a client that drips its request). */
+  readonly paceMs?: number
+  /** Stop (and close) once what was read satisfies this: a session that showed what it had to. */
+  readonly until?: (raw: string) => boolean
 }
 
 /**
- * Sends a request with `Expect: 100-continue` the way a careful client
- * does: the head first, the body only once the gateway answers `100
- * Continue`. Resolves with whether it did, and every answer.
+ * Connects with `bundle`'s certificate, writes each piece of `pieces` in
+ * turn (each as its own write), and resolves with every response read.
  */
-export async function sendExpecting (port: number, bundle: string, head: string, body: string | Buffer): Promise<{ readonly continued: boolean, readonly answers: WireAnswer[] }> {
-  return await new Promise((resolve, reject) => {
-    let continued = false
+export async function wire (port: number, bundle: string, pieces: string | Buffer | ReadonlyArray<string | Buffer>, options: WireOptions = {}): Promise<WireResult> {
+  const list = typeof pieces === 'string' || Buffer.isBuffer(pieces) ? [pieces] : [...pieces]
+  return await new Promise((resolve) => {
     const chunks: Buffer[] = []
-    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle) }, () => { socket.write(head) })
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c)
-      if (!continued && Buffer.concat(chunks).toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
-        continued = true
-        socket.write(body)
-      }
+    let done = false
+    let error: string | null = null
+    const socket = tls.connect({ host: '127.0.0.1', port, ...tlsOptions(bundle), ...options.tls }, () => {
+      localPort = socket.localPort ?? 0
+      writeNext()
     })
-    socket.on('error', reject)
-    socket.on('close', () => { resolve({ continued, answers: parseAnswers(Buffer.concat(chunks).toString('latin1')) }) })
-    socket.setTimeout(10_000, () => { socket.destroy() })
+    let pacer: NodeJS.Timeout | undefined
+    let localPort = 0
+    const writeNext = (): void => {
+      const piece = list.shift()
+      if (piece !== undefined && !socket.destroyed) socket.write(piece)
+      if (list.length === 0 || options.between !== undefined) return
+      if (options.paceMs === undefined) writeNext()
+      else pacer = setTimeout(writeNext, options.paceMs)
+    }
+    const finish = (closedByServer: boolean): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      clearTimeout(pacer)
+      const raw = Buffer.concat(chunks).toString('latin1')
+      resolve({ raw, responses: parseResponses(raw, closedByServer), closedByServer, error, alpn: socket.alpnProtocol ?? null, localPort })
+      socket.destroy()
+    }
+    const timer = setTimeout(() => { finish(false) }, options.timeoutMs ?? 10_000)
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      const raw = Buffer.concat(chunks).toString('latin1')
+      if (options.between?.(raw) === true && list.length > 0) writeNext()
+      if (options.responses !== undefined && parseResponses(raw, false).length >= options.responses) finish(false)
+      else if (options.until?.(raw) === true) finish(false)
+    })
+    socket.on('error', (err: NodeJS.ErrnoException) => { error ??= err.code ?? err.message })
+    socket.on('close', () => { finish(true) })
   })
 }
 
-/** Writes `bytes` verbatim to the daemon's socket (no gateway); every answer until it closes the connection. */
-export async function sendToDaemon (socket: string, bytes: string | Buffer): Promise<WireAnswer[]> {
-  return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    const connection = net.connect(socket, () => { connection.write(bytes) })
-    connection.on('data', (c: Buffer) => chunks.push(c))
-    connection.on('error', reject)
-    connection.on('close', () => { resolve(parseAnswers(Buffer.concat(chunks).toString('latin1'))) })
-    connection.setTimeout(10_000, () => { connection.destroy() })
-  })
+/**
+ * Parses consecutive HTTP/1.1 responses. A response is complete when its
+ * Content-Length or chunked body is, or, without either (a 101, a raw
+ * stream), when the connection has closed (`ended`).
+ */
+export function parseResponses (raw: string, ended: boolean): WireResponse[] {
+  const out: WireResponse[] = []
+  let at = 0
+  while (at < raw.length) {
+    const headEnd = raw.indexOf('\r\n\r\n', at)
+    if (headEnd < 0) break
+    const [statusLine = '', ...lines] = raw.slice(at, headEnd).split('\r\n')
+    const match = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(statusLine)
+    if (match === null) break
+    const headers: Record<string, string[]> = {}
+    for (const line of lines) {
+      const colon = line.indexOf(':')
+      ;(headers[line.slice(0, colon).trim().toLowerCase()] ??= []).push(line.slice(colon + 1).trim())
+    }
+    const status = Number(match[1])
+    const bodyStart = headEnd + 4
+    const framed = bodyOf(raw, bodyStart, status, headers)
+    if (framed === null) {
+      if (!ended) break
+      out.push(response(status, match[2] ?? '', headers, raw.slice(bodyStart)))
+      break
+    }
+    if (framed === 'incomplete') break
+    out.push(response(status, match[2] ?? '', headers, framed.body))
+    at = framed.end
+  }
+  return out
+}
+
+function response (status: number, reason: string, headers: Record<string, string[]>, body: string): WireResponse {
+  let message: string | null = null
+  try {
+    const parsed = JSON.parse(body) as unknown
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { message?: unknown }).message === 'string') message = (parsed as { message: string }).message
+  } catch {
+    // Not JSON: a daemon's stream or a plain-text answer; `message` stays null.
+  }
+  return { status, reason, headers, body, message }
+}
+
+/** The body between `start` and its end by the response's framing; null when only the close ends it. */
+function bodyOf (raw: string, start: number, status: number, headers: Record<string, string[]>): { body: string; end: number } | 'incomplete' | null {
+  if ((status >= 100 && status < 200 && status !== 101) || status === 204 || status === 304) return { body: '', end: start }
+  const length = headers['content-length']?.[0]
+  if (length !== undefined) {
+    const end = start + Number(length)
+    return end > raw.length ? 'incomplete' : { body: raw.slice(start, end), end }
+  }
+  if (headers['transfer-encoding']?.some((v) => v.toLowerCase().includes('chunked')) === true) return dechunk(raw, start)
+  return null
+}
+
+function dechunk (raw: string, start: number): { body: string; end: number } | 'incomplete' {
+  let at = start
+  let body = ''
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', at)
+    if (lineEnd < 0) return 'incomplete'
+    const size = parseInt(raw.slice(at, lineEnd), 16)
+    if (size === 0) {
+      const end = raw.indexOf('\r\n\r\n', lineEnd)
+      return end < 0 ? 'incomplete' : { body, end: end + 4 }
+    }
+    if (lineEnd + 2 + size + 2 > raw.length) return 'incomplete'
+    body += raw.slice(lineEnd + 2, lineEnd + 2 + size)
+    at = lineEnd + 2 + size + 2
+  }
+}
+
+/** A request as raw text: `METHOD TARGET HTTP/1.1`, `Host`, the headers given, and the body with its Content-Length unless `headers` frame it. */
+export function request (method: string, target: string, options: { readonly headers?: readonly string[]; readonly body?: string; readonly close?: boolean } = {}): string {
+  const headers = [...(options.headers ?? [])]
+  const framed = headers.some((h) => /^(content-length|transfer-encoding):/i.test(h))
+  if (options.body !== undefined && !framed) headers.push(`Content-Length: ${Buffer.byteLength(options.body)}`)
+  if (options.close === true) headers.push('Connection: close')
+  return `${method} ${target} HTTP/1.1\r\nHost: docker\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n${options.body ?? ''}`
+}
+
+/** A JSON request body with its Content-Type header. */
+export function jsonRequest (method: string, target: string, body: unknown, options: { readonly headers?: readonly string[]; readonly close?: boolean } = {}): string {
+  return request(method, target, { ...options, headers: ['Content-Type: application/json', ...(options.headers ?? [])], body: JSON.stringify(body) })
 }

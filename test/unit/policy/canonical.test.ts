@@ -178,6 +178,24 @@ describe('canonicalize: known attacks and ambiguities are refused', () => {
     expect(refuse('/networks/a/b/connect')).toContain('network name with a slash')
     expect(refuse('/volumes/a/b')).toContain('volume name with a slash')
   })
+  // dockerd routes DELETE /containers/{name:.*} and GET|DELETE
+  // /networks/{id:.*}: with the name last, three segments are one name.
+  it('a container or network name ending the path across segments, for the methods whose route ends in the name', () => {
+    const refused = (target: string, method: string): string => {
+      const result = canonicalize(target, method)
+      if (result.ok) throw new Error(`expected ${method} ${target} to be refused`)
+      return result.reason
+    }
+    expect(refused('/v1.41/containers/web/db', 'DELETE')).toBe(
+      'container name with a slash in /containers/web/db (dockerd would read one name where rules see several segments); address the container by its own name or ID')
+    expect(refused('/containers/web/json', 'DELETE')).toContain('container name with a slash')
+    expect(refused('/networks/a/b', 'GET')).toContain('network name with a slash in /networks/a/b')
+    expect(refused('/networks/a/b', 'delete')).toContain('network name with a slash')
+    for (const [method, target] of [['POST', '/containers/web/start'], ['GET', '/containers/web/json'], ['DELETE', '/containers/web'], ['POST', '/networks/n/connect'], ['DELETE', '/networks/n'], ['GET', '/networks']]) {
+      expect(canonicalize(target ?? '', method).ok, `${method} ${target}`).toBe(true)
+    }
+    expect(canonicalize('/containers/web/db').ok).toBe(true)
+  })
   it('an empty query after ?, which could not be forwarded byte for byte', () => {
     expect(refuse('/containers/json?')).toBe("empty query after '?'")
   })
