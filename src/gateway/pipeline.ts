@@ -31,7 +31,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { canonicalize, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type OwnershipScope, type Policy, type RuleRef, type Verdict } from '../policy/index.js'
+import { canonicalize, encodePath, judgeRequest, matchIdentity, nonCanonicalRefusal, ownershipScope, type AuditLevel, type CanonicalTarget, type IdentityMatch, type Judgement, type OwnershipScope, type Policy, type RuleRef, type Verdict } from '../policy/index.js'
 import type { OwnerIndex } from '../ownership/index.js'
 import type { Exchange } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
@@ -162,7 +162,7 @@ export class Pipeline {
     // 6. daemon liveness (a body the policy judges is judged first) and stream slot
     const down = judgement.kind === 'final' ? this.deps.daemonDown() : null
     if (down !== null) return this.refuseByGuard(arrival, down)
-    const path = plan?.segments === undefined ? target.path : `/${plan.segments.join('/')}`
+    const path = plan?.segments === undefined ? target.path : encodePath(plan.segments)
     const upstreamPath = (target.apiVersion === null ? '' : `/v${target.apiVersion}`) + path
     const kind = requestKind(req.method ?? '', withoutVersion(upstreamPath), target.query, req.headers.upgrade ?? null)
     let releaseSlot: (() => void) | null = null

@@ -38,7 +38,8 @@ export function requestBase (auditID: string, connection: ConnectionInfo, req: I
     receivedAt: new Date().toISOString(),
     client: clientOf(connection),
     request,
-    objectRef: canonical.ok ? objectRefOf(canonical.target.path, recordedQuery) : null
+    // The names as the daemon reads them (an escaped space decoded).
+    objectRef: canonical.ok ? objectRefOf(`/${canonical.target.segments.join('/')}`, recordedQuery) : null
   }
 }
 

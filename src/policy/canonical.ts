@@ -8,6 +8,14 @@
  * read a different path is refused here instead of being normalised: we never
  * normalise-then-forward, we forward exactly what we judged.
  *
+ * Each character has one spelling. A character a path may hold as it is
+ * must not be percent-encoded; one a Docker object name may hold but a
+ * path may not (a space in a network name, `test 01`) must be, as `%XX`
+ * with upper-case hex, and is decoded once into the name the rules and
+ * isolation see (`segments`). Anything that decodes to a separator, a
+ * backslash, `%` (encoded twice), `;`, `?`, `#`, a control or a non-ASCII
+ * byte is refused.
+ *
  * Invariant (tested): for every accepted target,
  * `(apiVersion ? '/v' + apiVersion : '') + path + (query ? '?' + query : '')`
  * equals the raw target exactly.
@@ -25,8 +33,10 @@ const LOOKS_LIKE_VERSION = /^v[0-9.]+$/
 /** The only version prefix we accept: `v` MAJOR `.` MINOR, as every Docker client sends. */
 const STRICT_VERSION = /^v(\d{1,3}\.\d{1,3})$/
 
-/** RFC 3986 pchar without `%` (no escapes at all) and without `;` (no matrix parameters). */
+/** RFC 3986 pchar without `%` (escapes are checked on their own) and without `;` (no matrix parameters). */
 const PATH_CHARS = asciiTable("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@")
+/** Printable characters a Docker object name may hold that a path must percent-encode (network names may hold them). */
+const ENCODED_NAME_CHARS = asciiTable(' "<>[]^`{|}')
 
 /**
  * Judges a raw request target (`req.url`, exactly as received). Cheap: one
@@ -95,9 +105,33 @@ function pathCharacterProblem (segment: string): string | null {
   for (let i = 0; i < segment.length; i++) {
     const code = segment.charCodeAt(i)
     if (code < 128 && PATH_CHARS[code] === 1) continue
-    return describeBadPathCharacter(code)
+    if (code !== 0x25) return describeBadPathCharacter(code)
+    const problem = escapeProblem(segment.slice(i, i + 3))
+    if (problem !== null) return problem
+    i += 2
   }
   return null
+}
+
+// One `%XX` escape: allowed only for a name character a path cannot hold, in its one spelling.
+function escapeProblem (escape: string): string | null {
+  if (!/^%[0-9A-Fa-f]{2}$/.test(escape)) return 'percent-encoding (%) in path not followed by two hex digits'
+  const code = parseInt(escape.slice(1), 16)
+  const shown = code >= 0x20 && code < 0x7f ? ` is '${String.fromCharCode(code)}'` : ''
+  if (code < 128 && PATH_CHARS[code] === 1) return `percent-encoding (%) in path: ${escape}${shown}, which needs no encoding; send it as it is`
+  if (code >= 128 || ENCODED_NAME_CHARS[code] !== 1) return `percent-encoding (%) in path: ${escape}${shown}, which no name may hold`
+  if (escape !== escape.toUpperCase()) return `percent-encoding (%) in path: write ${escape.toUpperCase()}, with upper-case hex`
+  return null
+}
+
+/** The names a canonical path's segments stand for: each allowed escape decoded once. */
+function decodedSegments (segments: readonly string[]): string[] {
+  return segments.map((segment) => segment.includes('%') ? segment.replace(/%([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))) : segment)
+}
+
+/** The canonical path for `names` (decoded segments), the inverse of the decoding: what is forwarded after isolation rewrote a name. */
+export function encodePath (names: readonly string[]): string {
+  return '/' + names.map((name) => name.replace(/[^A-Za-z0-9\-._~!$&'()*+,=:@]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)).join('/')
 }
 
 function describeBadPathCharacter (code: number): string {
@@ -136,7 +170,7 @@ function splitVersion (rawPath: string, segments: readonly string[], query: stri
 function accepted (path: string, segments: readonly string[], apiVersion: string | null, query: string): CanonicalResult {
   const spanProblem = nameSpanProblem(segments)
   if (spanProblem !== null) return refused(spanProblem)
-  const target: CanonicalTarget = Object.freeze({ path, segments: Object.freeze(segments), apiVersion, query })
+  const target: CanonicalTarget = Object.freeze({ path, segments: Object.freeze(decodedSegments(segments)), apiVersion, query })
   return { ok: true, target }
 }
 

@@ -5,7 +5,7 @@
  */
 export type { CanonicalTarget, Decision, IdentityMatch, PolicyMode, Principal, RuleRef } from './types.js'
 export type { CompiledTeam, Policy } from './compiled.js'
-export { canonicalize, nonCanonicalRefusal, renderTarget, type CanonicalResult } from './canonical.js'
+export { canonicalize, encodePath, nonCanonicalRefusal, renderTarget, type CanonicalResult } from './canonical.js'
 export { checkPolicy, loadPolicy, POLICY_VERSION, type PolicyCheck, type PolicySource } from './load.js'
 export { decide, matchIdentity } from './decide.js'
 export { escapeForDisplay } from './display.js'

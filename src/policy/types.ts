@@ -30,7 +30,9 @@ export interface Principal {
 /**
  * A request target in the one canonical form rules are matched against.
  * `path` never carries the API version; `segments` are `path` split on `/`
- * without the leading empty segment (`/_ping` -> `['_ping']`).
+ * without the leading empty segment (`/_ping` -> `['_ping']`), each escape
+ * decoded (`/networks/test%2001` -> `['networks', 'test 01']`): the names
+ * rules and isolation see. `path` is what is forwarded.
  * `query` is the raw query string without `?`, forwarded untouched.
  */
 export interface CanonicalTarget {

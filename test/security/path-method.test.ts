@@ -40,15 +40,15 @@ const LOGS = `/containers/${T}/logs?stdout=1`
  * and a query (`logs`, `stdout=1` reads the logs; `rename`, `name=NEW` renames), why it is refused, and
  * whether dockerd serves the logs for it when asked directly. A string stands for a target with no action.
  */
-type Form = readonly [what: string, raw: string | ((action: string, query: string) => string), reason: string, daemonServesIt: boolean]
+type Form = readonly [what: string, raw: string | ((action: string, query: string) => string), reason: string | ((action: string) => string), daemonServesIt: boolean]
 
 const READS: readonly Form[] = [
-  ['percent-encoded letters (%6c = l)', (a, q) => `/v1.41/containers/${T}/%${a.charCodeAt(0).toString(16)}${a.slice(1)}?${q}`, 'percent-encoding (%) in path', true],
-  ['encoded slashes (%2F), which Go decodes into separators', (a, q) => `/v1.41/containers%2F${T}%2F${a}?${q}`, 'percent-encoding (%) in path', true],
-  ['a version prefix with an encoded digit (/v%31.41, Tecnativa #1)', (a, q) => `/v%31.41/containers/${T}/${a}?${q}`, 'percent-encoding (%) in path', true],
-  ['an encoded dot-dot segment (%2e%2e)', (a, q) => `/v1.41/containers/x/%2e%2e/${T}/${a}?${q}`, 'percent-encoding (%) in path', false],
-  ['an encoded dot segment (%2e)', (a, q) => `/v1.41/containers/${T}/%2e/${a}?${q}`, 'percent-encoding (%) in path', false],
-  ['an encoded NUL (%00)', (a, q) => `/v1.41/containers/${T}%00/${a}?${q}`, 'percent-encoding (%) in path', false],
+  ['percent-encoded letters (%6c = l)', (a, q) => `/v1.41/containers/${T}/%${a.charCodeAt(0).toString(16)}${a.slice(1)}?${q}`, (a) => `percent-encoding (%) in path: %${a.charCodeAt(0).toString(16)} is '${a[0] ?? ''}', which needs no encoding; send it as it is`, true],
+  ['encoded slashes (%2F), which Go decodes into separators', (a, q) => `/v1.41/containers%2F${T}%2F${a}?${q}`, "percent-encoding (%) in path: %2F is '/', which no name may hold", true],
+  ['a version prefix with an encoded digit (/v%31.41, Tecnativa #1)', (a, q) => `/v%31.41/containers/${T}/${a}?${q}`, "percent-encoding (%) in path: %31 is '1', which needs no encoding; send it as it is", true],
+  ['an encoded dot-dot segment (%2e%2e)', (a, q) => `/v1.41/containers/x/%2e%2e/${T}/${a}?${q}`, "percent-encoding (%) in path: %2e is '.', which needs no encoding; send it as it is", false],
+  ['an encoded dot segment (%2e)', (a, q) => `/v1.41/containers/${T}/%2e/${a}?${q}`, "percent-encoding (%) in path: %2e is '.', which needs no encoding; send it as it is", false],
+  ['an encoded NUL (%00)', (a, q) => `/v1.41/containers/${T}%00/${a}?${q}`, 'percent-encoding (%) in path: %00, which no name may hold', false],
   ['a dot-dot segment', (a, q) => `/v1.41/containers/x/../${T}/${a}?${q}`, "dot segment '..' in path", false],
   ['a dot segment', (a, q) => `/v1.41/containers/${T}/./${a}?${q}`, "dot segment '.' in path", false],
   ['a doubled slash', (a, q) => `/v1.41/containers//${T}/${a}?${q}`, 'doubled slash in path', false],
@@ -108,7 +108,7 @@ describe.skipIf(socket === '')('request targets and methods', () => {
     const raw = typeof form === 'string' ? form : form('logs', 'stdout=1')
     it(`refuses ${what}: 400, nothing read${daemonServesIt ? ' (dockerd itself would serve the logs)' : ''}`, async () => {
       const { answers } = await send('viewer', request('GET', raw))
-      refusedNonCanonical(answers[0], raw, reason)
+      refusedNonCanonical(answers[0], raw, typeof reason === 'function' ? reason('logs') : reason)
       expect(answers[0]?.body).not.toContain(SECRET)
       expect((await daemonRequest(socket, 'GET', raw)).body.includes(SECRET)).toBe(daemonServesIt)
     })
@@ -117,7 +117,7 @@ describe.skipIf(socket === '')('request targets and methods', () => {
         const to = `${tag}-renamed-${++renames}`
         const rename = form('rename', `name=${to}`)
         const { answers } = await send('alice', request('POST', rename))
-        refusedNonCanonical(answers[0], rename, reason.replace('/logs', '/rename'))
+        refusedNonCanonical(answers[0], rename, typeof reason === 'function' ? reason('rename') : reason.replace('/logs', '/rename'))
         await stillNamed(to)
       })
     }

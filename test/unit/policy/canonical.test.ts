@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalize, nonCanonicalRefusal, renderTarget } from '../../../src/policy/canonical.js'
+import { canonicalize, encodePath, nonCanonicalRefusal, renderTarget } from '../../../src/policy/canonical.js'
 import type { CanonicalTarget } from '../../../src/policy/types.js'
 
 function accept (raw: string): CanonicalTarget {
@@ -76,12 +76,48 @@ describe('canonicalize: accepted targets', () => {
   })
 })
 
+describe('canonicalize: names with characters a path must encode (issue 17)', () => {
+  it('accepts a space in a network name as %20, judges the decoded name, and forwards the one spelling', () => {
+    const result = canonicalize('/v1.41/networks/test%2001', 'DELETE')
+    if (!result.ok) throw new Error(result.reason)
+    expect(result.target.segments).toEqual(['networks', 'test 01'])
+    expect(result.target.path).toBe('/networks/test%2001')
+    expect(renderTarget(result.target)).toBe('/v1.41/networks/test%2001')
+    expect(encodePath(result.target.segments)).toBe('/networks/test%2001')
+  })
+  it.each([
+    ['/networks/a%7Bb%7D', ['networks', 'a{b}']],
+    ['/networks/%22q%22%5B0%5D', ['networks', '"q"[0]']]
+  ])('accepts the other name characters a path cannot hold: %s', (raw, segments) => {
+    const result = canonicalize(raw)
+    expect(result.ok && result.target.segments).toEqual(segments)
+  })
+  it.each([
+    ['/networks/a%2fb', "percent-encoding (%) in path: %2f is '/', which no name may hold"],
+    ['/networks/a%5Cb', "percent-encoding (%) in path: %5C is '\\', which no name may hold"],
+    ['/networks/a%2520b', "percent-encoding (%) in path: %25 is '%', which no name may hold"],
+    ['/networks/a%3Bb', "percent-encoding (%) in path: %3B is ';', which no name may hold"],
+    ['/networks/a%3Fb', "percent-encoding (%) in path: %3F is '?', which no name may hold"],
+    ['/networks/a%23b', "percent-encoding (%) in path: %23 is '#', which no name may hold"],
+    ['/networks/a%00b', 'percent-encoding (%) in path: %00, which no name may hold'],
+    ['/networks/a%0Ab', 'percent-encoding (%) in path: %0A, which no name may hold'],
+    ['/networks/a%7fb', 'percent-encoding (%) in path: %7f, which no name may hold'],
+    ['/networks/caf%C3%A9', 'percent-encoding (%) in path: %C3, which no name may hold'],
+    ['/networks/a%7bb', 'percent-encoding (%) in path: write %7B, with upper-case hex'],
+    ['/networks/%2e%2e', "percent-encoding (%) in path: %2e is '.', which needs no encoding; send it as it is"],
+    ['/networks/a%2', 'percent-encoding (%) in path not followed by two hex digits'],
+    ['/networks/a%zz', 'percent-encoding (%) in path not followed by two hex digits']
+  ])('refuses %s: %s', (raw, reason) => {
+    expect(refuse(raw)).toBe(reason)
+  })
+})
+
 describe('canonicalize: known attacks and ambiguities are refused', () => {
   it('Tecnativa #1: percent-encoded letters (%6a%73%6f%6e = json)', () => {
-    expect(refuse('/v1.41/containers/%6a%73%6f%6e')).toBe('percent-encoding (%) in path')
+    expect(refuse('/v1.41/containers/%6a%73%6f%6e')).toBe("percent-encoding (%) in path: %6a is 'j', which needs no encoding; send it as it is")
   })
   it('Tecnativa %31 bypass: encoded version digit', () => {
-    expect(refuse('/v%31.41/containers/json')).toBe('percent-encoding (%) in path')
+    expect(refuse('/v%31.41/containers/json')).toBe("percent-encoding (%) in path: %31 is '1', which needs no encoding; send it as it is")
   })
   it('dot-dot traversal to reach exec', () => {
     expect(refuse('/containers/x/../../exec')).toBe("dot segment '..' in path")
@@ -90,13 +126,13 @@ describe('canonicalize: known attacks and ambiguities are refused', () => {
     expect(refuse('/containers/./json')).toBe("dot segment '.' in path")
   })
   it('encoded dot-dot (%2e%2e)', () => {
-    expect(refuse('/containers/%2e%2e/exec')).toBe('percent-encoding (%) in path')
+    expect(refuse('/containers/%2e%2e/exec')).toBe("percent-encoding (%) in path: %2e is '.', which needs no encoding; send it as it is")
   })
   it('encoded slash (%2F), which Go decodes into a separator', () => {
-    expect(refuse('/containers/a%2Fb/json')).toBe('percent-encoding (%) in path')
+    expect(refuse('/containers/a%2Fb/json')).toBe("percent-encoding (%) in path: %2F is '/', which no name may hold")
   })
   it('overlong UTF-8 encoding of a dot, raw or escaped', () => {
-    expect(refuse('/containers/%c0%ae%c0%ae/json')).toBe('percent-encoding (%) in path')
+    expect(refuse('/containers/%c0%ae%c0%ae/json')).toBe('percent-encoding (%) in path: %c0, which no name may hold')
     expect(refuse('/containers/\u00c0\u00ae/json')).toBe('non-ASCII character in path')
   })
   it('NUL byte in path and in query', () => {
