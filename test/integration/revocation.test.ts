@@ -116,8 +116,11 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
     let answered = ''
     kept.on('data', (c: Buffer) => { answered += c.toString('latin1') })
     const closed = new Promise<void>((resolve) => kept.on('close', () => { resolve() }))
-    kept.on('secureConnect', () => { kept.write('GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n') })
-    await waitFor(() => answered.includes('OK'), 10_000, 'the keep-alive answer')
+    // A stream, not an idle keep-alive connection: on a loaded machine the
+    // reloads below can outlast Node's 5 s keep-alive timeout, which would
+    // close the connection before the revocation could.
+    kept.on('secureConnect', () => { kept.write('GET /events HTTP/1.1\r\nHost: docker\r\n\r\n') })
+    await waitFor(() => answered.includes('200 OK'), 10_000, 'the events stream to start')
     const applied = gw.reloader.stats().applied
     await gw.certsCli('revoke', '--cn', 'rita')
     await gw.reloaded(applied)
@@ -175,8 +178,11 @@ describe.skipIf(socket === '')('revocation with certificates from `dockgate cert
     let answered = ''
     kept.on('data', (c: Buffer) => { answered += c.toString('latin1') })
     const closed = new Promise<void>((resolve) => kept.on('close', () => { resolve() }))
-    kept.on('secureConnect', () => { kept.write('GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n') })
-    await waitFor(() => answered.includes('OK'), 10_000, 'the keep-alive answer')
+    // A stream, not an idle keep-alive connection: on a loaded machine the
+    // reloads below can outlast Node's 5 s keep-alive timeout, which would
+    // close the connection before the revocation could.
+    kept.on('secureConnect', () => { kept.write('GET /events HTTP/1.1\r\nHost: docker\r\n\r\n') })
+    await waitFor(() => answered.includes('200 OK'), 10_000, 'the events stream to start')
 
     let failed = gw.reloader.stats().failed
     writeFileSync(gw.policyFile, POLICY.replace('teams: [ops]', 'teams: [opz]'))
