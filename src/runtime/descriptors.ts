@@ -30,8 +30,18 @@ export function descriptorShortfall (limits: Pick<Limits, 'maxConnections' | 'un
   if (limit === null) return null
   const needed = 2 * limits.maxConnections + limits.unverifiedConnections + RESERVED
   if (limit >= needed) return null
-  const fits = Math.max(1, Math.floor((limit - limits.unverifiedConnections - RESERVED) / 2))
   return `this process may open ${limit} files, but limits.maxConnections ${limits.maxConnections} and limits.unverifiedConnections ` +
     `${limits.unverifiedConnections} need ${needed} (two per connection); past the limit new connections are closed at once, unlogged: ` +
-    `raise it (LimitNOFILE= in the systemd unit, ulimit -n, or --ulimit nofile= for a container) or lower limits.maxConnections to ${fits}`
+    `raise it (LimitNOFILE= in the systemd unit, ulimit -n, or --ulimit nofile= for a container) or lower ${whatFits(limits, limit)}`
+}
+
+// The connection limits that fit in `limit`: maxConnections alone when the
+// unverified budget leaves room for a few connections, else both (a
+// quarter of what is left to unverified connections).
+function whatFits (limits: Pick<Limits, 'maxConnections' | 'unverifiedConnections'>, limit: number): string {
+  const room = limit - RESERVED
+  const fits = Math.floor((room - limits.unverifiedConnections) / 2)
+  if (fits >= 16) return `limits.maxConnections to ${fits}`
+  const unverified = Math.max(1, Math.floor(room / 4))
+  return `limits.maxConnections to ${Math.max(1, Math.floor((room - unverified) / 2))} and limits.unverifiedConnections to ${unverified}`
 }

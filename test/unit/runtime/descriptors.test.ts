@@ -26,8 +26,11 @@ describe('the open-files limit against the connection limits', () => {
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 256)).toBe(
       'this process may open 256 files, but limits.maxConnections 4096 and limits.unverifiedConnections 1024 need 9280 (two per connection); ' +
       'past the limit new connections are closed at once, unlogged: raise it (LimitNOFILE= in the systemd unit, ulimit -n, or --ulimit nofile= for a container) ' +
-      'or lower limits.maxConnections to 1')
+      'or lower limits.maxConnections to 72 and limits.unverifiedConnections to 48')
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 5000)).toContain('lower limits.maxConnections to 1956')
+    // What it proposes fits: two per connection, one per unverified one, and the reserve.
+    expect(2 * 72 + 48 + 64).toBeLessThanOrEqual(256)
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 1100)).toContain('lower limits.maxConnections to 388 and limits.unverifiedConnections to 259')
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 65536)).toBeNull()
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, null)).toBeNull()
   })
