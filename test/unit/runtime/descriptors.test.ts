@@ -5,8 +5,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { descriptorShortfall, openFilesLimit } from '../../../src/runtime/descriptors.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { descriptorShortfall, openDescriptors, openFilesLimit, watchDescriptors } from '../../../src/runtime/descriptors.js'
 
 const limitsFile = (soft: string): string => {
   const file = join(mkdtempSync(join(tmpdir(), 'dg-limits-')), 'limits')
@@ -33,5 +33,33 @@ describe('the open-files limit against the connection limits', () => {
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 1100)).toContain('lower limits.maxConnections to 388 and limits.unverifiedConnections to 259')
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 65536)).toBeNull()
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, null)).toBeNull()
+  })
+})
+
+describe('running out of descriptors while the limit is too low', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it('counts this process\'s open descriptors', () => {
+    expect(openDescriptors()).toBeGreaterThan(2)
+    expect(openDescriptors(join(tmpdir(), 'no-such-fd-dir'))).toBeNull()
+  })
+
+  it('warns once the descriptors reach 95% of the limit, at most once a minute, and not after it is stopped', () => {
+    vi.useFakeTimers()
+    let open = 100
+    const warnings: string[] = []
+    const stop = watchDescriptors(256, (m) => { warnings.push(m) }, () => open)
+    vi.advanceTimersByTime(5000)
+    expect(warnings).toEqual([])
+    open = 250
+    vi.advanceTimersByTime(1000)
+    expect(warnings).toEqual([expect.stringMatching(/^250 of its 256 file descriptors are open: new connections past the limit are accepted and closed at once/)])
+    vi.advanceTimersByTime(30_000)
+    expect(warnings).toHaveLength(1)
+    vi.advanceTimersByTime(31_000)
+    expect(warnings).toHaveLength(2)
+    stop()
+    vi.advanceTimersByTime(120_000)
+    expect(warnings).toHaveLength(2)
   })
 })
