@@ -19,7 +19,7 @@ import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import { buildGateway, type Gateway, type Listening } from '../gateway/gateway.js'
 import { SocketPlacementError } from '../local/socket-file.js'
-import { descriptorShortfall, openFilesLimit } from './descriptors.js'
+import { descriptorShortfall, openFilesLimit, watchDescriptors } from './descriptors.js'
 import { openAuditTrail } from './audit-trail.js'
 import { createReadiness } from './readiness.js'
 import { createReloader, type ReloadResult, type Reloader } from '../reload/reload.js'
@@ -135,8 +135,10 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
   })
   let admin: AdminServer | null = null
   let stopping: Promise<{ cut: number }> | null = null
+  let unwatch = (): void => {}
 
   const closeAll = async (): Promise<void> => {
+    unwatch()
     reloader.close()
     await gateway.close()
     await admin?.close()
@@ -152,8 +154,11 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     auditHealth: tapped.health,
     auditFile,
     start: async () => {
-      const shortfall = descriptorShortfall(config.limits, openFilesLimit())
+      const fileLimit = openFilesLimit()
+      const shortfall = descriptorShortfall(config.limits, fileLimit)
       if (shortfall !== null && options.reportDaemon !== false) options.logger.warn(shortfall)
+      // Each process has descriptors of its own: each says when it runs out.
+      if (shortfall !== null && fileLimit !== null) unwatch = watchDescriptors(fileLimit, (message) => { options.logger.warn(message) })
       let listening: Listening
       try {
         listening = await gateway.listen()

@@ -5,8 +5,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { descriptorShortfall, openFilesLimit } from '../../../src/runtime/descriptors.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { descriptorShortfall, openDescriptors, openFilesLimit, watchDescriptors } from '../../../src/runtime/descriptors.js'
 
 const limitsFile = (soft: string): string => {
   const file = join(mkdtempSync(join(tmpdir(), 'dg-limits-')), 'limits')
@@ -26,9 +26,40 @@ describe('the open-files limit against the connection limits', () => {
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 256)).toBe(
       'this process may open 256 files, but limits.maxConnections 4096 and limits.unverifiedConnections 1024 need 9280 (two per connection); ' +
       'past the limit new connections are closed at once, unlogged: raise it (LimitNOFILE= in the systemd unit, ulimit -n, or --ulimit nofile= for a container) ' +
-      'or lower limits.maxConnections to 1')
+      'or lower limits.maxConnections to 72 and limits.unverifiedConnections to 48')
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 5000)).toContain('lower limits.maxConnections to 1956')
+    // What it proposes fits: two per connection, one per unverified one, and the reserve.
+    expect(2 * 72 + 48 + 64).toBeLessThanOrEqual(256)
+    expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 1100)).toContain('lower limits.maxConnections to 388 and limits.unverifiedConnections to 259')
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, 65536)).toBeNull()
     expect(descriptorShortfall({ maxConnections: 4096, unverifiedConnections: 1024 }, null)).toBeNull()
+  })
+})
+
+describe('running out of descriptors while the limit is too low', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it('counts this process\'s open descriptors', () => {
+    expect(openDescriptors()).toBeGreaterThan(2)
+    expect(openDescriptors(join(tmpdir(), 'no-such-fd-dir'))).toBeNull()
+  })
+
+  it('warns once the descriptors reach 95% of the limit, at most once a minute, and not after it is stopped', () => {
+    vi.useFakeTimers()
+    let open = 100
+    const warnings: string[] = []
+    const stop = watchDescriptors(256, (m) => { warnings.push(m) }, () => open)
+    vi.advanceTimersByTime(5000)
+    expect(warnings).toEqual([])
+    open = 250
+    vi.advanceTimersByTime(1000)
+    expect(warnings).toEqual([expect.stringMatching(/^250 of its 256 file descriptors are open: new connections past the limit are accepted and closed at once/)])
+    vi.advanceTimersByTime(30_000)
+    expect(warnings).toHaveLength(1)
+    vi.advanceTimersByTime(31_000)
+    expect(warnings).toHaveLength(2)
+    stop()
+    vi.advanceTimersByTime(120_000)
+    expect(warnings).toHaveLength(2)
   })
 })
