@@ -89,7 +89,6 @@ describe.skipIf(socket === '')('fault: a client killed halfway through a 200 MiB
     expect(statSync(tarball).size).toBeGreaterThan(SIZE)
     const baseline = await quietFds(served)
     const sent = await killHalfway(served, ['load'], tarball)
-    const cut = Date.now()
     const recorded = await timeUntil(() => byRequest(served.records(), /^\/images\/load$/).size > 0 &&
       [...byRequest(served.records(), /^\/images\/load$/).values()][0]?.some((r) => r.stage === 'ResponseComplete') === true, 15_000)
     const after = await settledFds(served, baseline + FD_MARGIN)
@@ -111,7 +110,6 @@ describe.skipIf(socket === '')('fault: a client killed halfway through a 200 MiB
     expect(records.find((r) => r.stage === 'ResponseComplete')?.bytesIn ?? 0).toBeGreaterThan(0)
     expect(imagesAfter).toEqual(imagesBefore)
     await expect(direct(socket, ['image', 'inspect', tag])).rejects.toThrow(/No such image/)
-    expect(Date.now() - cut).toBeLessThan(60_000)
   })
 
   it('a docker export cut halfway: dockgate serves on, gives its descriptors back and records the request once as aborted', async () => {

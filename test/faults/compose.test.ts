@@ -24,10 +24,10 @@
  * instead of hanging, and `down` again leaves no container. The figures:
  * how many streams, sessions and connections the project held.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { execFileSync, spawn } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { dockerEnv } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
 import { auditVerify, direct, figure, IMAGE, since, startServed, type Served } from './support.js'
@@ -75,6 +75,15 @@ function compose (served: Served, folder: string, name: string, args: readonly s
 async function containersOf (name: string): Promise<string[]> {
   return (await direct(socket, ['ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`])).split('\n').filter((l) => l !== '')
 }
+
+beforeAll(() => {
+  if (socket === '') return
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' })
+  } catch {
+    throw new Error('docker-compose is not installed: apt-get install -y docker-compose (Debian\'s 1.29; .ci/run installs it)')
+  }
+})
 
 afterAll(async () => {
   for (const name of projects) {
@@ -154,7 +163,8 @@ describe.skipIf(socket === '')(`fault: docker-compose up over a low limit (strea
     const downCode = await down.exited
     const left = await containersOf(name)
     const message = `dockgate: CN=alice,OU=platform already has ${LOW_STREAMS} open streams and sessions (limits.streamsPerIdentity); close one (docker logs -f, events, attach, exec) and retry`
-    const refusedServices = new Set([...up.output().matchAll(/ERROR: for (\S+)\s+(.*)/g)].filter((m) => m[2] === message).map((m) => m[1]))
+    // compose names each failure twice: by container (NAME_s014_1) as it happens, by service (s014) at the end.
+    const refusedServices = new Set([...up.output().matchAll(/ERROR: for \S*?(s\d{3})\S*\s+(.*)/g)].filter((m) => m[2] === message).map((m) => m[1]))
 
     figure(NAME, `low limit: up exited (code ${String(code)}) after`, exitedAfter, 's', `${EXIT_WITHIN_S} s`)
     figure(NAME, 'low limit: services compose reported with dockgate\'s message', refusedServices.size, `of ${LOW_SERVICES}`, '>= 1')

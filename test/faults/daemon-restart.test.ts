@@ -13,12 +13,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { docker, dockerEnv } from '../support/clients.js'
+import { docker, dockerEnv, rawRequest } from '../support/clients.js'
 import { waitFor } from '../support/live.js'
-import { auditVerify, direct, figure, IMAGE, since, startServed, timeUntil, type Served } from './support.js'
+import { auditVerify, direct, figure, IMAGE, startServed, timeUntil, type Served } from './support.js'
 
 const run = promisify(execFile)
 const socket = inject('dockerSocket')
@@ -38,6 +39,15 @@ function client (env: NodeJS.ProcessEnv, args: readonly string[]): Client {
   child.stderr?.on('data', (d: Buffer) => { c.out += d.toString() })
   child.on('close', () => { c.exitedAt = Date.now() })
   return c
+}
+
+/** True when the daemon's own socket answers GET /_ping with 200. */
+async function pingDaemon (path: string): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const req = http.get({ socketPath: path, path: '/_ping', timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode === 200) })
+    req.on('error', () => { resolve(false) })
+    req.on('timeout', () => { req.destroy() })
+  })
 }
 
 async function readyz (served: Served): Promise<{ status: number; daemonOk: boolean | null }> {
@@ -91,24 +101,42 @@ describe.skipIf(socket === '')('fault: the daemon restarts under open streams', 
     const notReady = await timeUntil(async () => (await readyz(served)).status === 503, 5000)
     const down = await readyz(served)
     figure(NAME, '/readyz not ready after dockerd exited, within', (notReady ?? NaN) / 1000, 's', '5 s')
+    // Polled for as long as the daemon is certainly down: until its folder is cleaned up for the start.
+    const whileDown: number[] = []
+    let isDown = true
+    const poller = (async () => { while (isDown) whileDown.push((await readyz(served)).status) })()
     const refused = await docker(served.port, served.bundle, ['version', '--format', '{{.Server.Version}}'])
-
     await run('bash', [script, 'stop', dir], { timeout: 120_000 })
-    await run('bash', [script, 'start', dir], { timeout: 120_000 })
-    figure(NAME, 'daemon down (SIGTERM to answering again) for', since(stopped), 's', null)
+    isDown = false
+    await poller
+    // The start: the moment the daemon's own socket answers /_ping again, then how long until dockgate serves and is ready.
+    const starting = run('bash', [script, 'start', dir], { timeout: 120_000 })
+    const answeredIn = await timeUntil(async () => await pingDaemon(daemonSocket), 120_000)
+    const answered = Date.now()
+    figure(NAME, 'daemon down (SIGTERM to its socket answering again) for', (answered - stopped) / 1000, 's', null)
+    const refusedAfterReturn: number[] = []
     const [served1, ready] = await Promise.all([
-      timeUntil(async () => (await docker(served.port, served.bundle, ['version', '--format', '{{.Server.Version}}'])).code === 0, BACK_S * 1000 + 5000),
+      timeUntil(async () => {
+        const status = (await rawRequest(served.port, served.bundle, 'GET', '/version').catch(() => ({ status: 0 }))).status
+        if (status !== 200) refusedAfterReturn.push(status)
+        return status === 200
+      }, BACK_S * 1000 + 5000),
       timeUntil(async () => (await readyz(served)).status === 200, BACK_S * 1000 + 5000)
     ])
-    figure(NAME, 'first request served after the daemon answered again', (served1 ?? NaN) / 1000, 's', `${BACK_S} s`)
+    await starting
+    figure(NAME, '/readyz polls while the daemon was down (each must be 503)', whileDown.length, '', null)
+    figure(NAME, `first request served after the daemon answered again (${refusedAfterReturn.length} refused before it: ${[...new Set(refusedAfterReturn)].join(', ') || 'none'})`, (served1 ?? NaN) / 1000, 's', `${BACK_S} s`)
     figure(NAME, '/readyz ready after the daemon answered again', (ready ?? NaN) / 1000, 's', `${BACK_S} s`)
     const verified = await auditVerify(served)
 
     for (const c of clients) expect((c.exitedAt ?? Infinity) - stopped).toBeLessThan(STREAM_END_S * 1000)
     expect(notReady).not.toBeNull()
     expect(down).toEqual({ status: 503, daemonOk: false })
+    expect(whileDown.length).toBeGreaterThan(0)
+    expect(whileDown.every((status) => status === 503)).toBe(true)
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toContain(`dockgate: the Docker daemon at unix://${daemonSocket} is not answering`)
+    expect(answeredIn).not.toBeNull()
     expect(served1).not.toBeNull()
     expect(served1 ?? Infinity).toBeLessThan(BACK_S * 1000)
     expect(ready ?? Infinity).toBeLessThan(BACK_S * 1000)
