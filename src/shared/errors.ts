@@ -47,7 +47,7 @@ export const ERRORS = {
   DG_OWNER_LABEL: { status: 403, summary: 'an ownership team\'s request sets or changes the dockgate.owner label itself (in a create body, build labels, or a commit or import LABEL change)' },
   DG_OWNER_HIDDEN: { status: 404, summary: 'an ownership team named an object it does not own (by name, id, id prefix, or inside a body); answered exactly as the daemon answers for a missing object (its status and words, no dockgate: prefix), and recorded with the real reason' },
   DG_OWNER_FILTERS: { status: 400, summary: 'an ownership team\'s list, events or prune request has a filters parameter the daemon would not read either; answered with the daemon\'s own status and words' },
-  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache)' },
+  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache), or removes a legacy link (`docker rm --link`)' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
   DG_LIMIT_CONNECTIONS: { status: 503, summary: 'the gateway already holds limits.maxConnections open connections' },
