@@ -25,6 +25,9 @@ commands:
         how the policy judges one request; exit 0 allow, 3 deny
   audit verify [--partial-start] FILE...
         check audit files (rotated, gzipped, several workers') are complete and unedited; exit 0 intact, 1 not
+  audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
+        the auditor's report: one self-contained HTML page and/or a text summary
+        (verdict, requests and refusals per team, certificates, sessions and recordings)
   audit schema
         print the audit record JSON Schema
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
