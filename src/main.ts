@@ -33,6 +33,9 @@ commands:
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
         who owns each container, volume, network and image (team isolation);
         orphans: those no team owns (exit 1 when there are any)
+  scan [--config FILE] [--json] [--audit FILE]...
+        containers, volumes and networks today's policy would refuse for their owner
+        team, and those created around the gateway; exit 0 none, 1 found, 2 error
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -44,6 +47,7 @@ async function main (argv: string[]): Promise<number> {
     case 'policy': return await (await import('./cli/policy.js')).runPolicyCommand(rest)
     case 'audit': return await (await import('./cli/audit.js')).runAuditCommand(rest)
     case 'owners': return await (await import('./cli/owners.js')).runOwnersCommand(rest)
+    case 'scan': return await (await import('./cli/scan.js')).runScanCommand(rest)
     case undefined:
     case 'help':
     case '--help':

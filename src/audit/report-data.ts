@@ -246,8 +246,8 @@ export class TrailSummary {
     if (reason !== 'start' && reason !== 'recreate' && reason !== 'recover') return
     const what = reason === 'start' ? 'gateway started' : reason === 'recreate' ? 'audit file created again' : 'audit trail recovered'
     const outage = obj(opened.outage)
-    const detail = `host ${str(opened.host)}, pid ${String(opened.pid ?? '?')}, dockgate ${str(opened.version)}, file ${str(opened.file)}` +
-      (str(outage.since) === '' ? '' : `; ${String(outage.failedWrites ?? '?')} record(s) could not be written since ${str(outage.since)}: ${str(outage.error)}`)
+    const detail = `host ${str(opened.host)}, pid ${typeof opened.pid === 'number' ? opened.pid : '?'}, dockgate ${str(opened.version)}, file ${str(opened.file)}` +
+      (str(outage.since) === '' ? '' : `; ${typeof outage.failedWrites === 'number' ? outage.failedWrites : '?'} record(s) could not be written since ${str(outage.since)}: ${str(outage.error)}`)
     this.change({ time, what, detail })
   }
 

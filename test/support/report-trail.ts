@@ -87,7 +87,7 @@ export async function writeSampleTrail (dir: string): Promise<string> {
     ...request(ALICE, 'POST', '/exec/0123/start', { line: 11, text: '@exec' }, 'allow'),
     request: { method: 'POST', target: '/v1.41/exec/0123/start', path: '/exec/0123/start', apiVersion: '1.41', upgrade: 'tcp' },
     status: 101, upstreamStatus: 101, sessionMs: 1200, ...(withRecording ? { recording } : {})
-  }) as AuditRecord
+  })
   write(session(true))
   time.advance(60_000)
   write(session(false))
