@@ -4,7 +4,11 @@
  * volumes, the create body that would make it as it is now (inspect data
  * mapped back: `Config` at the top, `HostConfig`, each network's endpoint
  * settings; a volume's name, driver, options and labels), so the policy
- * can judge it as it judges a create.
+ * can judge it as it judges a create. Settings the daemon fills in by
+ * itself (the cgroup namespace mode it defaults to) are left out: the
+ * scan judges what was asked for. Known limit: a daemon whose
+ * `default-cgroupns-mode` was changed from its cgroup version's default
+ * makes its containers' mode look asked for.
  *
  * Fails closed: a daemon that cannot be reached, or answers anything but
  * 200 with the expected JSON, is an error, never an empty host.
@@ -53,6 +57,8 @@ export async function readDaemon (socketPath: string, labels: readonly string[] 
     if (answer.status !== 200 || answer.body === null) throw new Error(`the daemon at unix://${socketPath} answered GET ${path} with ${answer.status}`)
     return answer.body
   }
+  // dockerd fills in CgroupnsMode when a create leaves it out: host on cgroup v1 hosts, private on v2.
+  const defaultCgroupns = str(obj(await get('/info')).CgroupVersion) === '2' ? 'private' : 'host'
   const list = await get(`/containers/json?all=1${filter === '' ? '' : `&${filter}`}`)
   if (!Array.isArray(list)) throw new Error('the daemon\'s container list is not a list')
   const objects: ScannedObject[] = []
@@ -62,7 +68,7 @@ export async function readDaemon (socketPath: string, labels: readonly string[] 
     const answer = await daemon.get(`/containers/${id}/json`).catch((err: Error) => { throw new Error(`cannot read the daemon at unix://${socketPath}: ${err.message}`) })
     if (answer.status === 404) continue
     if (answer.status !== 200) throw new Error(`the daemon at unix://${socketPath} answered GET /containers/${id}/json with ${answer.status}`)
-    objects.push(container(obj(answer.body)))
+    objects.push(container(obj(answer.body), defaultCgroupns))
   }
   const volumes = obj(await get(`/volumes${filter === '' ? '' : `?${filter}`}`)).Volumes
   for (const v of Array.isArray(volumes) ? volumes : []) objects.push(volume(obj(v)))
@@ -75,9 +81,11 @@ export async function readDaemon (socketPath: string, labels: readonly string[] 
   return objects
 }
 
-function container (inspect: Rec): ScannedObject {
+// Inspect shows what the daemon filled in too; a value it fills in by itself is left out, so only what a create asked for is judged.
+function container (inspect: Rec, defaultCgroupns: string): ScannedObject {
   const config = obj(inspect.Config)
-  const host = obj(inspect.HostConfig)
+  const host = { ...obj(inspect.HostConfig) }
+  if (host.CgroupnsMode === defaultCgroupns) delete host.CgroupnsMode
   const networks = obj(obj(inspect.NetworkSettings).Networks)
   const endpoints: Rec = {}
   for (const [name, settings] of Object.entries(networks)) endpoints[name] = { DriverOpts: obj(settings).DriverOpts ?? null }
