@@ -122,7 +122,7 @@ export function quotaDrifts (policy: Policy, teamName: string, containers: reado
   const used = { containers: 0, memory: 0 }
   for (const c of [...containers].sort((a, b) => a.created - b.created)) {
     const refused = quotaRefusal(team.name, team.quota, used, { containers: 1, memory: c.memory > 0 ? c.memory : null })
-    if (refused !== null) found.set(c.id, { code: refused.code, rule: null, message: refused.message })
+    if (refused !== null) found.set(c.id, { code: refused.code, rule: null, message: refused.message.replace(/^dockgate: /, '') })
     used.containers += 1
     used.memory += c.memory
   }
