@@ -4,7 +4,9 @@
  * found both out of policy and created around the gateway; a container
  * created through dockgate before the policy stopped allowing its bind
  * mount is found out of policy only; a clean setup exits 0; an unreachable
- * daemon and an edited trail are errors (exit 2), never "clean".
+ * daemon and an edited trail are errors (exit 2), never "clean". And the
+ * same trail through `dockgate audit report`: intact, with the revocation
+ * the configured CRL shows.
  */
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -130,5 +132,13 @@ describe.skipIf(socket === '')('dockgate scan', () => {
     const run = await scan('--config', gw.configFile, '--label', label)
     expect(run.stdout).toContain('nothing found')
     expect(run.code).toBe(0)
+  })
+
+  it('reports the same trail with the built CLI: intact, and alice\'s certificate revoked by the configured CRL', async () => {
+    await gw.certsCli('revoke', '--cn', 'alice')
+    const { stdout } = await execFileP(process.execPath, [CLI, 'audit', 'report', gw.auditFile, '--text', '--config', gw.configFile], { timeout: 60_000 })
+    expect(stdout).toContain('verdict: intact')
+    expect(stdout).toMatch(/^  web +\d+ +0$/m)
+    expect(stdout).toMatch(/certificates seen: 1, revoked: 1\n  revoked: CN=alice,OU=web serial [0-9A-F]+: in the CRL of /)
   })
 })
