@@ -70,7 +70,7 @@ export async function writeSampleTrail (dir: string): Promise<string> {
   for (let i = 0; i < 3; i++) { write(request(BOB, 'GET', '/events', null, 'deny')); time.advance(60_000) }
   // data: 5 requests, 2 refused; then carol's certificate is revoked while her connection is open
   time.set('2026-11-03T09:00:00.000Z')
-  for (let i = 0; i < 3; i++) { write(request(CAROL, 'GET', '/volumes', list, 'allow')); time.advance(60_000) }
+  for (let i = 0; i < 3; i++) { write(request(CAROL, 'GET', '/volumes', { line: 18, text: '@read-only' }, 'allow')); time.advance(60_000) }
   for (let i = 0; i < 2; i++) write(request(CAROL, 'DELETE', '/volumes/db', { line: 20, text: 'DELETE /volumes/**' }, 'deny'))
   write({ schema: 1, auditID: randomUUID(), stage: 'ConnectionClosed', client: { address: '10.0.0.8', port: 50001 }, identity: identity(CAROL), decision: 'deny', code: 'DG_CONNECTION_REVOKED', tls: { reason: 'revoked', detail: 'CERT_REVOKED' } })
   // The policy is edited: line 9 now holds another rule.
