@@ -33,7 +33,7 @@ commands:
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
         who owns each container, volume, network and image (team isolation);
         orphans: those no team owns (exit 1 when there are any)
-  scan [--config FILE] [--json] [--audit FILE]...
+  scan [--config FILE] [--json] [--audit FILE]... [--label KEY[=VALUE]]...
         containers, volumes and networks today's policy would refuse for their owner
         team, and those created around the gateway; exit 0 none, 1 found, 2 error
 `
