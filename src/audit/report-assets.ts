@@ -8,7 +8,8 @@
  * external player: the page must work offline and load nothing): it reads
  * each embedded recording from a `<script type="application/json">`
  * element, shows the session's last screen at once, and replays the "o"
- * (output) events with their timing on request, into a `<pre>` through a
+ * (output) events with their timing on request (or at once, at 32×, when
+ * the page is opened with `#play`), into a `<pre>` through a
  * minimal terminal model (carriage return, backspace, tab, cursor moves,
  * erase line and screen; colours and other sequences are dropped). Text
  * reaches the page only through `textContent`, never as HTML.
@@ -106,7 +107,7 @@ export const REPORT_JS = `(function () {
     function all () { screen = new Screen(); events.forEach(function (e) { screen.write(e[2]) }); at = events.length; show(true) }
     function stop () { if (timer !== null) clearTimeout(timer); timer = null; play.textContent = 'Play' }
     function step () {
-      if (at >= events.length) { stop(); show(true); return }
+      if (at >= events.length) { stop(); show(true); holder.setAttribute('data-played', 'true'); return }
       screen.write(events[at][2]); at += 1; show(false)
       var next = events[at]; var wait = next ? Math.min(2, next[0] - events[at - 1][0]) * 1000 / Number(speed.value) : 0
       timer = setTimeout(step, Math.max(0, wait))
@@ -118,6 +119,8 @@ export const REPORT_JS = `(function () {
     })
     holder.querySelector('.end').addEventListener('click', function () { stop(); all() })
     all()
+    // #play in the address plays every recording at once: a link can open the page playing.
+    if (location.hash === '#play') { speed.value = '32'; play.click() }
   }
 
   var holders = document.querySelectorAll('[data-cast]')

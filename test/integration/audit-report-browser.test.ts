@@ -17,11 +17,12 @@ const skip = skipWithoutChromium()
 
 describe.skipIf(skip)('the audit report in chromium', () => {
   let page: { dom: string; console: string[] }
+  let html: string
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-report-browser-'))
     const file = await writeSampleTrail(dir)
-    const html = join(dir, 'report.html')
+    html = join(dir, 'report.html')
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
     expect(await runAuditReport([file, '--html', html])).toBe(0)
     vi.restoreAllMocks()
@@ -34,6 +35,14 @@ describe.skipIf(skip)('the audit report in chromium', () => {
     // Colour sequences dropped, CR LF as new lines, input events not shown.
     expect(page.dom).toContain(`<pre>$ ${SAMPLE.castText}\n$ exit</pre>`)
   })
+
+  it('plays the recording with its timing when opened with #play, ending on the same screen', async () => {
+    const played = await openPage(html, '#play')
+    expect(played.console).toEqual([])
+    expect(played.dom).toMatch(/<div class="player" data-cast="cast-0" data-played="true">/)
+    expect(played.dom).toContain(`<pre>$ ${SAMPLE.castText}\n$ exit</pre>`)
+    expect(page.dom).not.toContain('data-played="true"')
+  }, 60_000)
 
   it('shows the expected counts', () => {
     expect(page.dom).toMatch(new RegExp(`id="t-requests"><b>${SAMPLE.requests}</b>`))

@@ -27,10 +27,10 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', 
   // Nothing may be fetched: any host name resolves to nothing.
   '--host-resolver-rules=MAP * ~NOTFOUND']
 
-/** Opens `file` and returns the DOM after its scripts ran, and the console messages it logged. */
-export async function openPage (file: string): Promise<{ dom: string; console: string[] }> {
+/** Opens `file` (with `hash`, e.g. `#play`) and returns the DOM after its scripts ran (timers included), and the console messages it logged. */
+export async function openPage (file: string, hash = ''): Promise<{ dom: string; console: string[] }> {
   if (CHROMIUM === null) throw new Error('chromium is not installed')
-  const { stdout, stderr } = await run(CHROMIUM, [...FLAGS, '--virtual-time-budget=3000', '--dump-dom', `file://${file}`], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 })
+  const { stdout, stderr } = await run(CHROMIUM, [...FLAGS, '--virtual-time-budget=10000', '--dump-dom', `file://${file}${hash}`], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 })
   return { dom: stdout, console: stderr.split('\n').filter((line) => line.includes(':CONSOLE')) }
 }
 
