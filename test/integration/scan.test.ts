@@ -112,12 +112,16 @@ describe.skipIf(socket === '')('dockgate scan', () => {
     expect(text.stdout).toContain('1 created around the gateway')
   })
 
-  it('is an error, not clean, when the daemon cannot be reached or the trail does not verify', async () => {
+  it('is an error, not clean, when the daemon cannot be reached, a trail file cannot be read or the trail does not verify', async () => {
     const elsewhere = join(gw.dir, 'elsewhere.yaml')
     writeFileSync(elsewhere, configText(join(gw.dir, 'no-daemon.sock')))
     const unreachable = await scan('--config', elsewhere, '--label', label)
     expect(unreachable.code).toBe(2)
     expect(unreachable.stderr).toMatch(/DG_SCAN_FAILED cannot read the daemon/)
+
+    const missing = await scan('--config', gw.configFile, '--audit', join(gw.dir, 'no-such-audit.jsonl'), '--label', label)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/DG_SCAN_FAILED cannot read .*no-such-audit.jsonl/)
 
     const edited = join(gw.dir, 'edited.jsonl')
     copyFileSync(gw.auditFile, edited)
