@@ -25,11 +25,17 @@ commands:
         how the policy judges one request; exit 0 allow, 3 deny
   audit verify [--partial-start] FILE...
         check audit files (rotated, gzipped, several workers') are complete and unedited; exit 0 intact, 1 not
+  audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
+        the auditor's report: one self-contained HTML page and/or a text summary
+        (verdict, requests and refusals per team, certificates, sessions and recordings)
   audit schema
         print the audit record JSON Schema
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
         who owns each container, volume, network and image (team isolation);
         orphans: those no team owns (exit 1 when there are any)
+  scan [--config FILE] [--json] [--audit FILE]... [--label KEY[=VALUE]]...
+        containers, volumes and networks today's policy would refuse for their owner
+        team, and those created around the gateway; exit 0 none, 1 found, 2 error
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -41,6 +47,7 @@ async function main (argv: string[]): Promise<number> {
     case 'policy': return await (await import('./cli/policy.js')).runPolicyCommand(rest)
     case 'audit': return await (await import('./cli/audit.js')).runAuditCommand(rest)
     case 'owners': return await (await import('./cli/owners.js')).runOwnersCommand(rest)
+    case 'scan': return await (await import('./cli/scan.js')).runScanCommand(rest)
     case undefined:
     case 'help':
     case '--help':

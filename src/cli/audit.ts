@@ -3,6 +3,7 @@
  * logrotate, from several workers, in any order) and says whether the
  * trail is complete and unedited, naming the first problem's FILE:LINE.
  * `dockgate audit schema` prints the record schema (JSON Schema).
+ * `dockgate audit report` (audit-report.ts) writes the auditor's report.
  *
  * Exit codes: 0 intact, 1 a problem was found, 2 usage or unreadable file.
  */
@@ -16,6 +17,7 @@ import { auditRecordJsonSchema } from '../audit/schema.js'
 import { anchorProblems, FileVerifier, linkFiles, type Chain, type FileSummary, type Problem } from '../audit/verify.js'
 
 const USAGE = `usage: dockgate audit verify [--partial-start] [--head HASH]... FILE...
+       dockgate audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
        dockgate audit schema
 
 verify checks every file's hash chain and how the files continue each other
@@ -35,6 +37,8 @@ export async function runAuditCommand (argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv
   switch (subcommand) {
     case 'verify': return await runVerify(rest)
+    // Loaded when it runs: verify and schema need none of the report's code.
+    case 'report': return await (await import('./audit-report.js')).runAuditReport(rest)
     case 'schema':
       process.stdout.write(auditRecordJsonSchema())
       return 0

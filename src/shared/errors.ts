@@ -70,6 +70,12 @@ export const ERRORS = {
   DG_AUDIT_CHAIN_RESTARTED: { status: 0, summary: 'a writer\'s file starts a new chain while files of an earlier chain of the same name are given (its active file was deleted)' },
   DG_AUDIT_HEAD_MISSING: { status: 0, summary: 'a --head anchor from the off-host copy is in no file given (records were removed from the end)' },
 
+  // `dockgate audit report` and `dockgate scan` findings.
+  DG_REPORT_RECORDING: { status: 0, summary: 'audit report: a session\'s recording is missing or its size or SHA-256 differs from what its audit record says; the report does not play it' },
+  DG_SCAN_DRIFT: { status: 0, summary: 'scan: a container, volume or network that today\'s policy would refuse for its owner team (privileged, forbidden bind, image outside the allowlist, over quota, ...)' },
+  DG_SCAN_UNAUDITED: { status: 0, summary: 'scan: a container, volume or network with no ResponseComplete create record in the trail: created around the gateway' },
+  DG_SCAN_FAILED: { status: 0, summary: 'scan: the daemon, the policy or the audit trail could not be read, or the trail does not verify; nothing is reported as clean' },
+
   // Startup failures (printed as `dockgate: not started: CODE ...`).
   DG_LISTEN_FAILED: { status: 0, summary: 'the TLS port or the admin address cannot be listened on (in use, no permission, no such address)' }
 } as const satisfies Record<string, { status: number; summary: string }>
