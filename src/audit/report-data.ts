@@ -135,6 +135,7 @@ export class TrailSummary {
       case 'ConnectionClosed': return this.connectionClosed(record, time)
       case 'Suppressed': return this.suppressed(record)
       case 'FileOpened': return this.fileOpened(record, time)
+      case 'Reloaded': return this.reloaded(record, time)
       default:
     }
   }
@@ -249,6 +250,17 @@ export class TrailSummary {
     const detail = `host ${str(opened.host)}, pid ${typeof opened.pid === 'number' ? opened.pid : '?'}, dockgate ${str(opened.version)}, file ${str(opened.file)}` +
       (str(outage.since) === '' ? '' : `; ${typeof outage.failedWrites === 'number' ? outage.failedWrites : '?'} record(s) could not be written since ${str(outage.since)}: ${str(outage.error)}`)
     this.change({ time, what, detail })
+  }
+
+  private reloaded (record: Rec, time: string): void {
+    const reload = obj(record.reload)
+    const outcome = str(reload.outcome)
+    const what = outcome === 'applied' ? 'reloaded' : outcome === 'crls-only' ? 'reload refused (CRLs applied)' : 'reload refused'
+    const digest = (d: Rec): string => `${str(d.file)} ${typeof d.sha256 === 'string' ? `sha256 ${d.sha256.slice(0, 16)}` : '(unreadable)'}`
+    const files = [reload.policy, reload.config].filter((d) => d !== null && typeof d === 'object').map((d) => digest(obj(d)))
+    const problems = Array.isArray(reload.problems) ? reload.problems.filter((p): p is string => typeof p === 'string') : []
+    const closed = typeof reload.closedConnections === 'number' && reload.closedConnections > 0 ? `; closed ${reload.closedConnections} connection(s)` : ''
+    this.change({ time, what, detail: `${str(reload.trigger)}: ${files.join(', ')}${closed}${problems.length === 0 ? '' : `; ${problems.join('; ')}`}` })
   }
 
   // A rule ref (FILE:LINE) that starts deciding with another text means the policy was edited and reloaded (or restarted).

@@ -138,7 +138,7 @@ function sessionRow ({ session: s, cast }: ShownSession, i: number): string {
 function changesSection (data: ReportData): string {
   const rows = data.changes.map((c) => `<tr><td>${e(c.time)}</td><td>${e(c.what)}</td><td class="mono">${e(c.detail)}</td></tr>`).join('')
   return '<h2 id="changes">Changes of the gateway and its policy</h2>' +
-    '<p class="note">Gateway starts and audit file recoveries (FileOpened records), and policy edits seen as a rule position that starts deciding with another rule text.</p>' +
+    '<p class="note">Gateway starts and audit file recoveries (FileOpened records), reloads applied or refused with the SHA-256 of the policy and config read (Reloaded records), and policy edits seen as a rule position that starts deciding with another rule text.</p>' +
     `<table id="changes-table"><tr><th>time</th><th>what</th><th>detail</th></tr>${rows || '<tr><td colspan="3" class="note">none</td></tr>'}</table>` +
     (data.changesLeftOut > 0 ? `<p class="note">${data.changesLeftOut} further change(s) not listed.</p>` : '')
 }

@@ -22,7 +22,7 @@ const nullable = <T extends TSchema>(schema: T): TUnion<[T, TNull]> => Type.Unio
 const hex64 = (description: string): TString => Type.String({ pattern: '^[0-9a-f]{64}$', description })
 
 /** Every stage; see the stages table in docs/audit.md for when each is written. */
-export const AUDIT_STAGES = ['RequestReceived', 'ResponseComplete', 'Refused', 'TLSRejected', 'ConnectionClosed', 'FileOpened', 'Suppressed'] as const
+export const AUDIT_STAGES = ['RequestReceived', 'ResponseComplete', 'Refused', 'TLSRejected', 'ConnectionClosed', 'FileOpened', 'Suppressed', 'Reloaded'] as const
 
 /** Audit levels, as in Kubernetes: `request` adds the judged request body, redacted. */
 export const AUDIT_LEVELS = ['metadata', 'request'] as const
@@ -117,6 +117,23 @@ const Suppressed = Type.Object({
   reasons: Type.Record(Type.String(), Type.Integer({ minimum: 1 }), { description: 'attempts by tls.reason (TLSRejected) or code (Refused)' })
 }, { additionalProperties: false, description: 'Suppressed only: TLS rejections or guard refusals counted instead of written' })
 
+const Digest = Type.Object({
+  file: str('absolute path of the file'),
+  sha256: nullable(hex64('SHA-256 of its bytes when the reload finished; null when it could not be read'))
+}, { additionalProperties: false })
+
+const Reload = Type.Object({
+  trigger: Type.Union([Type.Literal('SIGHUP'), Type.Literal('file-change')], { description: 'what started the reload' }),
+  outcome: Type.Union([Type.Literal('applied'), Type.Literal('refused'), Type.Literal('crls-only')], {
+    description: 'applied: the new config, policy and TLS material serve new connections and requests; refused: nothing changed; crls-only: refused, but its CRLs (which only add revocations) were applied'
+  }),
+  problems: Type.Array(Type.String(), { description: 'what refused it, as FILE:LINE:COL CODE message (at most 20)' }),
+  moreProblems: int('problems beyond those listed'),
+  config: nullable(Digest),
+  policy: nullable(Digest),
+  closedConnections: int('open connections closed because their certificate is now revoked or untrusted')
+}, { additionalProperties: false, description: 'Reloaded only: a reload that applied or refused a change of config, policy or TLS material' })
+
 const required = (stage: string, fields: string[]): Record<string, unknown> =>
   ({ if: { properties: { stage: { const: stage } } }, then: { required: fields } })
 
@@ -152,7 +169,8 @@ export const AuditRecordSchema = Type.Object({
   requestObject: Type.Optional(Type.Unknown({ description: 'level request: the judged request body, secrets redacted' })),
   tls: Type.Optional(Type.Object({ reason: Type.String(), detail: Type.String() }, { additionalProperties: false })),
   opened: Type.Optional(Opened),
-  suppressed: Type.Optional(Suppressed)
+  suppressed: Type.Optional(Suppressed),
+  reload: Type.Optional(Reload)
 }, {
   $id: 'urn:dockgate:audit-record:1',
   title: 'dockgate audit record, version 1',
@@ -164,7 +182,8 @@ export const AuditRecordSchema = Type.Object({
     required('TLSRejected', ['receivedAt', 'client', 'identity', 'decision', 'code', 'tls']),
     required('ConnectionClosed', ['client', 'identity', 'decision', 'code', 'tls']),
     required('FileOpened', ['opened']),
-    required('Suppressed', ['client', 'suppressed'])
+    required('Suppressed', ['client', 'suppressed']),
+    required('Reloaded', ['reload'])
   ]
 })
 

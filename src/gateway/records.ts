@@ -164,6 +164,16 @@ export function tlsRejectedRecord (rejection: TlsRejection, receivedAt: Date): A
   }
 }
 
+/** The record of a reload that applied or refused something (src/reload/reload-event.ts). */
+export function reloadedRecord (event: NonNullable<AuditRecord['reload']>): AuditRecord {
+  return {
+    schema: 1,
+    auditID: randomUUID(),
+    stage: 'Reloaded',
+    reload: { ...event, problems: [...event.problems], config: event.config === null ? null : { ...event.config }, policy: event.policy === null ? null : { ...event.policy } }
+  }
+}
+
 /** The record summing up what a rate limit counted instead of writing: TLS rejections of one address, or one identity's refusals with one code. */
 export function suppressedRecord (summary: SuppressedSummary, owner: { identity: AuditIdentity; client: AuditClient; code: string } | null): AuditRecord {
   const suppressed = {

@@ -21,6 +21,7 @@ import type { GatewayUpdate, GatewayUpdateResult } from '../gateway/gateway.js'
 import type { Settings } from './settings.js'
 import { describeExpiry, expiryLevel, expiryOf, type ExpiryItem, type ExpiryLevel } from '../config/expiry.js'
 import { crlsOnly } from './reload-crls.js'
+import { digestOf, MAX_PROBLEMS, type ReloadEvent, type ReloadOutcome } from './reload-event.js'
 import { crlRollbacks } from '../config/crl-order.js'
 import { liveTls } from '../tls/live-tls.js'
 import { fingerprint, watchFiles, type FileWatch } from './watch.js'
@@ -60,6 +61,8 @@ export interface ReloaderOptions {
   readonly initial: Settings
   readonly load: () => Promise<Loaded<Settings>>
   readonly logger: FastifyBaseLogger
+  /** Told of every reload that applied or refused something, after it took effect (the runtime writes it to the audit trail). */
+  readonly onReload?: (event: ReloadEvent) => void
   /** Quiet time after the last file event before reloading; 300 ms unless set. */
   readonly debounceMs?: number
   readonly now?: () => Date
@@ -150,7 +153,7 @@ class LiveReloader implements Reloader {
     if (trigger === 'file-change' && print === this.appliedFingerprint) return NOTHING_DONE
     const loaded = await this.options.load()
     const diagnostics = loaded.ok ? crlRollbacks(this.current.config.tls?.crls ?? [], loaded.value.config.tls?.crls ?? []) : loaded.diagnostics
-    if (!loaded.ok || diagnostics.length > 0) return await this.refuse(trigger, diagnostics)
+    if (!loaded.ok || diagnostics.length > 0) return await this.refuse(trigger, diagnostics, loaded.ok ? loaded.value.config.policyFile : null)
     this.warnRestartNeeded(loaded.value.config)
     const next = withRunningListeners(loaded.value, this.current.config)
     const live = next.config.tls === null ? null : liveTls(next.config.tls, this.now())
@@ -172,13 +175,16 @@ class LiveReloader implements Reloader {
     this.logExpiry(true)
     this.rewatch()
     this.scheduleClock()
+    await this.tell(trigger, 'applied', [], next.config.source, next.config.policyFile, closedRevoked + closedUntrusted)
     return { applied: true, diagnostics: [], closedRevoked, closedUntrusted, crlsApplied: false }
   }
 
   // All or nothing, except for CRLs that only add revocations: those are
   // applied on their own (reload-crls.ts), so a revocation never waits for
   // an unrelated problem to be fixed.
-  private async refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[]): Promise<ReloadResult> {
+  private async refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[], policyFile: string | null): Promise<ReloadResult> {
+    const tell = async (outcome: ReloadOutcome, closed: number): Promise<void> =>
+      await this.tell(trigger, outcome, diagnostics, this.current.config.source, policyFile ?? this.current.config.policyFile, closed)
     for (const d of diagnostics) this.log.error({ trigger, code: d.code }, formatDiagnostic(d))
     const failed = `reload (${trigger}) failed with ${diagnostics.length} problem(s)`
     const crls = this.current.config.tls === null ? { kind: 'skip' as const, reason: null } : await crlsOnly(this.current.config.tls)
@@ -189,12 +195,31 @@ class LiveReloader implements Reloader {
         `${failed}: the revocations were applied anyway, because the new CRLs only add revocations ` +
         `(${crls.newlyRevoked} newly revoked; closed ${closedRevoked} open connection(s) of revoked certificates), ` +
         'but the rest of the reload was refused; still serving the previous certificates and policy')
+      await tell('crls-only', closedRevoked)
       return { ...NOTHING_DONE, diagnostics, closedRevoked, crlsApplied: true }
     }
     this.log.error({ trigger, problems: diagnostics.length },
       `${failed}; still serving the previous certificates, CRLs and policy` +
       (crls.reason === null ? '' : `; the changed CRLs were not applied either: ${crls.reason}`))
+    await tell('refused', 0)
     return { ...NOTHING_DONE, diagnostics }
+  }
+
+  // The files are hashed as they are now, after the reload read them: a
+  // file replaced in between would show the newer bytes, which the next
+  // reload (its change is watched) then records too.
+  private async tell (trigger: ReloadTrigger, outcome: ReloadOutcome, diagnostics: readonly Diagnostic[], configFile: string | null, policyFile: string, closedConnections: number): Promise<void> {
+    if (this.options.onReload === undefined) return
+    const [config, policy] = await Promise.all([digestOf(configFile), digestOf(policyFile)])
+    this.options.onReload({
+      trigger,
+      outcome,
+      problems: diagnostics.slice(0, MAX_PROBLEMS).map(formatDiagnostic),
+      moreProblems: Math.max(0, diagnostics.length - MAX_PROBLEMS),
+      config,
+      policy,
+      closedConnections
+    })
   }
 
   // The serving certificate, key and CA with the new CRLs: a new secure

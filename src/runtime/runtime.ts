@@ -18,6 +18,7 @@ import { createMetrics, type GatewayMetrics } from '../metrics/registry.js'
 import { REJECT_REASONS } from '../tls/gate.js'
 import type { Loaded } from '../shared/diagnostics.js'
 import { buildGateway, type Gateway, type Listening } from '../gateway/gateway.js'
+import { reloadedRecord } from '../gateway/records.js'
 import { SocketPlacementError } from '../local/socket-file.js'
 import { descriptorShortfall, openFilesLimit, watchDescriptors } from './descriptors.js'
 import { openAuditTrail } from './audit-trail.js'
@@ -116,6 +117,8 @@ export async function buildRuntime (options: RuntimeOptions): Promise<Runtime> {
     initial: options.settings,
     load: options.load,
     logger: options.logger,
+    // Every change of policy and config, applied or refused, in the same chain as the requests it changed.
+    onReload: (event) => { tapped.audit.write(reloadedRecord(event)) },
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs })
   })
   Object.assign(built, { gateway, reloader })

@@ -5,7 +5,7 @@
  * picked up, and what a reload cannot change is said to need a restart.
  */
 import { spawn } from 'node:child_process'
-import { X509Certificate } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -15,6 +15,7 @@ import { configText, startLiveGateway, waitFor, type LiveGateway } from '../supp
 import { probe } from '../support/tls-probe.js'
 
 const socket = inject('dockerSocket')
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
 const POLICY = `version: 1
 identities:
@@ -91,10 +92,23 @@ describe.skipIf(socket === '')('live reload', () => {
     expect(errors).toContainEqual(expect.stringMatching(new RegExp(`^${gw.policyFile}:14:9 DG_POLICY_BAD_RULE `)))
     expect(errors).toContainEqual('reload (file-change) failed with 2 problem(s); still serving the previous certificates, CRLs and policy')
     expect((await docker(gw.port, gw.bundle('oscar'), ['ps', '-q'])).code).toBe(0)
+    // The trail says so too, in the chain: the refused reload, its problems, and the bytes it refused.
+    const brokenBytes = sha256(readFileSync(gw.policyFile))
+    expect(gw.records().filter((r) => r.stage === 'Reloaded').at(-1)?.reload).toMatchObject({
+      trigger: 'file-change',
+      outcome: 'refused',
+      problems: [expect.stringMatching(new RegExp(`^${gw.policyFile}:6:13 DG_POLICY_UNKNOWN_TEAM `)), expect.stringMatching(new RegExp(`^${gw.policyFile}:14:9 DG_POLICY_BAD_RULE `))],
+      moreProblems: 0,
+      policy: { file: gw.policyFile, sha256: brokenBytes },
+      closedConnections: 0
+    })
 
     const applied = gw.reloader.stats().applied
     writeFileSync(gw.policyFile, POLICY.replace('"GET /containers/json"', '"GET /containers/json"\n      - "GET /images/json"'))
     await gw.reloaded(applied)
+    const appliedRecord = gw.records().filter((r) => r.stage === 'Reloaded').at(-1)
+    expect(appliedRecord?.reload).toMatchObject({ outcome: 'applied', problems: [], policy: { file: gw.policyFile, sha256: sha256(readFileSync(gw.policyFile)) } })
+    expect(appliedRecord?.reload?.policy?.sha256).not.toBe(brokenBytes)
     const images = await docker(gw.port, gw.bundle('oscar'), ['images', '-q'])
     expect(images.stderr).toBe('')
     expect(images.code).toBe(0)

@@ -2,8 +2,8 @@
  * A sample trail for the auditor's report, written by the real audit
  * writer: three teams over two days, allowed requests, refusals by rules
  * and by default deny, a dry-run refusal, a revoked certificate closed
- * mid-connection, a policy edit (one rule position deciding with a new
- * text), a hostile certificate subject, and two exec sessions, one with a
+ * mid-connection, a refused and an applied reload, a policy edit (one
+ * rule position deciding with a new text), a hostile certificate subject, and two exec sessions, one with a
  * recording (asciicast v2, referenced as the session recorder writes it).
  * The expected figures are exported so tests assert them.
  */
@@ -27,7 +27,8 @@ export const SAMPLE = {
   certificates: 4,
   revokedSerial: '0C1D',
   sessions: 2,
-  castText: 'hello from the recorded session'
+  castText: 'hello from the recorded session',
+  refusedReloadProblem: '/etc/dockgate/policy.yaml:14:9 DG_POLICY_BAD_RULE <GIT> is not an HTTP method'
 } as const
 
 interface Cert { cn: string; ou: string; serial: string }
@@ -73,8 +74,16 @@ export async function writeSampleTrail (dir: string): Promise<string> {
   for (let i = 0; i < 3; i++) { write(request(CAROL, 'GET', '/volumes', { line: 18, text: '@read-only' }, 'allow')); time.advance(60_000) }
   for (let i = 0; i < 2; i++) write(request(CAROL, 'DELETE', '/volumes/db', { line: 20, text: 'DELETE /volumes/**' }, 'deny'))
   write({ schema: 1, auditID: randomUUID(), stage: 'ConnectionClosed', client: { address: '10.0.0.8', port: 50001 }, identity: identity(CAROL), decision: 'deny', code: 'DG_CONNECTION_REVOKED', tls: { reason: 'revoked', detail: 'CERT_REVOKED' } })
-  // The policy is edited: line 9 now holds another rule.
-  time.advance(3_600_000)
+  // The policy is edited: first with a typo (refused), then fixed (applied); line 9 now holds another rule.
+  time.advance(1_800_000)
+  const reload = (outcome: 'refused' | 'applied', sha256: string, problems: string[]): AuditRecord => ({
+    schema: 1, auditID: randomUUID(), stage: 'Reloaded',
+    reload: { trigger: 'file-change', outcome, problems, moreProblems: 0, config: { file: '/etc/dockgate/dockgate.yaml', sha256: 'c'.repeat(64) }, policy: { file: '/etc/dockgate/policy.yaml', sha256 }, closedConnections: 0 }
+  })
+  write(reload('refused', 'a'.repeat(64), [SAMPLE.refusedReloadProblem]))
+  time.advance(60_000)
+  write(reload('applied', 'b'.repeat(64), []))
+  time.advance(1_800_000)
   write(request(ALICE, 'GET', '/containers/json', { line: 9, text: '@containers-read' }, 'allow'))
   // Two exec sessions of web, one recorded.
   const cast = '{"version":2,"width":80,"height":24,"timestamp":1793700000}\n[0.1,"o","$ "]\n[0.5,"i","echo hi\\r"]\n' +

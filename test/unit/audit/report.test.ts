@@ -47,6 +47,8 @@ describe('dockgate audit report', () => {
     expect(page).toMatch(/CN=carol,OU=data<\/td><td class="mono">0C1D<\/td>.*open connection closed as revoked/)
     expect(page.match(/policy changed/g)).toHaveLength(1)
     expect(page).toContain('policy changed</td><td class="mono">/etc/dockgate/policy.yaml:9 now decides as &#34;web: @containers-read&#34; (was &#34;web: @read-only&#34;)')
+    expect(page).toContain('reload refused</td><td class="mono">file-change: /etc/dockgate/policy.yaml sha256 aaaaaaaaaaaaaaaa, /etc/dockgate/dockgate.yaml sha256 cccccccccccccccc; /etc/dockgate/policy.yaml:14:9 DG_POLICY_BAD_RULE &#60;GIT&#62; is not an HTTP method')
+    expect(page).toContain('reloaded</td><td class="mono">file-change: /etc/dockgate/policy.yaml sha256 bbbbbbbbbbbbbbbb')
     expect(page).toContain('data-cast="cast-0"')
     expect(page).toContain(SAMPLE.castText)
     expect(run.out).toContain(`requests ${SAMPLE.requests}, refused ${SAMPLE.refused}`)
