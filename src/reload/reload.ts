@@ -21,7 +21,7 @@ import type { GatewayUpdate, GatewayUpdateResult } from '../gateway/gateway.js'
 import type { Settings } from './settings.js'
 import { describeExpiry, expiryLevel, expiryOf, type ExpiryItem, type ExpiryLevel } from '../config/expiry.js'
 import { crlsOnly } from './reload-crls.js'
-import { digestOf, MAX_PROBLEMS, type ReloadEvent, type ReloadOutcome } from './reload-event.js'
+import { digestOf, MAX_PROBLEMS, type FileDigest, type ReloadEvent, type ReloadOutcome } from './reload-event.js'
 import { crlRollbacks } from '../config/crl-order.js'
 import { liveTls } from '../tls/live-tls.js'
 import { fingerprint, watchFiles, type FileWatch } from './watch.js'
@@ -156,10 +156,13 @@ class LiveReloader implements Reloader {
     if (!loaded.ok || diagnostics.length > 0) return await this.refuse(trigger, diagnostics, loaded.ok ? loaded.value.config.policyFile : null)
     this.warnRestartNeeded(loaded.value.config)
     const next = withRunningListeners(loaded.value, this.current.config)
+    // Hashed before the swap, so the Reloaded record can be written right after it, ahead of any request the new policy decides.
+    const hashed = await this.digests(next.config.source, next.config.policyFile)
     const live = next.config.tls === null ? null : liveTls(next.config.tls, this.now())
     const { closedRevoked, closedUntrusted } = this.options.gateway.update({
       ...(live === null ? {} : { tls: live.material, revocation: live.revocation }), policy: next.policy, limits: next.config.limits
     })
+    this.tell(trigger, 'applied', [], hashed, closedRevoked + closedUntrusted)
     for (const warning of next.policy.warnings) this.log.warn({ trigger, code: warning.code }, formatDiagnostic(warning))
     this.current = next
     // With a different set of files, the next event must reload to be sure.
@@ -175,7 +178,6 @@ class LiveReloader implements Reloader {
     this.logExpiry(true)
     this.rewatch()
     this.scheduleClock()
-    await this.tell(trigger, 'applied', [], next.config.source, next.config.policyFile, closedRevoked + closedUntrusted)
     return { applied: true, diagnostics: [], closedRevoked, closedUntrusted, crlsApplied: false }
   }
 
@@ -183,8 +185,8 @@ class LiveReloader implements Reloader {
   // applied on their own (reload-crls.ts), so a revocation never waits for
   // an unrelated problem to be fixed.
   private async refuse (trigger: ReloadTrigger, diagnostics: readonly Diagnostic[], policyFile: string | null): Promise<ReloadResult> {
-    const tell = async (outcome: ReloadOutcome, closed: number): Promise<void> =>
-      await this.tell(trigger, outcome, diagnostics, this.current.config.source, policyFile ?? this.current.config.policyFile, closed)
+    const files = await this.digests(this.current.config.source, policyFile ?? this.current.config.policyFile)
+    const tell = (outcome: ReloadOutcome, closed: number): void => { this.tell(trigger, outcome, diagnostics, files, closed) }
     for (const d of diagnostics) this.log.error({ trigger, code: d.code }, formatDiagnostic(d))
     const failed = `reload (${trigger}) failed with ${diagnostics.length} problem(s)`
     const crls = this.current.config.tls === null ? { kind: 'skip' as const, reason: null } : await crlsOnly(this.current.config.tls)
@@ -195,29 +197,32 @@ class LiveReloader implements Reloader {
         `${failed}: the revocations were applied anyway, because the new CRLs only add revocations ` +
         `(${crls.newlyRevoked} newly revoked; closed ${closedRevoked} open connection(s) of revoked certificates), ` +
         'but the rest of the reload was refused; still serving the previous certificates and policy')
-      await tell('crls-only', closedRevoked)
+      tell('crls-only', closedRevoked)
       return { ...NOTHING_DONE, diagnostics, closedRevoked, crlsApplied: true }
     }
     this.log.error({ trigger, problems: diagnostics.length },
       `${failed}; still serving the previous certificates, CRLs and policy` +
       (crls.reason === null ? '' : `; the changed CRLs were not applied either: ${crls.reason}`))
-    await tell('refused', 0)
+    tell('refused', 0)
     return { ...NOTHING_DONE, diagnostics }
   }
 
-  // The files are hashed as they are now, after the reload read them: a
-  // file replaced in between would show the newer bytes, which the next
-  // reload (its change is watched) then records too.
-  private async tell (trigger: ReloadTrigger, outcome: ReloadOutcome, diagnostics: readonly Diagnostic[], configFile: string | null, policyFile: string, closedConnections: number): Promise<void> {
-    if (this.options.onReload === undefined) return
+  // Hashed as they are after the load read them: a file replaced in
+  // between shows the newer bytes, which the next reload (its change is
+  // watched) then records too.
+  private async digests (configFile: string | null, policyFile: string): Promise<{ config: FileDigest | null; policy: FileDigest | null }> {
+    if (this.options.onReload === undefined) return { config: null, policy: null }
     const [config, policy] = await Promise.all([digestOf(configFile), digestOf(policyFile)])
-    this.options.onReload({
+    return { config, policy }
+  }
+
+  private tell (trigger: ReloadTrigger, outcome: ReloadOutcome, diagnostics: readonly Diagnostic[], files: { config: FileDigest | null; policy: FileDigest | null }, closedConnections: number): void {
+    this.options.onReload?.({
       trigger,
       outcome,
       problems: diagnostics.slice(0, MAX_PROBLEMS).map(formatDiagnostic),
       moreProblems: Math.max(0, diagnostics.length - MAX_PROBLEMS),
-      config,
-      policy,
+      ...files,
       closedConnections
     })
   }
