@@ -119,7 +119,8 @@ function syslogOf (syslog: Rec, report: (path: ValuePath, message: string) => vo
 function oneOf<T extends string> (value: unknown, allowed: readonly [T, ...T[]], key: string, report: (path: ValuePath, message: string) => void): T {
   if (value === undefined || typeof value !== 'string') return allowed[0]
   if ((allowed as readonly string[]).includes(value)) return value as T
-  report(['audit', key], `audit.${key} must be ${allowed.join(' or ')}, got ${JSON.stringify(value)}`)
+  const names = allowed.length > 2 ? `${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1] ?? ''}` : allowed.join(' or ')
+  report(['audit', key], `audit.${key} must be ${names}, got ${JSON.stringify(value)}`)
   return allowed[0]
 }
 

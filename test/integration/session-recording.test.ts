@@ -42,6 +42,10 @@ teams:
 `
 const CLIENTS = [{ name: 'alice', ous: ['platform'] }, { name: 'olga', ous: ['ops'] }]
 
+// busybox's prompt ends asking where the cursor is (ESC [6n); it reads on without an answer.
+// eslint-disable-next-line no-control-regex -- the escape is what the terminal shows
+const PROMPT = /# (\x1b\[6n)?$/
+
 type Recording = NonNullable<SealedAuditRecord['recording']>
 
 /** Runs the built CLI; resolves with its exit code and output. */
@@ -115,9 +119,8 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
 
   it('records docker exec -it, typed in a terminal, as asciicast v2 holding what the user saw', async () => {
     const session = await inTerminal(as('alice'), ['exec', '-it', BG, 'sh'], [
-      // busybox's prompt ends asking where the cursor is (ESC [6n); it reads on without an answer.
-      { after: /# (\x1b\[6n)?$/, send: 'echo hello-$((6*7)); printf "caf\\303\\251\\n"\r' },
-      { after: /hello-42[\s\S]*# (\x1b\[6n)?$/, send: 'exit\r' }
+      { after: PROMPT, send: 'echo hello-$((6*7)); printf "caf\\303\\251\\n"\r' },
+      { after: new RegExp(`hello-42[\\s\\S]*${PROMPT.source}`), send: 'exit\r' }
     ])
     expect(session.code).toBe(0)
     expect(session.shown).toContain('hello-42')
