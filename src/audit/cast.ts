@@ -68,14 +68,14 @@ export class StreamText {
 
   private fix (text: string): string {
     if (!this.lineEnds || text === '') return text
-    const out = text.replace(/\n/g, (_match, offset: number) => {
-      const before = offset === 0 ? this.lastWasCr : text[offset - 1] === '\r'
-      return before ? '\n' : '\r\n'
-    })
+    // A \n right after a \r that ended the chunk before is already a line end.
+    const head = this.lastWasCr && text.startsWith('\n') ? '\n' : ''
     this.lastWasCr = text.endsWith('\r')
-    return out
+    return head + text.slice(head.length).replace(LINE_END, '\r\n')
   }
 }
+
+const LINE_END = /\r?\n/g
 
 /** The parts of a cast file a reader needs. */
 export interface ParsedEvent {

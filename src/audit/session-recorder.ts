@@ -22,7 +22,7 @@
  *   written after it protects the final file.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, constants, fsync, mkdirSync, openSync, unlinkSync, write, close as closeFd } from 'node:fs'
+import { closeSync, constants, fsync, mkdirSync, openSync, unlinkSync, writev, close as closeFd } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { castEvent, castHeader, StreamText, type CastCode } from './cast.js'
@@ -77,7 +77,7 @@ export class SessionRecorder {
   private demuxer: FrameDemuxer | null = null
   private readonly out = new Map<string, StreamText>()
   private readonly typed = new StreamText(false)
-  private queue: string[] = []
+  private queue: Buffer[] = []
   /** Bytes accepted for the file so far (written or queued). */
   private accepted = 0
   private written = 0
@@ -227,10 +227,11 @@ export class SessionRecorder {
 
   /** Queues `line` for the file; false (nothing queued) when it would pass the size cap. */
   private enqueue (line: string): boolean {
-    const size = Buffer.byteLength(line)
-    if (this.accepted + size > this.options.maxBytes - STOP_RESERVE) return false
-    this.accepted += size
-    this.queue.push(line)
+    // Encoded once: its length is checked against the cap, and these bytes are written and hashed.
+    const bytes = Buffer.from(line)
+    if (this.accepted + bytes.length > this.options.maxBytes - STOP_RESERVE) return false
+    this.accepted += bytes.length
+    this.queue.push(bytes)
     this.scheduleFlush()
     return true
   }
@@ -246,9 +247,9 @@ export class SessionRecorder {
     const reason = why === 'size'
       ? `it reached audit.sessionMaxBytes (${this.options.maxBytes} bytes)`
       : `it reached audit.sessionMaxSeconds (${this.options.maxSeconds} s)`
-    const lines = castEvent(seconds, 'o', `\r\n[dockgate: recording stopped: ${reason}; the session went on unrecorded]\r\n`) +
-      castEvent(seconds, 'm', `dockgate: recording stopped (${why})`)
-    this.accepted += Buffer.byteLength(lines)
+    const lines = Buffer.from(castEvent(seconds, 'o', `\r\n[dockgate: recording stopped: ${reason}; the session went on unrecorded]\r\n`) +
+      castEvent(seconds, 'm', `dockgate: recording stopped (${why})`))
+    this.accepted += lines.length
     this.queue.push(lines)
     this.scheduleFlush()
   }
@@ -269,14 +270,15 @@ export class SessionRecorder {
       for (const resolve of this.drained.splice(0)) resolve()
       return
     }
-    const buffer = Buffer.from(this.queue.join(''))
+    const buffers = this.queue
     this.queue = []
     this.writing = true
-    this.writeAll(buffer, 0)
+    this.writeAll(buffers)
   }
 
-  private writeAll (buffer: Buffer, offset: number): void {
-    write(this.fd, buffer, offset, buffer.length - offset, null, (err, n) => {
+  // One writev at a time; a short write continues where it stopped.
+  private writeAll (buffers: Buffer[]): void {
+    writev(this.fd, buffers, (err, n) => {
       if (err !== null) {
         this.writing = false
         this.queue = []
@@ -285,9 +287,17 @@ export class SessionRecorder {
         return
       }
       // Hashed as written, in order (one write at a time), so the hash is of the file's bytes.
-      this.hash.update(buffer.subarray(offset, offset + n))
+      let left = n
+      while (buffers.length > 0 && left > 0) {
+        const first = buffers[0] as Buffer
+        const done = first.subarray(0, left)
+        this.hash.update(done)
+        left -= done.length
+        if (done.length === first.length) buffers.shift()
+        else buffers[0] = first.subarray(done.length)
+      }
       this.written += n
-      if (offset + n < buffer.length) return this.writeAll(buffer, offset + n)
+      if (buffers.length > 0) return this.writeAll(buffers)
       this.writing = false
       this.flush()
     })
