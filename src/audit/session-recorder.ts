@@ -59,6 +59,26 @@ export interface RecorderOptions {
   readonly clock?: () => number
 }
 
+/** Where the recording of `options` goes: `<dir>/<auditID>.cast`. */
+export function recordingFile (options: Pick<RecorderOptions, 'dir' | 'auditID'>): string {
+  return join(options.dir, `${options.auditID}.cast`)
+}
+
+/**
+ * Creates the recording's file (0600, O_EXCL, append-only) and its folder
+ * (0700) and returns its descriptor; throws an Error naming the file and
+ * the OS reason when it cannot.
+ */
+export function createRecordingFile (options: Pick<RecorderOptions, 'dir' | 'auditID'>): number {
+  const path = recordingFile(options)
+  try {
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 })
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o600)
+  } catch (err) {
+    throw new Error(`cannot create the session recording ${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
 /** How the daemon frames the session's output: a terminal's raw bytes, Docker's frames, or unknown until the first bytes. */
 export type OutputFormat = 'tty' | 'multiplexed' | 'sniff'
 
@@ -93,15 +113,10 @@ export class SessionRecorder {
    * the OS reason when it cannot: the caller refuses the session rather
    * than run it unrecorded.
    */
-  constructor (private readonly options: RecorderOptions) {
+  constructor (private readonly options: RecorderOptions, fd?: number) {
     this.clock = options.clock ?? (() => performance.now())
-    this.path = join(options.dir, `${options.auditID}.cast`)
-    try {
-      mkdirSync(options.dir, { recursive: true, mode: 0o700 })
-      this.fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, 0o600)
-    } catch (err) {
-      throw new Error(`cannot create the session recording ${this.path}: ${(err as Error).message}`, { cause: err })
-    }
+    this.path = recordingFile(options)
+    this.fd = fd ?? createRecordingFile(options)
   }
 
   /** The session opened (the daemon switched protocols): the header is written and time starts. */
@@ -147,6 +162,11 @@ export class SessionRecorder {
   input (chunk: Buffer): void {
     if (!this.options.input || this.began === null || this.stopped !== null) return
     this.event('i', this.typed.write(chunk))
+  }
+
+  /** Stops recording as if the size cap was reached: whoever feeds it could not keep up (recorder-host.ts). */
+  overrun (): void {
+    this.stop('size')
   }
 
   /** The terminal was resized to `cols` x `rows`. */
@@ -243,7 +263,8 @@ export class SessionRecorder {
     if (error !== undefined) this.error = error
     if (this.timer !== null) clearTimeout(this.timer)
     if (why === 'error') return
-    const seconds = Math.min((this.clock() - this.began) / 1000, why === 'duration' ? this.options.maxSeconds : Infinity)
+    // A duration stop is dated at the cap itself (its timer may fire with no event since).
+    const seconds = why === 'duration' ? this.options.maxSeconds : (this.clock() - this.began) / 1000
     const reason = why === 'size'
       ? `it reached audit.sessionMaxBytes (${this.options.maxBytes} bytes)`
       : `it reached audit.sessionMaxSeconds (${this.options.maxSeconds} s)`

@@ -16,7 +16,8 @@
  * its first bytes (stream-frames.ts, looksMultiplexed).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { SessionRecorder, type OutputFormat, type RecordingSummary } from '../audit/session-recorder.js'
+import type { OutputFormat, RecordingSummary } from '../audit/session-recorder.js'
+import { openRecorder } from '../audit/recorder-host.js'
 import type { AuditIdentity } from '../audit/record.js'
 import type { SessionTap } from '../proxy/exchange.js'
 import type { RequestBase } from './records.js'
@@ -54,7 +55,7 @@ export interface RecordingTap extends SessionTap {
  * `ConsoleSize`).
  */
 export function openRecordingTap (settings: SessionSettings, base: RequestBase, identity: AuditIdentity, body: Buffer): RecordingTap {
-  const recorder = new SessionRecorder({
+  const recorder = openRecorder({
     dir: settings.dir,
     auditDir: settings.auditDir,
     auditID: base.auditID,
