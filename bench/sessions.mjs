@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import net from 'node:net'
 import tls from 'node:tls'
+import { Buffer } from 'node:buffer'
 import { createCa, issueClientCertificate, issueServerCertificate } from '../dist/certs/issue.js'
 
 const { values: args } = parseArgs({
@@ -36,7 +37,8 @@ const dir = mkdtempSync(join(tmpdir(), 'dockgate-bench-sessions-'))
 const children = []
 const container = `dockgate-bench-sessions-${process.pid}`
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const LEVELS = ['metadata', 'session']
+// session-inline: the recorder on the serving thread (DOCKGATE_RECORDER=inline) instead of its own thread.
+const LEVELS = ['metadata', 'session', 'session-inline']
 
 function pki () {
   const ca = createCa({ commonName: 'bench CA', days: 2 })
@@ -64,12 +66,13 @@ async function waitForPort (port) {
   throw new Error(`nothing listens on ${port}`)
 }
 
-async function startDockgate (pem, port, level) {
-  const sub = join(dir, `gateway-${level}`)
+async function startDockgate (pem, port, variant) {
+  const sub = join(dir, `gateway-${variant}`)
+  const level = variant.split('-')[0]
   mkdirSync(sub)
   writeFileSync(join(sub, 'policy.yaml'), `version: 1\nidentities:\n  - match: { ou: platform }\n    teams: [platform]\nteams:\n  platform:\n    audit: ${level}\n    allow: ["* /**"]\n    containers: unrestricted\n`)
   writeFileSync(join(sub, 'config.yaml'), `listen: 127.0.0.1:${port}\nupstream: unix://${args.socket}\ntls:\n  ca: ${pem.ca}\n  cert: ${pem.cert}\n  key: ${pem.key}\npolicy: policy.yaml\naudit:\n  file: audit.jsonl\n  sessionMaxBytes: ${8 * 1024 ** 3}\n`)
-  children.push(spawn(process.execPath, [join(root, 'dist', 'main.js'), 'serve', '--config', join(sub, 'config.yaml')], { stdio: 'ignore', env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } }))
+  children.push(spawn(process.execPath, [join(root, 'dist', 'main.js'), 'serve', '--config', join(sub, 'config.yaml')], { stdio: 'ignore', env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn', ...(variant.endsWith('inline') ? { DOCKGATE_RECORDER: 'inline' } : {}) } }))
   await waitForPort(port)
   return sub
 }
@@ -79,7 +82,10 @@ async function run (cmd, argv, env = process.env) {
     const child = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
     child.stderr.on('data', (c) => { err += c })
-    child.on('close', (code) => { code === 0 ? resolve() : reject(new Error(`${cmd} ${argv.join(' ')}: exit ${code}: ${err}`)) })
+    child.on('close', (code) => {
+      if (code === 0) resolve()
+      else reject(new Error(`${cmd} ${argv.join(' ')}: exit ${code}: ${err}`))
+    })
   })
 }
 
@@ -145,8 +151,8 @@ async function main () {
     ports[level] = await freePort()
     dirs[level] = await startDockgate(pem, ports[level], level)
   }
-  const rate = { metadata: [], session: [] }
-  const rtt = { metadata: [], session: [] }
+  const rate = Object.fromEntries(LEVELS.map((l) => [l, []]))
+  const rtt = Object.fromEntries(LEVELS.map((l) => [l, []]))
   for (let round = 0; round < Number(args.rounds); round++) {
     for (const level of LEVELS) {
       rate[level].push(await throughput(ports[level], pem.bundle))
@@ -156,12 +162,15 @@ async function main () {
     }
   }
   const m = (level) => ({ rate: median(rate[level]), p50: median(rtt[level].map((r) => r.p50)), p99: median(rtt[level].map((r) => r.p99)) })
-  const [off, on] = [m('metadata'), m('session')]
+  const off = m('metadata')
   console.log(`\ndocker exec through dockgate in front of ${args.socket}, level metadata vs session (${args.rounds} interleaved rounds, medians)`)
   console.log(`| audit level | exec output, ${args.mib} MiB | vs metadata | round trip p50 | p99 |`)
   console.log('|---|---|---|---|---|')
-  console.log(`| metadata | ${off.rate.toFixed(1)} MiB/s | 1.00 | ${Math.round(off.p50)} µs | ${Math.round(off.p99)} µs |`)
-  console.log(`| session | ${on.rate.toFixed(1)} MiB/s | ${(on.rate / off.rate).toFixed(2)} | ${Math.round(on.p50)} µs (${(on.p50 / off.p50).toFixed(2)}x) | ${Math.round(on.p99)} µs (${(on.p99 / off.p99).toFixed(2)}x) |`)
+  for (const level of LEVELS) {
+    const on = m(level)
+    const name = { metadata: 'metadata', session: 'session (recorder thread)', 'session-inline': 'session (recorder inline)' }[level]
+    console.log(`| ${name} | ${on.rate.toFixed(1)} MiB/s | ${(on.rate / off.rate).toFixed(2)} | ${Math.round(on.p50)} µs (${(on.p50 / off.p50).toFixed(2)}x) | ${Math.round(on.p99)} µs (${(on.p99 / off.p99).toFixed(2)}x) |`)
+  }
 }
 
 main().catch((err) => { console.error(err); process.exitCode = 1 }).finally(async () => {

@@ -56,8 +56,9 @@ export function openRecorder (options: RecorderOptions): Recorder {
 
 let shared: WorkerHost | null | undefined
 
+// DOCKGATE_RECORDER=inline keeps recorders on the serving thread (bench/sessions.mjs compares both).
 function workerHost (): WorkerHost | null {
-  if (shared === undefined) shared = existsSync(fileURLToPath(WORKER)) ? new WorkerHost() : null
+  if (shared === undefined) shared = process.env.DOCKGATE_RECORDER !== 'inline' && existsSync(fileURLToPath(WORKER)) ? new WorkerHost() : null
   return shared
 }
 
@@ -77,6 +78,7 @@ class WorkerHost {
     let overrun = false
     this.open.set(id, { fd, options, began: false })
     this.post({ op: 'open', id, fd, options: withoutClock(options) })
+    this.worker?.ref()
     const bytes = (op: 'output' | 'input', chunk: Buffer): void => {
       if (overrun) return
       posted += chunk.length
@@ -122,17 +124,22 @@ class WorkerHost {
   private start (): Worker {
     if (this.worker !== null) return this.worker
     const worker = new Worker(WORKER)
-    // Recordings never keep the process alive; open ones are closed by their sessions.
-    worker.unref()
     worker.on('message', (reply: WorkerReply) => { this.settle(reply.id, reply.summary) })
     worker.on('error', (err) => { this.failed(err) })
     worker.on('exit', (code) => { if (this.worker === worker) this.failed(new Error(`the recorder thread exited (${code})`)) })
+    // Idle, the thread never keeps the process alive; with recordings open it does (until their
+    // summaries are back). Set after the listeners: adding a 'message' listener refs the port again.
+    if (this.open.size === 0) worker.unref()
     this.worker = worker
     return worker
   }
 
   private settle (id: number, summary: RecordingSummary | null): void {
+    const state = this.open.get(id)
+    // The thread has written and synced the file; its descriptor is this thread's to close.
+    if (state !== undefined) closeQuietly(state.fd)
     this.open.delete(id)
+    if (this.open.size === 0) this.worker?.unref()
     const resolve = this.closing.get(id)
     this.closing.delete(id)
     resolve?.(summary)
@@ -157,8 +164,12 @@ class WorkerHost {
   }
 }
 
+function closeQuietly (fd: number): void {
+  try { closeSync(fd) } catch { /* already closed */ }
+}
+
 function salvage (fd: number, options: RecorderOptions, err: Error): RecordingSummary | null {
-  try { closeSync(fd) } catch { /* the thread closed it before it died */ }
+  closeQuietly(fd)
   const path = recordingFile(options)
   try {
     const bytes = readFileSync(path)
@@ -177,7 +188,7 @@ function salvage (fd: number, options: RecorderOptions, err: Error): RecordingSu
 }
 
 function discard (fd: number, options: RecorderOptions): null {
-  try { closeSync(fd) } catch { /* already closed */ }
+  closeQuietly(fd)
   try { unlinkSync(recordingFile(options)) } catch { /* already gone */ }
   return null
 }

@@ -14,7 +14,7 @@ let now = 0
 
 parentPort?.on('message', (message: HostMessage) => {
   if (message.op === 'open') {
-    recorders.set(message.id, new SessionRecorder({ ...message.options, clock: () => now }, message.fd))
+    recorders.set(message.id, new SessionRecorder({ ...message.options, clock: () => now }, message.fd, false))
     return
   }
   const recorder = recorders.get(message.id)

@@ -113,7 +113,13 @@ export class SessionRecorder {
    * the OS reason when it cannot: the caller refuses the session rather
    * than run it unrecorded.
    */
-  constructor (private readonly options: RecorderOptions, fd?: number) {
+  /**
+   * `fd`: the file, already created (createRecordingFile), when the caller
+   * made it; `ownsFd` false leaves closing it to the caller (a worker
+   * thread may write and sync a descriptor its parent opened, but Node
+   * warns when it closes one).
+   */
+  constructor (private readonly options: RecorderOptions, fd?: number, private readonly ownsFd = true) {
     this.clock = options.clock ?? (() => performance.now())
     this.path = recordingFile(options)
     this.fd = fd ?? createRecordingFile(options)
@@ -185,7 +191,7 @@ export class SessionRecorder {
     if (this.began === null) {
       // Nothing was recorded (the daemon did not switch protocols): no file is left behind.
       try {
-        closeSync(this.fd)
+        if (this.ownsFd) closeSync(this.fd)
         unlinkSync(this.path)
       } catch {
         // Already gone: there is nothing to clean.
@@ -204,7 +210,8 @@ export class SessionRecorder {
     await new Promise<void>((resolve) => {
       fsync(this.fd, (err) => {
         if (err !== null && this.error === null) { this.stopped ??= 'error'; this.error = `fsync: ${err.message}` }
-        closeFd(this.fd, () => { resolve() })
+        if (this.ownsFd) closeFd(this.fd, () => { resolve() })
+        else resolve()
       })
     })
     const rel = relative(this.options.auditDir, this.path)

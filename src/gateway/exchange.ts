@@ -94,8 +94,9 @@ export class ForwardedExchange implements Exchange {
   private ended = false
   /** Ends the team's quota turn (quota.ts): when this exchange ends, so its container is counted by the next. */
   private releaseQuota: (() => void) | null = null
-  /** The session's recording, at level `session`. */
+  /** The session's recording, at level `session`, and what takes it off the open recordings. */
   private recording: RecordingTap | null = null
+  private unlist: (() => void) | null = null
 
   constructor (private readonly request: Admitted, private readonly judgement: Judgement, private readonly parts: ForwardParts) {
     this.requestId = request.requestId
@@ -135,6 +136,7 @@ export class ForwardedExchange implements Exchange {
     if (sessions === undefined || verdict === null || !recordsAtLeast(this.levelOf(verdict), 'session') || !isTerminalSession(this.request.base)) return null
     try {
       this.recording = openRecordingTap(sessions, this.request.base, this.request.identity(verdict.identity), body)
+      this.unlist = sessions.open.add(this.request.base, this.recording)
       return this.recording
     } catch (err) {
       const refused = refusal('DG_SESSION_UNRECORDED', `this session must be recorded (audit level session) and ${(err as Error).message}; it was not started`)
@@ -146,6 +148,8 @@ export class ForwardedExchange implements Exchange {
     if (this.ended) return
     this.ended = true
     this.parts.releaseSlot?.()
+    this.unlist?.()
+    this.parts.sessions?.open.ended(this.request.base, outcome.status)
     try {
       if (this.refusedByBody) return
       if (outcome.createdId !== undefined && outcome.createdId !== null) this.parts.isolation?.plan.created?.(outcome.createdId)

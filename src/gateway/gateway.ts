@@ -41,6 +41,7 @@ import { connectionRefusedRecord } from './records.js'
 import { auditIdentity, tlsConnection, type ConnectionInfo } from './connection.js'
 import { SocketListeners } from './socket-listeners.js'
 import { createRefusalAudit } from './refusal-audit.js'
+import { OpenRecordings } from './session-recording.js'
 
 /** Everything a gateway is configured with, validated (src/reload/settings.ts loads it). */
 export interface Settings {
@@ -179,7 +180,7 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     resolveImages: async (verdict) => await withImagesResolved(verdict, daemon),
     quotas: new QuotaGate(daemon, ownerIndex),
     // Recordings are named relative to the folder of the file this gateway's records go to (a worker's own, too).
-    sessions: { ...config.audit.sessions, auditDir: dirname(options.audit.file) }
+    sessions: { ...config.audit.sessions, auditDir: dirname(options.audit.file), open: new OpenRecordings() }
   })
   const app = await createHttpForwarder({
     upstream: config.upstream,

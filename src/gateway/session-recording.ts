@@ -30,6 +30,48 @@ export interface SessionSettings {
   readonly maxSeconds: number
   /** The folder of the audit file this gateway writes (recordings are named relative to it). */
   readonly auditDir: string
+  /** The recordings open now, for the resizes that reach them. */
+  readonly open: OpenRecordings
+}
+
+/**
+ * The recordings open now, by the exec instance or container their session
+ * named (`exec/ID`, `containers/NAME`, as the client named it), so that a
+ * terminal resize (`POST /exec/ID/resize?h=&w=`, `/containers/NAME/resize`)
+ * the daemon accepted is recorded as an `r` event in each of them.
+ */
+export class OpenRecordings {
+  private readonly byObject = new Map<string, Set<RecordingTap>>()
+
+  /** Adds `tap` under its session's object; returns what removes it. */
+  add (base: RequestBase, tap: RecordingTap): () => void {
+    const key = objectKey(base)
+    if (key === null) return () => {}
+    let taps = this.byObject.get(key)
+    if (taps === undefined) this.byObject.set(key, taps = new Set())
+    taps.add(tap)
+    return () => {
+      taps.delete(tap)
+      if (taps.size === 0) this.byObject.delete(key)
+    }
+  }
+
+  /** A request ended: if it was an accepted resize, the recordings of its object note the new size. */
+  ended (base: RequestBase, status: number): void {
+    if (status !== 200 || base.request.method !== 'POST' || base.objectRef?.subresource !== 'resize') return
+    const taps = this.byObject.get(objectKey(base) ?? '')
+    if (taps === undefined) return
+    const query = new URLSearchParams(base.request.target.includes('?') ? base.request.target.slice(base.request.target.indexOf('?') + 1) : '')
+    const cols = Number(query.get('w'))
+    const rows = Number(query.get('h'))
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols <= 0 || rows <= 0) return
+    for (const tap of taps) tap.resize(cols, rows)
+  }
+}
+
+function objectKey (base: RequestBase): string | null {
+  const ref = base.objectRef
+  return ref === null || ref === undefined || (ref.resource !== 'exec' && ref.resource !== 'containers') ? null : `${ref.resource}/${ref.name}`
 }
 
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream'
@@ -46,6 +88,8 @@ export function isTerminalSession (base: RequestBase): boolean {
 export interface RecordingTap extends SessionTap {
   /** Set once `close` resolved; null when the session never opened. */
   readonly summary: () => RecordingSummary | null
+  /** The session's terminal was resized. */
+  readonly resize: (cols: number, rows: number) => void
 }
 
 /**
@@ -71,7 +115,8 @@ export function openRecordingTap (settings: SessionSettings, base: RequestBase, 
     output (chunk) { recorder.output(chunk) },
     input (chunk) { recorder.input(chunk) },
     close: async () => { summary = await recorder.close() },
-    summary: () => summary
+    summary: () => summary,
+    resize (cols, rows) { recorder.resize(cols, rows) }
   }
 }
 

@@ -14,10 +14,11 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, type TestGateway } from '../support/gateway.js'
-import { docker, dockerEnv, type CliResult } from '../support/clients.js'
-import { CLI } from '../support/live.js'
+import { docker, dockerEnv, socketEnv, type CliResult } from '../support/clients.js'
+import { CLI, waitFor } from '../support/live.js'
+import { killAll, prepare, serve } from '../support/cli.js'
 import type { SealedAuditRecord } from '../../src/audit/schema.js'
 
 const socket = inject('dockerSocket')
@@ -67,7 +68,8 @@ async function dockgate (args: readonly string[]): Promise<CliResult> {
  */
 async function inTerminal (env: NodeJS.ProcessEnv, args: readonly string[], steps: ReadonlyArray<{ after: RegExp; send: string }>): Promise<{ code: number | null; shown: string }> {
   const command = ['docker', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...env, TERM: 'xterm' } })
+  // The terminal is 100 columns by 30 rows, as a user's window would be.
+  const child = spawn('script', ['-qfec', `stty cols 100 rows 30; exec ${command}`, '/dev/null'], { env: { ...env, TERM: 'xterm' } })
   let shown = ''
   let next = 0
   const timer = setTimeout(() => { child.kill('SIGKILL') }, 60_000)
@@ -88,11 +90,15 @@ async function inTerminal (env: NodeJS.ProcessEnv, args: readonly string[], step
   })
 }
 
-/** The closing record of the session whose request path matches `path`, last first. */
-function closing (gw: TestGateway, path: RegExp): SealedAuditRecord {
-  const record = gw.records().filter((r) => r.stage === 'ResponseComplete' && path.test(r.request?.path ?? '') && r.request?.upgrade === 'tcp').at(-1)
-  if (record === undefined) throw new Error(`no closing record for ${String(path)}`)
-  return record
+/**
+ * The closing record of the `nth` session (1-based) whose request path
+ * matches `path`, once written: the client can see its session end before
+ * dockgate has closed both sides, synced the recording and written it.
+ */
+async function closing (gw: TestGateway, path: RegExp, nth: number): Promise<SealedAuditRecord> {
+  const closed = (): SealedAuditRecord[] => gw.records().filter((r) => r.stage === 'ResponseComplete' && path.test(r.request?.path ?? '') && r.request?.upgrade === 'tcp')
+  await waitFor(() => closed().length >= nth, 10_000, `session ${nth}'s closing record for ${String(path)}`)
+  return closed()[nth - 1] as SealedAuditRecord
 }
 
 function castOf (gw: TestGateway, recording: Recording): { header: Record<string, unknown>; events: Array<[number, string, string]>; bytes: Buffer } {
@@ -122,9 +128,9 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
       { after: PROMPT, send: 'echo hello-$((6*7)); printf "caf\\303\\251\\n"\r' },
       { after: new RegExp(`hello-42[\\s\\S]*${PROMPT.source}`), send: 'exit\r' }
     ])
-    expect(session.code).toBe(0)
     expect(session.shown).toContain('hello-42')
-    const record = closing(gw, /^\/exec\/[0-9a-f]+\/start$/)
+    expect(session.code).toBe(0)
+    const record = await closing(gw, /^\/exec\/[0-9a-f]+\/start$/, 1)
     expect(record.level).toBe('session')
     expect(record.aborted).toBe(false)
     const recording = record.recording as Recording
@@ -133,7 +139,9 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
     expect(recording.bytes).toBe(cast.bytes.length)
     expect(recording.sha256).toBe(createHash('sha256').update(cast.bytes).digest('hex'))
     expect(cast.header).toMatchObject({ version: 2, dockgate: { auditID: record.auditID, tty: true, input: false } })
-    expect(cast.header.width).toBeGreaterThan(0)
+    // The terminal's size: in the header when the client sent it with the start, else as a resize event.
+    const size = cast.header.width === 100 && cast.header.height === 30 ? '100x30' : cast.events.find((e) => e[1] === 'r')?.[2]
+    expect(size).toBe('100x30')
     expect(typeof cast.header.timestamp).toBe('number')
     const seen = output(cast.events)
     // The terminal showed the typed command (echoed by the container's terminal), its result, and UTF-8 intact.
@@ -158,7 +166,7 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
   it('records a piped docker run -i: stdout and stderr demultiplexed, as the terminal showed them', async () => {
     const run = await docker(gw.port, gw.pki.bundle('alice'), ['run', '-i', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'cat; echo to-stderr >&2; echo "naïve done"'], { input: 'piped line\n' })
     expect(run).toMatchObject({ code: 0, stdout: 'piped line\nnaïve done\n', stderr: 'to-stderr\n' })
-    const record = closing(gw, /^\/containers\/[^/]+\/attach$/)
+    const record = await closing(gw, /^\/containers\/[^/]+\/attach$/, 1)
     const recording = record.recording as Recording
     expect(recording.truncated).toBeNull()
     const cast = castOf(gw, recording)
@@ -167,7 +175,6 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
     // copies stdout and stderr on their own, so their relative order is whatever it sent.
     const seen = output(cast.events)
     expect(seen.split('\r\n').sort()).toEqual(['', 'naïve done', 'piped line', 'to-stderr'])
-    expect(seen.startsWith('piped line\r\n')).toBe(true)
 
     // By ID, through the config's sessions folder (the default: sessions/ beside the audit file).
     const config = join(gw.dir, 'config.yaml')
@@ -179,7 +186,7 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
   it('does not record a team at level metadata', async () => {
     const exec = await docker(gw.port, gw.pki.bundle('olga'), ['exec', '-i', BG, 'cat'], { input: 'not recorded\n' })
     expect(exec).toMatchObject({ code: 0, stdout: 'not recorded\n' })
-    const record = closing(gw, /^\/exec\/[0-9a-f]+\/start$/)
+    const record = await closing(gw, /^\/exec\/[0-9a-f]+\/start$/, 2)
     expect(record.level).toBe('metadata')
     expect(record.recording).toBeUndefined()
     expect(existsSync(join(dirname(gw.auditFile), 'sessions', `${record.auditID}.cast`))).toBe(false)
@@ -224,7 +231,7 @@ describe.skipIf(socket === '')('session recording caps and failures', () => {
     const run = await docker(capped.port, capped.pki.bundle('alice'), ['run', '-i', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'read line; echo "got $line"; head -c 100000 /dev/zero | tr "\\0" x'], { input: 'typed secret\n' })
     expect(run.code).toBe(0)
     expect(run.stdout).toBe(`got typed secret\n${'x'.repeat(100000)}`)
-    const record = closing(capped, /^\/containers\/[^/]+\/attach$/)
+    const record = await closing(capped, /^\/containers\/[^/]+\/attach$/, 1)
     const recording = record.recording as Recording
     expect(recording).toMatchObject({ truncated: 'size', input: true })
     expect(recording.bytes).toBeLessThanOrEqual(4096)
@@ -240,7 +247,7 @@ describe.skipIf(socket === '')('session recording caps and failures', () => {
     try {
       const run = await docker(timed.port, timed.pki.bundle('alice'), ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'echo before; sleep 3; echo after'])
       expect(run).toMatchObject({ code: 0, stdout: 'before\nafter\n' })
-      const record = closing(timed, /^\/containers\/[^/]+\/attach$/)
+      const record = await closing(timed, /^\/containers\/[^/]+\/attach$/, 1)
       const recording = record.recording as Recording
       expect(recording.truncated).toBe('duration')
       const seen = output(castOf(timed, recording).events)
@@ -267,6 +274,43 @@ describe.skipIf(socket === '')('session recording caps and failures', () => {
     } finally {
       await refusing.close()
       rmSync(blocked, { recursive: true, force: true })
+    }
+  })
+})
+
+describe.skipIf(socket === '')('session recording in the built CLI (recorders in their own thread)', () => {
+  afterEach(killAll)
+
+  it('records exec sessions off the serving thread; a session cut at shutdown keeps its recording, and verify vouches for both', async () => {
+    const dir = await prepare(socket, POLICY, [['--cn', 'alice', '--ou', 'platform']], 'shutdown:\n  graceSeconds: 1\n')
+    const bundle = join(dir, 'certs', 'clients', 'alice')
+    const served = serve(['serve', '--config', 'config.yaml'], dir)
+    const port = await served.port()
+    const name = `dg-${tag}-cli`
+    try {
+      expect((await docker(port, bundle, ['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sleep', '600'])).code).toBe(0)
+      const whole = await docker(port, bundle, ['exec', '-i', name, 'sh', '-c', 'cat; echo done'], { input: 'through the thread\n' })
+      expect(whole).toMatchObject({ code: 0, stdout: 'through the thread\ndone\n' })
+      const open = spawn('docker', ['exec', '-i', name, 'cat'], { env: dockerEnv(port, bundle) })
+      let echoed = ''
+      open.stdout.on('data', (c: Buffer) => { echoed += c.toString() })
+      open.stdin.write('before shutdown\n')
+      await waitFor(() => echoed === 'before shutdown\n', 15_000, 'the open exec session')
+      served.child.kill('SIGTERM')
+      expect(await served.exited).toBe(0)
+
+      const trail = join(dir, 'audit', 'audit.jsonl')
+      const closed = readFileSync(trail, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as SealedAuditRecord)
+        .filter((r) => r.stage === 'ResponseComplete' && r.recording !== undefined)
+      expect(closed.map((r) => [r.aborted, r.recording?.truncated])).toEqual([[false, null], [true, null]])
+      const shown = closed.map((r) => readFileSync(join(dir, 'audit', r.recording?.file ?? ''), 'utf8'))
+      expect(shown[0]).toContain('through the thread\\r\\n')
+      expect(shown[1]).toContain('before shutdown')
+      const verified = await dockgate(['audit', 'verify', trail])
+      expect(verified.stdout).toContain('2 session recording(s) named by these records: each is present')
+      expect(verified.code).toBe(0)
+    } finally {
+      await new Promise<void>((resolve) => spawn('docker', ['rm', '-f', name], { env: socketEnv(socket) }).on('close', () => { resolve() }))
     }
   })
 })
