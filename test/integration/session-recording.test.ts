@@ -313,4 +313,15 @@ describe.skipIf(socket === '')('session recording in the built CLI (recorders in
       await new Promise<void>((resolve) => spawn('docker', ['rm', '-f', name], { env: socketEnv(socket) }).on('close', () => { resolve() }))
     }
   })
+
+  it('serve --check names the sessions folder, and fails when recordings could not be created there', async () => {
+    const dir = await prepare(socket, POLICY, [], '  sessions: blocker/sessions\n')
+    const checked = serve(['serve', '--config', 'config.yaml', '--check'], dir)
+    expect(await checked.exited).toBe(0)
+    expect(checked.output()).toContain(`  sessions  ${join(dir, 'blocker', 'sessions')} (level session: recordings up to 67108864 bytes and 86400 s, input not recorded)`)
+    writeFileSync(join(dir, 'blocker'), '')
+    const blocked = serve(['serve', '--config', 'config.yaml', '--check'], dir)
+    expect(await blocked.exited).toBe(1)
+    expect(blocked.output()).toMatch(/DG_SESSION_UNRECORDED audit\.sessions .*blocker\/sessions cannot take recordings: .*\(ENOTDIR\); sessions at level session would be refused/)
+  })
 })
