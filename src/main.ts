@@ -26,6 +26,9 @@ commands:
   audit verify [--partial-start] [--sessions DIR] FILE...
         check audit files (rotated, gzipped, several workers') are complete and unedited, and the
         session recordings they name are the files recorded; exit 0 intact, 1 not
+  audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
+        the auditor's report: one self-contained HTML page and/or a text summary
+        (verdict, requests and refusals per team, certificates, sessions and recordings)
   audit replay [--config FILE] [--speed N] [--max-idle S] ID|FILE.cast
         play a session recording (audit level session) in the terminal, as the user saw it
   audit schema
@@ -33,6 +36,9 @@ commands:
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]
         who owns each container, volume, network and image (team isolation);
         orphans: those no team owns (exit 1 when there are any)
+  scan [--config FILE] [--json] [--audit FILE]... [--label KEY[=VALUE]]...
+        containers, volumes and networks today's policy would refuse for their owner
+        team, and those created around the gateway; exit 0 none, 1 found, 2 error
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -44,6 +50,7 @@ async function main (argv: string[]): Promise<number> {
     case 'policy': return await (await import('./cli/policy.js')).runPolicyCommand(rest)
     case 'audit': return await (await import('./cli/audit.js')).runAuditCommand(rest)
     case 'owners': return await (await import('./cli/owners.js')).runOwnersCommand(rest)
+    case 'scan': return await (await import('./cli/scan.js')).runScanCommand(rest)
     case undefined:
     case 'help':
     case '--help':

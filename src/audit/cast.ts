@@ -1,118 +1,60 @@
 /**
- * asciicast v2, the recording format asciinema and its web player read
- * (https://docs.asciinema.org/manual/asciicast/v2/): a header line, a JSON
- * object, then one JSON array per event, `[SECONDS, CODE, DATA]`, with
- * SECONDS since the session opened, CODE `o` (output shown to the user),
- * `i` (input the user sent), `r` (terminal resized, DATA `COLSxROWS`) or
- * `m` (a marker, DATA its label).
+ * Reading a session recording (asciicast v2: a JSON header line, then
+ * `[seconds, "o"|"i", "data"]` lines) back for the auditor's report, checked
+ * against what the session's audit record says of it.
  *
- * Invariants: every line is one JSON value followed by `\n`; DATA is text
- * decoded as UTF-8 with one decoder per stream, so a character split
- * across chunks (or frames) is decoded whole, never as two replacement
- * characters; bytes that are not UTF-8 become U+FFFD, as in asciinema.
+ * Invariant: a recording is handed out only when its size and SHA-256 are
+ * those its (hash-chained) record carries; an edited, replaced, cut or
+ * missing recording is reported as such and never shown as if it were
+ * what the session saw.
  */
-import { StringDecoder } from 'node:string_decoder'
+import { createHash } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { dirname, isAbsolute, resolve } from 'node:path'
 
-/** The header line's fields; `dockgate` is ours (players ignore keys they do not know). */
-export interface CastHeader {
-  readonly width: number
-  readonly height: number
-  /** Unix time (seconds) when the session opened. */
-  readonly timestamp: number
-  readonly title: string
-  readonly env: Readonly<Record<string, string>>
-  readonly dockgate: {
-    readonly auditID: string
-    /** Whether the session had a terminal (raw bytes) or was multiplexed stdout and stderr. */
-    readonly tty: boolean
-    /** Whether input is recorded (`i` events). */
-    readonly input: boolean
-  }
+/** What the record says of the recording (see report-data.ts RecordingRef). */
+export interface CastRef {
+  readonly file: string
+  readonly bytes: number
+  readonly sha256: string
 }
 
-/** An event's code. */
-export type CastCode = 'o' | 'i' | 'r' | 'm'
+/** A recording checked against its record. */
+export type CastCheck =
+  | { readonly kind: 'ok'; readonly path: string; readonly text: string }
+  | { readonly kind: 'skipped'; readonly path: string; readonly why: string }
+  | { readonly kind: 'bad'; readonly path: string; readonly why: string }
 
-/** The header line, ending in `\n`. */
-export function castHeader (header: CastHeader): string {
-  return JSON.stringify({ version: 2, width: header.width, height: header.height, timestamp: header.timestamp, env: header.env, title: header.title, dockgate: header.dockgate }) + '\n'
-}
-
-/** One event line, ending in `\n`; `seconds` is kept to the microsecond. */
-export function castEvent (seconds: number, code: CastCode, data: string): string {
-  return `[${(Math.round(seconds * 1e6) / 1e6).toFixed(6)}, ${JSON.stringify(code)}, ${JSON.stringify(data)}]\n`
+/** Where a recording is: its `file` is relative to the folder of the audit file that holds the record, or absolute. */
+export function castPath (auditFile: string, file: string): string {
+  return isAbsolute(file) ? file : resolve(dirname(auditFile), file)
 }
 
 /**
- * One stream's bytes as text: a UTF-8 decoder that keeps a character split
- * across chunks for the next one. With `lineEnds`, a `\n` not preceded by
- * `\r` becomes `\r\n`: what a terminal does to a program's output when no
- * TTY is involved (the client's own terminal translates it; a player does
- * not), so a non-TTY recording shows lines as the user saw them.
+ * Reads the recording `ref` names (from the record in `auditFile`) if it is
+ * at most `maxBytes`, and checks its size, hash and header. Never throws.
  */
-export class StreamText {
-  private readonly decoder = new StringDecoder('utf8')
-  private lastWasCr = false
-
-  constructor (private readonly lineEnds: boolean) {}
-
-  /** The text `chunk` completes; empty when it holds only part of a character. */
-  write (chunk: Buffer): string {
-    return this.fix(this.decoder.write(chunk))
-  }
-
-  /** What is left at the end of the stream (an incomplete character becomes U+FFFD). */
-  end (): string {
-    return this.fix(this.decoder.end())
-  }
-
-  private fix (text: string): string {
-    if (!this.lineEnds || text === '') return text
-    // A \n right after a \r that ended the chunk before is already a line end.
-    const head = this.lastWasCr && text.startsWith('\n') ? '\n' : ''
-    this.lastWasCr = text.endsWith('\r')
-    return head + text.slice(head.length).replace(LINE_END, '\r\n')
-  }
+export async function readCast (auditFile: string, ref: CastRef, maxBytes: number): Promise<CastCheck> {
+  const path = castPath(auditFile, ref.file)
+  const size = await stat(path).then((s) => s.size, (err: NodeJS.ErrnoException) => err)
+  if (typeof size !== 'number') return { kind: 'bad', path, why: size.code === 'ENOENT' ? 'the recording is missing' : `the recording cannot be read (${size.message})` }
+  if (size !== ref.bytes) return { kind: 'bad', path, why: `the recording is ${size} bytes, its record says ${ref.bytes}: it was changed after the session` }
+  if (size > maxBytes) return { kind: 'skipped', path, why: `not embedded: ${size} bytes is over what is left of the report's budget for recordings` }
+  const bytes = await readFile(path).catch((err: Error) => err)
+  if (bytes instanceof Error) return { kind: 'bad', path, why: `the recording cannot be read (${bytes.message})` }
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  if (hash !== ref.sha256) return { kind: 'bad', path, why: `the recording's SHA-256 is ${hash.slice(0, 12)}…, its record says ${ref.sha256.slice(0, 12)}…: it was changed after the session` }
+  const text = bytes.toString('utf8')
+  const header = parseHeader(text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')))
+  if (header !== null) return { kind: 'bad', path, why: header }
+  return { kind: 'ok', path, text }
 }
 
-const LINE_END = /\r?\n/g
-
-/** The parts of a cast file a reader needs. */
-export interface ParsedEvent {
-  readonly seconds: number
-  readonly code: string
-  readonly data: string
-}
-
-/** Reads one event line; null when the line is not an event (the caller says where). */
-export function parseCastEvent (line: string): ParsedEvent | null {
-  let value: unknown
+function parseHeader (line: string): string | null {
   try {
-    value = JSON.parse(line)
+    const header = JSON.parse(line) as { version?: unknown } | null
+    return header?.version === 2 ? null : 'the recording is not asciicast version 2'
   } catch {
-    return null
-  }
-  if (!Array.isArray(value) || value.length < 3) return null
-  const [seconds, code, data] = value as unknown[]
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || typeof code !== 'string' || typeof data !== 'string') return null
-  return { seconds, code, data }
-}
-
-/** Reads a header line: the fields a player needs, or null when it is not an asciicast v2 header. */
-export function parseCastHeader (line: string): { width: number; height: number; timestamp: number | null; title: string | null } | null {
-  let value: unknown
-  try {
-    value = JSON.parse(line)
-  } catch {
-    return null
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null
-  const header = value as Record<string, unknown>
-  if (header.version !== 2 || typeof header.width !== 'number' || typeof header.height !== 'number') return null
-  return {
-    width: header.width,
-    height: header.height,
-    timestamp: typeof header.timestamp === 'number' ? header.timestamp : null,
-    title: typeof header.title === 'string' ? header.title : null
+    return 'the recording does not start with an asciicast header'
   }
 }

@@ -77,20 +77,27 @@ function fromQuery (resource: string, action: string, query: string): AuditObjec
 }
 
 /**
- * Whether dockerd's answer to `method path` names a new object by its `Id`
- * (container create, exec create): such answers are small JSON, worth a
- * bounded tap so the record can link the name used later to the request
- * that made it.
+ * Whether dockerd's answer to `method path` names a new object (container
+ * create and exec create by `Id`, network create by `Id`, volume create by
+ * `Name`): such answers are small JSON, worth a bounded tap so the record
+ * can link the name used later to the request that made it, and
+ * `dockgate scan` can tell objects made through the gateway from those
+ * made around it.
  */
 export function createsObject (method: string, path: string | null): boolean {
-  return method === 'POST' && path !== null && (path === '/containers/create' || /^\/containers\/[^/]+\/exec$/.test(path))
+  return method === 'POST' && path !== null &&
+    (path === '/containers/create' || path === '/networks/create' || path === '/volumes/create' || /^\/containers\/[^/]+\/exec$/.test(path))
 }
 
 /**
- * `ref` with the Id dockerd returned recorded as `createdId`. A container
- * created without a name has no ref from the request; the new Id is then
- * its name too, so every later request by Id finds it.
+ * `ref` with the Id (for a volume, the name) dockerd returned recorded as
+ * `createdId`. A create that names no object in its path or query (a
+ * container without a name, every network and volume create, whose names
+ * are in the body) gets the new Id as its name too, so every later request
+ * by Id finds it.
  */
-export function withCreatedId (ref: AuditObjectRef | null, id: string): AuditObjectRef {
-  return ref === null ? { resource: 'containers', name: id, subresource: 'create', createdId: id } : { ...ref, createdId: id }
+export function withCreatedId (ref: AuditObjectRef | null, id: string, path: string | null = '/containers/create'): AuditObjectRef {
+  if (ref !== null) return { ...ref, createdId: id }
+  const resource = path === '/networks/create' ? 'networks' : path === '/volumes/create' ? 'volumes' : 'containers'
+  return { resource, name: id, subresource: 'create', createdId: id }
 }

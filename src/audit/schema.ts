@@ -77,7 +77,7 @@ const ObjectRef = Type.Object({
   resource: str('containers, exec, images, volumes, networks, services, tasks, nodes, secrets, configs, plugins or distribution'),
   name: str('the id or name from the path (or, for create and pull, from the query)'),
   subresource: Type.Optional(str('the action after the name, e.g. start, logs, json')),
-  createdId: Type.Optional(str('the Id dockerd answered a create with: the new container\'s (containers/create) or exec instance\'s (containers/{id}/exec)'))
+  createdId: Type.Optional(str('the Id dockerd answered a create with: the new container\'s (containers/create), exec instance\'s (containers/{id}/exec) or network\'s (networks/create); for volumes/create the new volume\'s name'))
 }, { additionalProperties: false, description: 'the Docker object the request is about, parsed from the path' })
 
 const Rule = Type.Object({

@@ -99,15 +99,23 @@ export class FileVerifier {
   /** `anchors`: record hashes (lower-case hex) to look for, e.g. heads taken from the off-host copy. */
   constructor (private readonly file: string, private readonly anchors: ReadonlySet<string> = new Set()) {}
 
-  /** Checks the next line (without its line break). */
-  line (text: string): void {
+  /**
+   * Checks the next line (without its line break). Returns the record when
+   * the line is an intact sealed record (so a reader such as the report
+   * parses each line once), else null.
+   */
+  line (text: string): Record<string, unknown> | null {
     this.lineNo += 1
     const opened = openLine(text)
-    if (opened.kind === 'malformed') return this.setBad(text, 'DG_AUDIT_MALFORMED', `line ${this.lineNo} is not an intact audit record: ${opened.problem}`, null)
+    if (opened.kind === 'malformed') {
+      this.setBad(text, 'DG_AUDIT_MALFORMED', `line ${this.lineNo} is not an intact audit record: ${opened.problem}`, null)
+      return null
+    }
     if (opened.kind === 'edited') {
       const claimed = opened.seq === null ? null : { seq: opened.seq, hash: opened.stored }
-      return this.setBad(text, 'DG_AUDIT_EDITED', `line ${this.lineNo}${opened.seq === null ? '' : ` (seq ${opened.seq})`} was changed after it was written: ` +
+      this.setBad(text, 'DG_AUDIT_EDITED', `line ${this.lineNo}${opened.seq === null ? '' : ` (seq ${opened.seq})`} was changed after it was written: ` +
         `it hashes to ${short(opened.computed)}, not to the ${short(opened.stored)} it carries`, claimed)
+      return null
     }
     const record = opened.record
     const point: RecordPoint = {
@@ -122,6 +130,7 @@ export class FileVerifier {
     const recording = recordingOf(record, this.lineNo)
     if (recording !== null) this.recordings.push(recording)
     this.records += 1
+    return record
   }
 
   /** The file's summary; call once, after the last line. */

@@ -5,6 +5,7 @@
  * and unedited, naming the first problem's FILE:LINE.
  * `dockgate audit schema` prints the record schema (JSON Schema).
  * `dockgate audit replay` plays a session recording (replay.ts).
+ * `dockgate audit report` (audit-report.ts) writes the auditor's report.
  *
  * Exit codes: 0 intact, 1 a problem was found, 2 usage or unreadable file.
  */
@@ -19,6 +20,7 @@ import { anchorProblems, FileVerifier, linkFiles, type Chain, type FileSummary, 
 import { recordingProblems } from '../audit/recording-check.js'
 
 const USAGE = `usage: dockgate audit verify [--partial-start] [--head HASH]... [--sessions DIR] FILE...
+       dockgate audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
        dockgate audit schema
        dockgate audit replay [--config FILE] [--speed N | --max-idle S] ID|FILE.cast
 
@@ -44,6 +46,8 @@ export async function runAuditCommand (argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv
   switch (subcommand) {
     case 'verify': return await runVerify(rest)
+    // Loaded when it runs: verify and schema need none of the report's code.
+    case 'report': return await (await import('./audit-report.js')).runAuditReport(rest)
     case 'replay': return await (await import('./replay.js')).runReplay(rest)
     case 'schema':
       process.stdout.write(auditRecordJsonSchema())

@@ -107,7 +107,7 @@ export function completeRecord (facts: RequestFacts, decided: ForwardedDecision,
     ...(sessionStart === null ? {} : { sessionMs: elapsed(sessionStart) }),
     ...(recording === null ? {} : { recording }),
     ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' }),
-    ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(facts.base.objectRef ?? null, outcome.createdId) })
+    ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(facts.base.objectRef ?? null, outcome.createdId, facts.base.request.path) })
   }
 }
 

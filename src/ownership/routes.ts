@@ -86,12 +86,28 @@ function containers (method: string, segments: readonly string[], q: () => Query
   const n = segments.length
   if (method === 'POST' && n === 2 && segments[1] === 'create') return result([], nameClaim(q()))
   if (method === 'DELETE' && n === 2) return result([inPath('container', segments, 1, 1)])
+  if (method === 'DELETE' && n === 3) return linkRemoval(segments)
   if (method === 'GET' && n === 4 && segments[2] === 'attach' && segments[3] === 'ws') return result([inPath('container', segments, 1, 1)])
   if (n !== 3 || !(CONTAINER_ACTIONS[method] ?? []).includes(segments[2] ?? '')) return NONE
   const action = segments[2]
   const style: MissingStyle = action === 'kill' ? 'kill' : action === 'attach' ? 'attach' : 'plain'
   const named = [inPath('container', segments, 1, 1, style)]
   return result(named, action === 'rename' ? nameClaim(q()) : [])
+}
+
+/**
+ * `DELETE /containers/{name}/{alias}?link=1` (the only three-segment DELETE
+ * the canonical form lets through): dockerd finds the parent by NAME only,
+ * so its id cannot be pinned in the path, and the alias names a second
+ * container. Refused for an ownership team rather than judged on a name
+ * another team could take between check and use.
+ */
+function linkRemoval (segments: readonly string[]): RouteObjects {
+  return {
+    ok: false,
+    refusal: refusal('DG_OWNER_CONFLICT', `removing the legacy link ${segments[1] ?? ''}/${segments[2] ?? ''} is not available to an ownership team: ` +
+      'dockerd finds the container by a name dockgate cannot pin to its owner; remove and re-create the container without the link instead')
+  }
 }
 
 function nameClaim (pairs: readonly QueryPair[]): NameClaim[] {

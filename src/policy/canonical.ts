@@ -57,7 +57,7 @@ export function canonicalize (rawTarget: string, method?: string): CanonicalResu
   if (queryProblem !== null) return refused(queryProblem)
   const result = splitVersion(rawPath, segments, query)
   if (!result.ok || method === undefined) return result
-  const trailing = trailingNameProblem(method, result.target.segments)
+  const trailing = trailingNameProblem(method, result.target.segments, result.target.query)
   return trailing === null ? result : refused(trailing)
 }
 
@@ -206,15 +206,37 @@ function nameSpanProblem (segments: readonly string[]): string | null {
  * while a rule's `{id}` and team isolation see two segments. Other methods
  * on the same paths end in an action (`POST /containers/{name}/start`), so
  * these are refused for these methods only.
+ *
+ * One such path is accepted: `DELETE /containers/{name}/{alias}` with a true
+ * `link` query (what `docker rm --link web/db` and docker-py's
+ * `remove_container(link=True)` send). dockerd then removes only the link
+ * alias from the container `name` and returns before any removal of a
+ * container (moby daemon/delete.go, ContainerRm: `if config.RemoveLink
+ * { return daemon.rmLink(...) }`), so the request acts on `name`'s links
+ * and rules see it as the three segments it is.
  */
 const NAME_ENDS_PATH: Readonly<Record<string, readonly string[]>> = { containers: ['DELETE'], networks: ['GET', 'DELETE'] }
 
-function trailingNameProblem (method: string, segments: readonly string[]): string | null {
+function trailingNameProblem (method: string, segments: readonly string[], query: string): string | null {
   const first = segments[0] ?? ''
   if (segments.length <= 2 || !(NAME_ENDS_PATH[first] ?? []).includes(method.toUpperCase())) return null
+  if (isLinkRemoval(method, segments, query)) return null
   const noun = first === 'containers' ? 'container' : 'network'
   return `${noun} name with a slash in /${segments.join('/')} (dockerd would read one name where rules see several segments); ` +
     `address the ${noun} by its own name or ID`
+}
+
+/**
+ * True for `DELETE /containers/{name}/{alias}?link=TRUE`: the removal of a
+ * legacy link alias, never of a container. `link` is read as dockerd reads
+ * it (httputils.BoolValue on the first value: false only when empty, `0`,
+ * `no`, `false` or `none`, in any case, after trimming spaces).
+ */
+export function isLinkRemoval (method: string, segments: readonly string[], query: string): boolean {
+  if (method.toUpperCase() !== 'DELETE' || segments.length !== 3 || segments[0] !== 'containers' || query === '') return false
+  const value = new URLSearchParams(query).get('link')
+  if (value === null) return false
+  return !['', '0', 'no', 'false', 'none'].includes(value.trim().toLowerCase())
 }
 
 function asciiTable (allowed: string): Uint8Array {

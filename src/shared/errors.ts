@@ -47,7 +47,7 @@ export const ERRORS = {
   DG_OWNER_LABEL: { status: 403, summary: 'an ownership team\'s request sets or changes the dockgate.owner label itself (in a create body, build labels, or a commit or import LABEL change)' },
   DG_OWNER_HIDDEN: { status: 404, summary: 'an ownership team named an object it does not own (by name, id, id prefix, or inside a body); answered exactly as the daemon answers for a missing object (its status and words, no dockgate: prefix), and recorded with the real reason' },
   DG_OWNER_FILTERS: { status: 400, summary: 'an ownership team\'s list, events or prune request has a filters parameter the daemon would not read either; answered with the daemon\'s own status and words' },
-  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache)' },
+  DG_OWNER_CONFLICT: { status: 403, summary: 'an ownership team\'s request would take a name another team\'s object holds (a volume name, an image tag, a container name), or acts on something every team shares (the build cache), or removes a legacy link (`docker rm --link`)' },
   DG_UPSTREAM_UNAVAILABLE: { status: 502, summary: 'the Docker daemon socket is missing, refused, or failed mid-request' },
   DG_AUDIT_UNAVAILABLE: { status: 503, summary: 'the audit trail cannot be written (disk full, permissions, file deleted); requests are refused until it can (audit.onFailure: refuse)' },
   DG_LIMIT_CONNECTIONS: { status: 503, summary: 'the gateway already holds limits.maxConnections open connections' },
@@ -72,6 +72,12 @@ export const ERRORS = {
   DG_AUDIT_HEAD_MISSING: { status: 0, summary: 'a --head anchor from the off-host copy is in no file given (records were removed from the end)' },
   DG_AUDIT_RECORDING_MISSING: { status: 0, summary: 'a session recording that an audit record names is not where the record says (deleted, moved, or not copied with the trail)' },
   DG_AUDIT_RECORDING_EDITED: { status: 0, summary: 'a session recording\'s size or SHA-256 differs from what its audit record says (edited, cut short or replaced)' },
+
+  // `dockgate audit report` and `dockgate scan` findings.
+  DG_REPORT_RECORDING: { status: 0, summary: 'audit report: a session\'s recording is missing or its size or SHA-256 differs from what its audit record says; the report does not play it' },
+  DG_SCAN_DRIFT: { status: 0, summary: 'scan: a container, volume or network that today\'s policy would refuse for its owner team (privileged, forbidden bind, image outside the allowlist, over quota, ...)' },
+  DG_SCAN_UNAUDITED: { status: 0, summary: 'scan: a container, volume or network with no ResponseComplete create record in the trail: created around the gateway' },
+  DG_SCAN_FAILED: { status: 0, summary: 'scan: the daemon, the policy or the audit trail could not be read, or the trail does not verify; nothing is reported as clean' },
 
   // Startup failures (printed as `dockgate: not started: CODE ...`).
   DG_LISTEN_FAILED: { status: 0, summary: 'the TLS port or the admin address cannot be listened on (in use, no permission, no such address)' }

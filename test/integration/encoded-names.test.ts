@@ -3,7 +3,9 @@
  * named `test 01`, as docker-py's own integration suite makes): the stock
  * docker CLI and docker-py create, inspect and remove them through
  * dockgate as they do directly, rules and team isolation see the decoded
- * name, and the audit record names the object as the daemon does.
+ * name, and the audit record names the object as the daemon does. Also
+ * the one path whose name spans segments that is accepted: `docker rm
+ * --link web/db`.
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -57,5 +59,21 @@ describe.skipIf(socket === '')('names with characters a path must encode, real d
       'print(c.networks.get(n.id).name)\nc.api.remove_network(sys.argv[1])\nprint(len(c.networks.list(names=[sys.argv[1]])))\n'
     const { stdout } = await run('python3', ['-c', script, name, gw.sockets[0] ?? ''])
     expect(stdout).toBe(`${name}\n0\n`)
+  })
+
+  it('removes a legacy link alias with docker rm --link (docker-py\'s LinkTest.test_remove_link), and leaves both containers', async () => {
+    const [db, web] = [`dg-${tag}-db`, `dg-${tag}-web`]
+    try {
+      expect((await as('admin')(['create', '--name', db, '--network', 'none', 'dockgate-test/busybox:latest', 'true'])).code).toBe(0)
+      expect((await as('admin')(['create', '--name', web, '--network', 'none', '--link', `${db}:db`, 'dockgate-test/busybox:latest', 'true'])).code).toBe(0)
+      const removed = await as('admin')(['rm', '--link', `${web}/db`])
+      expect(removed).toMatchObject({ code: 0, stdout: `${web}/db\n` })
+      const left = await dockerOn(socket, ['inspect', '--format', '{{.Name}} {{.HostConfig.Links}}', db, web])
+      expect(left.stdout).toBe(`/${db} []\n/${web} []\n`)
+      // An ownership team cannot: dockerd finds web by name only.
+      expect((await as('alpha')(['rm', '--link', `${web}/db`])).stderr).toContain('is not available to an ownership team')
+    } finally {
+      await dockerOn(socket, ['rm', '-f', web, db])
+    }
   })
 })

@@ -73,6 +73,12 @@ describe.skipIf(socket === '')('names dockerd reads across segments (link aliase
     return { victim, web }
   }
 
+  /** The links container `name` holds, as the daemon reports them. */
+  const linksOf = async (name: string): Promise<string[]> => {
+    const inspect = await daemonRequest(socket, 'GET', `/v1.41/containers/${name}/json`)
+    return (JSON.parse(inspect.body) as { HostConfig: { Links: string[] | null } }).HostConfig.Links ?? []
+  }
+
   beforeAll(async () => { gw = await startGateway({ socket, policy: POLICY, clients: CLIENTS }) })
   afterAll(async () => {
     // Link aliases (web/db) are names too; removing the containers removes them.
@@ -87,8 +93,14 @@ describe.skipIf(socket === '')('names dockerd reads across segments (link aliase
     expect((await send('alpha', request('DELETE', `/v1.41/containers/${victim}?force=1`))).status).toBe(404)
     // ...and the alias must not reach it either.
     refusedAsSpan(await send('alpha', request('DELETE', `/v1.41/containers/${web}/db?force=1`)), 'container', `/containers/${web}/db`)
-    refusedAsSpan(await send('alpha', request('DELETE', `/containers/${web}/db?force=1&link=1`)), 'container', `/containers/${web}/db`)
+    refusedAsSpan(await send('alpha', request('DELETE', `/containers/${web}/db?force=1&link=0`)), 'container', `/containers/${web}/db`)
+    // A link removal (link=1) acts on the parent found by name, which no owner check can pin: refused for ownership teams.
+    const linkRemoval = await send('alpha', request('DELETE', `/containers/${web}/db?force=1&link=1`))
+    expect(linkRemoval.status).toBe(403)
+    expect(linkRemoval.message).toContain(`dockgate: removing the legacy link ${web}/db is not available to an ownership team`)
+    expect(gw.records().find((r) => r.auditID === linkRemoval.headers['x-dockgate-request-id']?.[0])).toMatchObject({ stage: 'Refused', code: 'DG_OWNER_CONFLICT' })
     expect(await containerExists(socket, victim)).toBe(true)
+    expect(await linksOf(web)).toEqual([`/${victim}:/${web}/db`])
   })
 
   it('removing a container through a link alias past a team\'s deny DELETE /containers/{id}', async () => {
@@ -98,6 +110,10 @@ describe.skipIf(socket === '')('names dockerd reads across segments (link aliase
     expect(await containerExists(socket, victim)).toBe(true)
     // The same path with an action after it was already refused (POST /containers/web/db/stop).
     refusedAsSpan(await send('guard', request('POST', `/v1.41/containers/${web}/db/stop`)), 'container', `/containers/${web}/db/stop`)
+    // With link=1 (docker rm --link) the daemon removes the alias only, whatever force says: the victim stays.
+    expect((await send('guard', request('DELETE', `/v1.41/containers/${web}/db?v=False&link=True&force=True`))).status).toBe(204)
+    expect(await containerExists(socket, victim)).toBe(true)
+    expect(await linksOf(web)).toEqual([])
   })
 
   it('reading and removing another team\'s network named with a slash (GET|DELETE /networks/a/b)', async () => {

@@ -117,9 +117,12 @@ describe('objectRef', () => {
     expect(objectRefOf(path, query)).toEqual(expected)
   })
 
-  it('asks for the created Id of container and exec creates only', () => {
+  it('asks for the created Id of container, exec, network and volume creates only', () => {
     expect(createsObject('POST', '/containers/create')).toBe(true)
     expect(createsObject('POST', '/containers/web/exec')).toBe(true)
+    expect(createsObject('POST', '/networks/create')).toBe(true)
+    expect(createsObject('POST', '/volumes/create')).toBe(true)
+    expect(createsObject('POST', '/images/create')).toBe(false)
     expect(createsObject('GET', '/containers/create')).toBe(false)
     expect(createsObject('POST', '/containers/web/start')).toBe(false)
     expect(createsObject('POST', null)).toBe(false)
@@ -129,6 +132,8 @@ describe('objectRef', () => {
     const id = 'a'.repeat(64)
     expect(withCreatedId({ resource: 'containers', name: 'web', subresource: 'create' }, id)).toEqual({ resource: 'containers', name: 'web', subresource: 'create', createdId: id })
     expect(withCreatedId(null, id)).toEqual({ resource: 'containers', name: id, subresource: 'create', createdId: id })
+    expect(withCreatedId(null, id, '/networks/create')).toEqual({ resource: 'networks', name: id, subresource: 'create', createdId: id })
+    expect(withCreatedId(null, 'cache', '/volumes/create')).toEqual({ resource: 'volumes', name: 'cache', subresource: 'create', createdId: 'cache' })
   })
 })
 
@@ -143,6 +148,11 @@ describe('the created-Id tap', () => {
   it('finds the Id of a create answer, also split across chunks', () => {
     expect(tapped(`{"Id":"${id}","Warnings":[]}\n`)).toBe(id)
     expect(tapped('{"Id":"', id.slice(0, 10), `${id.slice(10)}"}`)).toBe(id)
+  })
+
+  it("finds a volume create answer's name", () => {
+    expect(tapped('{"CreatedAt":"2026-12-04T12:00:00Z","Driver":"local","Labels":{},"Mountpoint":"/var/lib/docker/volumes/cache/_data","Name":"cache","Options":{},"Scope":"local"}\n')).toBe('cache')
+    expect(tapped('{"Name":"cache"}')).toBeNull()
   })
 
   it('keeps at most a few KiB and gives up on anything else', () => {

@@ -232,6 +232,22 @@ describe('canonicalize: known attacks and ambiguities are refused', () => {
     }
     expect(canonicalize('/containers/web/db').ok).toBe(true)
   })
+  // docker rm --link web/db (docker-py remove_container(link=True)) sends
+  // DELETE /containers/web/db?link=1: dockerd removes the alias from web
+  // and returns before removing any container.
+  it('a legacy link removal: DELETE /containers/{name}/{alias} with a true link query, read as dockerd reads it', () => {
+    for (const query of ['link=1', 'link=True', 'v=False&link=True&force=False', 'link=yes', 'link=%20on', 'l%69nk=1', 'link=1&link=0']) {
+      const result = canonicalize(`/v1.41/containers/web/db?${query}`, 'DELETE')
+      expect(result.ok, query).toBe(true)
+      if (result.ok) expect(result.target.segments).toEqual(['containers', 'web', 'db'])
+    }
+    for (const query of ['link=0', 'link=false', 'link=FALSE', 'link=no', 'link=none', 'link=', 'link=%20', 'LINK=1', 'links=1', 'force=1', 'link=0&link=1']) {
+      const result = canonicalize(`/v1.41/containers/web/db?${query}`, 'DELETE')
+      expect(result.ok ? 'accepted' : result.reason, query).toContain('container name with a slash in /containers/web/db')
+    }
+    expect(canonicalize('/containers/web/db/x?link=1', 'DELETE').ok).toBe(false)
+    expect(canonicalize('/networks/a/b?link=1', 'DELETE').ok).toBe(false)
+  })
   it('an empty query after ?, which could not be forwarded byte for byte', () => {
     expect(refuse('/containers/json?')).toBe("empty query after '?'")
   })
