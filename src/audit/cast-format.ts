@@ -1,5 +1,6 @@
 /**
- * asciicast v2, the recording format asciinema and its web player read
+ * Writing asciicast v2 (the report reads it back: cast.ts), the recording
+ * format asciinema and its web player read
  * (https://docs.asciinema.org/manual/asciicast/v2/): a header line, a JSON
  * object, then one JSON array per event, `[SECONDS, CODE, DATA]`, with
  * SECONDS since the session opened, CODE `o` (output shown to the user),

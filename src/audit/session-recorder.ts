@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, constants, fsync, mkdirSync, openSync, unlinkSync, writev, close as closeFd } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { castEvent, castHeader, StreamText, type CastCode } from './cast.js'
+import { castEvent, castHeader, StreamText, type CastCode } from './cast-format.js'
 import { FrameDemuxer, looksMultiplexed } from './stream-frames.js'
 import type { RECORDING_TRUNCATIONS } from './schema.js'
 

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { parseCastEvent, parseCastHeader } from '../audit/cast.js'
+import { parseCastEvent, parseCastHeader } from '../audit/cast-format.js'
 import { loadConfigFile } from '../config/load.js'
 import { formatDiagnostic } from '../shared/diagnostics.js'
 

@@ -199,6 +199,9 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
     const intact = await dockgate(['audit', 'verify', trail])
     expect(intact.stdout).toMatch(/[2-9] session recording\(s\) named by these records: each is present/)
     expect(intact.code).toBe(0)
+    // The auditor's report reads the same records and plays the same files.
+    const report = await dockgate(['audit', 'report', trail, '--text'])
+    expect(report.stdout).toMatch(/sessions: \d+ listed, [2-9] with a playable recording/)
 
     // The exec -it session's recording: the first recorded one.
     const victim = gw.records().find((r) => r.recording !== undefined) as SealedAuditRecord
@@ -216,6 +219,7 @@ describe.skipIf(socket === '')('session recording (audit level session), docker 
     const missing = await dockgate(['audit', 'verify', trail])
     expect(missing.code).toBe(1)
     expect(missing.stdout).toContain(`DG_AUDIT_RECORDING_MISSING the recording sessions/${victim.auditID}.cast of record ${victim.auditID}`)
+    expect((await dockgate(['audit', 'report', trail, '--text'])).stdout).toContain(`recording problem: ${victim.auditID}: the recording is missing`)
     rmSync(copy, { recursive: true, force: true })
   })
 })
