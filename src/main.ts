@@ -23,11 +23,14 @@ commands:
         validate policies: every problem as FILE:LINE:COL CODE message; exit 1 on errors
   policy explain --policy FILE --subject "CN=NAME,OU=TEAM" [--body FILE.json] METHOD PATH
         how the policy judges one request; exit 0 allow, 3 deny
-  audit verify [--partial-start] FILE...
-        check audit files (rotated, gzipped, several workers') are complete and unedited; exit 0 intact, 1 not
+  audit verify [--partial-start] [--sessions DIR] FILE...
+        check audit files (rotated, gzipped, several workers') are complete and unedited, and the
+        session recordings they name are the files recorded; exit 0 intact, 1 not
   audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
         the auditor's report: one self-contained HTML page and/or a text summary
         (verdict, requests and refusals per team, certificates, sessions and recordings)
+  audit replay [--config FILE] [--speed N] [--max-idle S] ID|FILE.cast
+        play a session recording (audit level session) in the terminal, as the user saw it
   audit schema
         print the audit record JSON Schema
   owners list|orphans [--config FILE | --upstream unix:///PATH] [--json]

@@ -24,8 +24,8 @@ const hex64 = (description: string): TString => Type.String({ pattern: '^[0-9a-f
 /** Every stage; see the stages table in docs/audit.md for when each is written. */
 export const AUDIT_STAGES = ['RequestReceived', 'ResponseComplete', 'Refused', 'TLSRejected', 'ConnectionClosed', 'FileOpened', 'Suppressed', 'Reloaded'] as const
 
-/** Audit levels, as in Kubernetes: `request` adds the judged request body, redacted. */
-export const AUDIT_LEVELS = ['metadata', 'request'] as const
+/** Audit levels, as in Kubernetes: `request` adds the judged request body, redacted; `session` adds a recording of each hijacked session. */
+export const AUDIT_LEVELS = ['metadata', 'request', 'session'] as const
 
 /** Why the writer opened a file: see "Rotation" in docs/audit.md. */
 export const OPEN_REASONS = ['start', 'rotate-size', 'rotate-daily', 'reopen', 'recover', 'recreate'] as const
@@ -134,6 +134,20 @@ const Reload = Type.Object({
   closedConnections: int('open connections closed because their certificate is now revoked or untrusted')
 }, { additionalProperties: false, description: 'Reloaded only: a reload that applied or refused a change of config, policy or TLS material' })
 
+/** Why a recording ended before its session did: see "Session recording" in docs/audit.md. */
+export const RECORDING_TRUNCATIONS = ['size', 'duration', 'error'] as const
+
+const Recording = Type.Object({
+  file: str('the recording (asciicast v2), relative to the folder of the audit file this record is in, or absolute when it is outside that folder'),
+  bytes: int('size of the recording file, in bytes'),
+  sha256: hex64('SHA-256 of the whole recording file'),
+  truncated: nullable(Type.Union(RECORDING_TRUNCATIONS.map((t) => Type.Literal(t)), {
+    description: 'null: the recording holds the whole session; size (audit.sessionMaxBytes) or duration (audit.sessionMaxSeconds): it stopped there and the session went on; error: writing it failed (see error) and the session went on'
+  })),
+  input: Type.Boolean({ description: 'whether the recording holds what the client sent ("i" events; audit.sessionInput), not only what it was shown' }),
+  error: Type.Optional(str('truncated "error": why the recording could not be written on'))
+}, { additionalProperties: false, description: 'level session, ResponseComplete of a hijacked exec or attach session: its recording, protected by this record\'s hash' })
+
 const required = (stage: string, fields: string[]): Record<string, unknown> =>
   ({ if: { properties: { stage: { const: stage } } }, then: { required: fields } })
 
@@ -167,6 +181,7 @@ export const AuditRecordSchema = Type.Object({
   aborted: Type.Optional(Type.Boolean({ description: 'either side went away before the exchange finished' })),
   error: Type.Optional(nullable(str('what went wrong, when something did'))),
   requestObject: Type.Optional(Type.Unknown({ description: 'level request: the judged request body, secrets redacted' })),
+  recording: Type.Optional(Recording),
   tls: Type.Optional(Type.Object({ reason: Type.String(), detail: Type.String() }, { additionalProperties: false })),
   opened: Type.Optional(Opened),
   suppressed: Type.Optional(Suppressed),

@@ -14,7 +14,10 @@
  * - DG_AUDIT_CHAIN_RESTARTED: a writer's chain that starts anew beside an
  *   earlier one of the same file name (see link.ts for how starts are judged);
  * - DG_AUDIT_HEAD_MISSING: an anchor (a record hash from the copy kept off
- *   the host) that no record given carries.
+ *   the host) that no record given carries;
+ * - DG_AUDIT_RECORDING_MISSING and DG_AUDIT_RECORDING_EDITED: a session
+ *   recording an intact record names is missing, or not the file it names
+ *   (checked by recording-check.ts, which reads the files this collects).
  * Records removed from the end of the newest file leave no trace in the
  * files themselves; only an anchor from elsewhere shows them.
  * An incomplete last line that the writer acknowledged when it reopened
@@ -31,7 +34,8 @@ export { linkFiles, type Chain } from './link.js'
 export interface Problem {
   readonly file: string
   readonly line: number
-  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING' | 'DG_AUDIT_CHAIN_RESTARTED' | 'DG_AUDIT_HEAD_MISSING'
+  readonly code: 'DG_AUDIT_EDITED' | 'DG_AUDIT_GAP' | 'DG_AUDIT_MALFORMED' | 'DG_AUDIT_FILE_MISSING' | 'DG_AUDIT_CHAIN_RESTARTED' | 'DG_AUDIT_HEAD_MISSING' |
+  'DG_AUDIT_RECORDING_MISSING' | 'DG_AUDIT_RECORDING_EDITED'
   readonly message: string
 }
 
@@ -64,6 +68,18 @@ export interface FileSummary {
   readonly notes: readonly string[]
   /** The intact records in this file whose hash is one of the anchors asked for. */
   readonly anchored: readonly RecordPoint[]
+  /** The session recordings intact records of this file name, in file order. */
+  readonly recordings: readonly RecordingRef[]
+}
+
+/** A session recording as an intact record names it (the `recording` field). */
+export interface RecordingRef {
+  readonly line: number
+  readonly auditID: string
+  /** As recorded: relative to the audit file's folder, or absolute. */
+  readonly file: string
+  readonly bytes: number
+  readonly sha256: string
 }
 
 type Bad = { readonly line: number; readonly text: string; readonly problem: Problem; readonly claimed: ChainHead | null }
@@ -78,6 +94,7 @@ export class FileVerifier {
   private readonly problems: Problem[] = []
   private readonly notes: string[] = []
   private readonly anchored: RecordPoint[] = []
+  private readonly recordings: RecordingRef[] = []
 
   /** `anchors`: record hashes (lower-case hex) to look for, e.g. heads taken from the off-host copy. */
   constructor (private readonly file: string, private readonly anchors: ReadonlySet<string> = new Set()) {}
@@ -110,6 +127,8 @@ export class FileVerifier {
     this.first ??= point
     this.head = point
     if (this.anchors.has(point.hash)) this.anchored.push(point)
+    const recording = recordingOf(record, this.lineNo)
+    if (recording !== null) this.recordings.push(recording)
     this.records += 1
     return record
   }
@@ -117,7 +136,7 @@ export class FileVerifier {
   /** The file's summary; call once, after the last line. */
   finish (): FileSummary {
     this.settleBad(null)
-    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes, anchored: this.anchored }
+    return { file: this.file, lines: this.lineNo, records: this.records, first: this.first, last: this.head, problems: this.problems, notes: this.notes, anchored: this.anchored, recordings: this.recordings }
   }
 
   private setBad (text: string, code: Problem['code'], message: string, claimed: ChainHead | null): void {
@@ -178,6 +197,20 @@ export function anchorProblems (anchors: readonly string[], summaries: readonly 
       (newest === undefined ? '' : ` (this chain now ends at seq ${newest.last.seq}, line ${newest.last.line})`) +
       ', or the anchor belongs to another host\'s or writer\'s trail'
   }))
+}
+
+function recordingOf (record: Record<string, unknown>, line: number): RecordingRef | null {
+  const recording = record.recording as { file?: unknown; bytes?: unknown; sha256?: unknown } | undefined
+  if (recording === undefined || recording === null || typeof recording !== 'object') return null
+  const { file, bytes, sha256 } = recording
+  // A record that names a recording badly still names one: it is checked, and found missing.
+  return {
+    line,
+    auditID: typeof record.auditID === 'string' ? record.auditID : '?',
+    file: typeof file === 'string' ? file : '',
+    bytes: typeof bytes === 'number' ? bytes : -1,
+    sha256: typeof sha256 === 'string' ? sha256 : ''
+  }
 }
 
 function previousFileOf (record: Record<string, unknown>): string | null {

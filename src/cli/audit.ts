@@ -1,8 +1,10 @@
 /**
  * `dockgate audit verify FILE...`: checks audit files (rotated, gzipped by
- * logrotate, from several workers, in any order) and says whether the
- * trail is complete and unedited, naming the first problem's FILE:LINE.
+ * logrotate, from several workers, in any order) and the session
+ * recordings their records name, and says whether the trail is complete
+ * and unedited, naming the first problem's FILE:LINE.
  * `dockgate audit schema` prints the record schema (JSON Schema).
+ * `dockgate audit replay` plays a session recording (replay.ts).
  * `dockgate audit report` (audit-report.ts) writes the auditor's report.
  *
  * Exit codes: 0 intact, 1 a problem was found, 2 usage or unreadable file.
@@ -15,10 +17,12 @@ import { parseArgs } from 'node:util'
 import { createGunzip } from 'node:zlib'
 import { auditRecordJsonSchema } from '../audit/schema.js'
 import { anchorProblems, FileVerifier, linkFiles, type Chain, type FileSummary, type Problem } from '../audit/verify.js'
+import { recordingProblems } from '../audit/recording-check.js'
 
-const USAGE = `usage: dockgate audit verify [--partial-start] [--head HASH]... FILE...
+const USAGE = `usage: dockgate audit verify [--partial-start] [--head HASH]... [--sessions DIR] FILE...
        dockgate audit report FILE... (--html OUT.html | --text) [--since WHEN] [--until WHEN] [--config FILE]
        dockgate audit schema
+       dockgate audit replay [--config FILE] [--speed N | --max-idle S] ID|FILE.cast
 
 verify checks every file's hash chain and how the files continue each other
 (give all rotated files; several workers' files may be given together).
@@ -28,6 +32,11 @@ verify checks every file's hash chain and how the files continue each other
                 a record with that hash is in the files, so records removed
                 from the end before it are detected. Repeatable (or several
                 hashes separated by commas).
+--sessions DIR  where the session recordings are, when not where the records
+                name them (beside the audit file): each is looked for by its
+                file name in DIR. Every recording a record names must be
+                there with the size and SHA-256 the record says.
+replay plays a recording in the terminal (see dockgate audit replay --help).
 `
 
 const HASH = /^[0-9a-f]{64}$/
@@ -39,6 +48,7 @@ export async function runAuditCommand (argv: string[]): Promise<number> {
     case 'verify': return await runVerify(rest)
     // Loaded when it runs: verify and schema need none of the report's code.
     case 'report': return await (await import('./audit-report.js')).runAuditReport(rest)
+    case 'replay': return await (await import('./replay.js')).runReplay(rest)
     case 'schema':
       process.stdout.write(auditRecordJsonSchema())
       return 0
@@ -56,7 +66,7 @@ export async function runAuditCommand (argv: string[]): Promise<number> {
 async function runVerify (argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options: { 'partial-start': { type: 'boolean' }, head: { type: 'string', multiple: true } }, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: argv, options: { 'partial-start': { type: 'boolean' }, head: { type: 'string', multiple: true }, sessions: { type: 'string' } }, allowPositionals: true, strict: true })
   } catch (err) {
     process.stderr.write(`dockgate: ${(err as Error).message}\n${USAGE}`)
     return 2
@@ -82,7 +92,9 @@ async function runVerify (argv: string[]): Promise<number> {
   const summaries: FileSummary[] = []
   for (const file of files) summaries.push(await verifyFile(file, new Set(anchors)))
   const linked = linkFiles(summaries, parsed.values['partial-start'] === true)
-  const problems = [...summaries.flatMap((s) => s.problems), ...linked.problems, ...anchorProblems(anchors, summaries, linked.chains)]
+  const recordings: Problem[] = []
+  for (const summary of summaries) recordings.push(...await recordingProblems(summary, parsed.values.sessions))
+  const problems = [...summaries.flatMap((s) => s.problems), ...linked.problems, ...anchorProblems(anchors, summaries, linked.chains), ...recordings]
   process.stdout.write(report(summaries, linked.chains, problems, anchors.length))
   return problems.length === 0 ? 0 : 1
 }
@@ -120,6 +132,8 @@ export function report (summaries: readonly FileSummary[], chains: readonly Chai
     return lines.join('\n') + '\n'
   }
   lines.push(`dockgate: verified ${summaries.length} file(s), ${chains.length} chain(s): intact: no record is missing, edited or reordered between each chain's first record and its head`)
+  const recorded = summaries.reduce((n, s) => n + s.recordings.length, 0)
+  if (recorded > 0) lines.push(`  ${recorded} session recording(s) named by these records: each is present with the size and SHA-256 its record says`)
   const found = summaries.flatMap((s) => s.anchored.map((p) => `seq ${p.seq} in ${s.file}`))
   if (anchors > 0) lines.push(`  --head: ${anchors === 1 ? 'the anchor is' : `all ${anchors} anchors are`} in the files (${found.join(', ')}), so no record up to ${anchors === 1 ? 'it' : 'them'} was removed`)
   lines.push(`  records removed after ${anchors === 0 ? 'the head' : anchors === 1 ? 'the anchor' : 'the anchors'} leave no trace in these files: compare each head with the copy kept off the host ` +

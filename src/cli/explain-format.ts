@@ -36,6 +36,12 @@ export function formatExplanation (policy: Policy, explanation: Explanation, sub
   if (verdict.refusal !== null) lines.push(`reason:   ${verdict.refusal.status} ${verdict.refusal.code} ${verdict.refusal.message}`)
   lines.push(verdict.audit === null
     ? 'audit:    no level in the policy: the gateway\'s audit.level applies (metadata unless set)'
-    : `audit:    ${verdict.audit.level}, set by ${verdict.audit.from}${verdict.audit.level === 'request' ? ' (the record adds the judged request body, secrets redacted)' : ''}`)
+    : `audit:    ${verdict.audit.level}, set by ${verdict.audit.from}${LEVEL_NOTES[verdict.audit.level]}`)
   return lines.join('\n') + '\n'
 }
+
+const LEVEL_NOTES = {
+  metadata: '',
+  request: ' (the record adds the judged request body, secrets redacted)',
+  session: ' (the record adds the judged request body, secrets redacted; an exec or attach session is recorded to a file its record names)'
+} as const

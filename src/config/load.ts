@@ -214,7 +214,7 @@ class ConfigChecker {
 
   /** The `audit:` section with defaults; a bad syslog address is reported at its line:col. */
   audit (file: string): AuditConfig {
-    return readAuditConfig(this.root.audit, file, (path, message) => { this.report('DG_BAD_VALUE', path, message) })
+    return readAuditConfig(this.root.audit, file, this.baseDir, (path, message) => { this.report('DG_BAD_VALUE', path, message) })
   }
 
   /** The absolute path named at `path`, or null if the value is absent or not a usable string. */

@@ -20,7 +20,11 @@ const SyslogSchema = Type.Object({
 
 const AuditSchema = Type.Object({
   file: path('the audit log file (JSON lines)'),
-  level: Type.Optional(Type.String({ description: 'metadata or request' })),
+  level: Type.Optional(Type.String({ description: 'metadata, request or session' })),
+  sessions: Type.Optional(path('the folder session recordings go to (default: sessions/ beside the audit file)')),
+  sessionInput: Type.Optional(Type.Boolean({ description: 'true (recordings also hold what the client typed or piped in) or false' })),
+  sessionMaxBytes: Type.Optional(Type.Integer({ minimum: 4096, maximum: Number.MAX_SAFE_INTEGER, description: 'a whole number of bytes of at least 4096, like 67108864' })),
+  sessionMaxSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'a whole number of seconds from 1 to 31536000, like 86400' })),
   fsync: Type.Optional(Type.Boolean({ description: 'true (every record is on disk before the answer) or false' })),
   onFailure: Type.Optional(Type.String({ description: 'refuse (answer 503 while records cannot be written) or continue' })),
   rotate: Type.Optional(Type.Object({
@@ -31,7 +35,7 @@ const AuditSchema = Type.Object({
     stdout: Type.Optional(Type.Boolean({ description: 'true (a copy of every record on standard output) or false' })),
     syslog: Type.Optional(SyslogSchema)
   }, { additionalProperties: false, description: 'a mapping with stdout and syslog' }))
-}, { additionalProperties: false, description: 'a mapping with file, level, fsync, onFailure, rotate and sinks' })
+}, { additionalProperties: false, description: 'a mapping with file, level, sessions, sessionInput, sessionMaxBytes, sessionMaxSeconds, fsync, onFailure, rotate and sinks' })
 
 const whole = (from: number, to: number, unit: string, like: number): ReturnType<typeof Type.Integer> =>
   Type.Integer({ minimum: from, maximum: to, description: `a whole number of ${unit} from ${from} to ${to}, like ${like}` })

@@ -8,8 +8,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Transform } from 'node:stream'
-import { bodyTooLarge, judgeBody, readJsonBody, type AuditLevel, type Judgement, type Verdict } from '../policy/index.js'
-import type { BodyJudge, BodyVerdict, Exchange, ExchangeOutcome } from '../proxy/exchange.js'
+import { bodyTooLarge, judgeBody, readJsonBody, recordsAtLeast, type AuditLevel, type Judgement, type Verdict } from '../policy/index.js'
+import type { BodyJudge, BodyVerdict, Exchange, ExchangeOutcome, SessionTap } from '../proxy/exchange.js'
 import type { AuditLog } from '../audit/log.js'
 import type { AuditIdentity } from '../audit/record.js'
 import { createsObject } from '../audit/object-ref.js'
@@ -18,6 +18,7 @@ import { refusal, type Refusal } from '../shared/errors.js'
 import type { IsolationPlan } from './isolation.js'
 import type { QuotaDecision } from './quota.js'
 import type { InFlight, InFlightEntry } from './in-flight.js'
+import { isTerminalSession, openRecordingTap, type RecordingTap, type SessionSettings } from './session-recording.js'
 import { completeRecord, receivedRecord, refusedRecord, unjudgedBodyRecord, type ForwardedDecision, type RequestBase, type RequestFacts } from './records.js'
 
 /** One request on its way through the pipeline: what its records share, and where it is tracked. */
@@ -52,6 +53,8 @@ export interface ForwardParts {
   readonly resolveImages: (verdict: Verdict) => Promise<Verdict>
   /** The quota decision for a create or memory update of an ownership team with `quota:` (quota.ts); absent or null: none applies. */
   readonly quota?: (verdict: Verdict) => Promise<QuotaDecision | null>
+  /** Where and how sessions at level `session` are recorded; absent: none are. */
+  readonly sessions?: SessionSettings
   /** Team isolation's plan for this request; `dryRun`: what it refuses is recorded as would-deny and forwarded. */
   readonly isolation?: { readonly plan: IsolationPlan; readonly dryRun: boolean; readonly wouldDeny: Refusal | null }
 }
@@ -91,6 +94,9 @@ export class ForwardedExchange implements Exchange {
   private ended = false
   /** Ends the team's quota turn (quota.ts): when this exchange ends, so its container is counted by the next. */
   private releaseQuota: (() => void) | null = null
+  /** The session's recording, at level `session`, and what takes it off the open recordings. */
+  private recording: RecordingTap | null = null
+  private unlist: (() => void) | null = null
 
   constructor (private readonly request: Admitted, private readonly judgement: Judgement, private readonly parts: ForwardParts) {
     this.requestId = request.requestId
@@ -118,16 +124,38 @@ export class ForwardedExchange implements Exchange {
     this.parts.audit.write(receivedRecord(this.facts(this.verdict), this.decisionOf(this.verdict), status, this.request.started))
   }
 
+  /**
+   * At level `session`, an exec or attach session is recorded: its file is
+   * created now, before anything is forwarded, and a session whose file
+   * cannot be created is refused (and recorded as refused) rather than run
+   * unrecorded.
+   */
+  openSession (body: Buffer): SessionTap | Refusal | null {
+    const { sessions } = this.parts
+    const verdict = this.verdict
+    if (sessions === undefined || verdict === null || !recordsAtLeast(this.levelOf(verdict), 'session') || !isTerminalSession(this.request.base)) return null
+    try {
+      this.recording = openRecordingTap(sessions, this.request.base, this.request.identity(verdict.identity), body)
+      this.unlist = sessions.open.add(this.request.base, this.recording)
+      return this.recording
+    } catch (err) {
+      const refused = refusal('DG_SESSION_UNRECORDED', `this session must be recorded (audit level session) and ${(err as Error).message}; it was not started`)
+      return this.refuseBody(verdict, refused, verdict.rule).refusal
+    }
+  }
+
   end (outcome: ExchangeOutcome): void {
     if (this.ended) return
     this.ended = true
     this.parts.releaseSlot?.()
+    this.unlist?.()
+    this.parts.sessions?.open.ended(this.request.base, outcome.status)
     try {
       if (this.refusedByBody) return
       if (outcome.createdId !== undefined && outcome.createdId !== null) this.parts.isolation?.plan.created?.(outcome.createdId)
       const record = this.verdict === null
         ? unjudgedBodyRecord(this.unjudgedFacts(), outcome, this.request.started)
-        : completeRecord(this.facts(this.verdict), this.decisionOf(this.verdict), outcome, this.request.started, this.sessionStart)
+        : completeRecord(this.facts(this.verdict), this.decisionOf(this.verdict), outcome, this.request.started, this.sessionStart, this.recording?.summary() ?? null)
       this.parts.audit.write(record)
     } finally {
       this.releaseQuota?.()
@@ -155,7 +183,7 @@ export class ForwardedExchange implements Exchange {
       let verdict = judgeBody(this.judgement.pending, body)
       if (verdict.images !== undefined) verdict = await this.parts.resolveImages(verdict)
       this.verdict = verdict
-      if (this.levelOf(verdict) === 'request') this.requestObject = recordedBody(body)
+      if (recordsAtLeast(this.levelOf(verdict), 'request')) this.requestObject = recordedBody(body)
       if (verdict.outcome === 'deny') return this.refuseBody(verdict, verdict.refusal as Refusal, verdict.rule)
     }
     const decided = this.verdict as Verdict

@@ -6,6 +6,7 @@
  * the audit trail. Building never listens; `listen` does.
  */
 import type { X509Certificate } from 'node:crypto'
+import { dirname } from 'node:path'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
@@ -40,6 +41,7 @@ import { connectionRefusedRecord } from './records.js'
 import { auditIdentity, tlsConnection, type ConnectionInfo } from './connection.js'
 import { SocketListeners } from './socket-listeners.js'
 import { createRefusalAudit } from './refusal-audit.js'
+import { OpenRecordings } from './session-recording.js'
 
 /** Everything a gateway is configured with, validated (src/reload/settings.ts loads it). */
 export interface Settings {
@@ -176,7 +178,9 @@ export async function buildGateway (options: GatewayOptions): Promise<Gateway> {
     auditLevel: config.audit.level,
     owners: ownerIndex,
     resolveImages: async (verdict) => await withImagesResolved(verdict, daemon),
-    quotas: new QuotaGate(daemon, ownerIndex)
+    quotas: new QuotaGate(daemon, ownerIndex),
+    // Recordings are named relative to the folder of the file this gateway's records go to (a worker's own, too).
+    sessions: { ...config.audit.sessions, auditDir: dirname(options.audit.file), open: new OpenRecordings() }
   })
   const app = await createHttpForwarder({
     upstream: config.upstream,

@@ -45,6 +45,7 @@ import type { InFlight } from './in-flight.js'
 import { refusedRecord, requestBase } from './records.js'
 import { auditIdentity, type ConnectionInfo } from './connection.js'
 import type { RefusalAudit } from './refusal-audit.js'
+import type { SessionSettings } from './session-recording.js'
 
 /** What the pipeline reads per request; `policy` is read once per request, so a reload applies to the next one. */
 export interface PipelineDeps {
@@ -68,6 +69,8 @@ export interface PipelineDeps {
   readonly resolveImages: (verdict: Verdict) => Promise<Verdict>
   /** Team quotas (quota.ts); absent: none are enforced (only with isolation). */
   readonly quotas?: QuotaGate
+  /** Where sessions at level `session` are recorded (session-recording.ts); absent: none are. */
+  readonly sessions?: SessionSettings
 }
 
 /** One request as it arrived, before any step judged it. */
@@ -188,6 +191,7 @@ export class Pipeline {
       bodyLimit: this.deps.bodyLimit,
       daemonDown: this.deps.daemonDown,
       resolveImages: this.deps.resolveImages,
+      ...(this.deps.sessions === undefined ? {} : { sessions: this.deps.sessions }),
       ...quotaOf(this.deps.quotas, arrival.policy, plan?.segments ?? target.segments, req.method ?? ''),
       ...(isolation === null ? {} : { isolation })
     })

@@ -15,6 +15,7 @@ import { redactTarget } from '../audit/redact.js'
 import type { AuditClient, AuditIdentity, AuditRecord, AuditRequest, AuditRule } from '../audit/record.js'
 import type { SuppressedSummary } from '../audit/rate-limit.js'
 import type { ExchangeOutcome } from '../proxy/exchange.js'
+import type { RecordingSummary } from '../audit/session-recorder.js'
 import type { TlsRejection } from '../tls/gate.js'
 import type { ErrorCode, Refusal } from '../shared/errors.js'
 import { auditIdentity, certificateFacts, type ConnectionInfo } from './connection.js'
@@ -95,13 +96,16 @@ export function receivedRecord (facts: RequestFacts, decided: ForwardedDecision,
 /**
  * The record of a forwarded request that ended, however it ended. A
  * session's length is given when it switched protocols at `sessionStart`;
- * a created object's Id links this request to every later one naming it.
+ * a created object's Id links this request to every later one naming it;
+ * a recorded session's recording is named with its size and SHA-256, so
+ * this record's hash protects the file too.
  */
-export function completeRecord (facts: RequestFacts, decided: ForwardedDecision, outcome: ExchangeOutcome, started: number, sessionStart: number | null): AuditRecord {
+export function completeRecord (facts: RequestFacts, decided: ForwardedDecision, outcome: ExchangeOutcome, started: number, sessionStart: number | null, recording: RecordingSummary | null = null): AuditRecord {
   return {
     ...forwarded(facts, decided),
     ...ended(outcome, started),
     ...(sessionStart === null ? {} : { sessionMs: elapsed(sessionStart) }),
+    ...(recording === null ? {} : { recording }),
     ...(outcome.error === null ? {} : { error: outcome.error, code: 'DG_UPSTREAM_UNAVAILABLE' }),
     ...(outcome.createdId === undefined || outcome.createdId === null ? {} : { objectRef: withCreatedId(facts.base.objectRef ?? null, outcome.createdId, facts.base.request.path) })
   }

@@ -16,9 +16,13 @@ import type { PathEvaluation } from './decide.js'
 import type { RuleRef } from './types.js'
 
 /** The levels a policy may set, least detailed first. */
-export const AUDIT_LEVELS = ['metadata', 'request'] as const
+export const AUDIT_LEVELS = ['metadata', 'request', 'session'] as const
 
-/** `metadata` records who did what; `request` adds the judged request body, redacted. */
+/**
+ * `metadata` records who did what; `request` adds the judged request body,
+ * redacted; `session` adds, to what `request` records, a recording of each
+ * hijacked session (exec, attach, `run -i`).
+ */
 export type AuditLevel = typeof AUDIT_LEVELS[number]
 
 /** The level the policy gives a request, and where it is set (for `policy explain`). */
@@ -34,6 +38,9 @@ export interface TeamAuditLevel {
   readonly file: string
   readonly line: number
 }
+
+/** The level names as a message lists them: `metadata, request or session`. */
+export const AUDIT_LEVEL_NAMES = `${AUDIT_LEVELS.slice(0, -1).join(', ')} or ${AUDIT_LEVELS[AUDIT_LEVELS.length - 1]}`
 
 /** True iff `value` is a level name. */
 export function isAuditLevel (value: unknown): value is AuditLevel {
@@ -55,6 +62,11 @@ export function auditChoice (identity: CompiledIdentity | null, path: PathEvalua
 
 function rank (level: AuditLevel): number {
   return AUDIT_LEVELS.indexOf(level)
+}
+
+/** True iff `level` records at least what `floor` records (`session` records everything `request` does). */
+export function recordsAtLeast (level: AuditLevel, floor: AuditLevel): boolean {
+  return rank(level) >= rank(floor)
 }
 
 function ruleText (rule: RuleRef): string {

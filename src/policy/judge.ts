@@ -30,7 +30,7 @@ import { findJudgedEndpoint, checkJsonContentType, type JudgedEndpoint } from '.
 import type { HostFact } from './body/facts.js'
 import { FieldFault } from './body/fields.js'
 import { parseJson, type BodyFault } from './body/json.js'
-import { auditChoice, type AuditChoice, type AuditLevel } from './audit-level.js'
+import { auditChoice, recordsAtLeast, type AuditChoice, type AuditLevel } from './audit-level.js'
 import type { CompiledIdentity, Policy } from './compiled.js'
 import { checkFacts } from './containers.js'
 import { allowedHint, imageAllowed, nameAllowed, type ImageRules } from './images.js'
@@ -142,7 +142,7 @@ export function judgeRequest (policy: Policy, request: RequestFacts, defaultAudi
   }
   const free = endpoint === null ? path.allowing[0] : path.allowing.find((a) => a.team.containers.unrestricted)
   // A body is read for an unrestricted team too when the gateway needs it: to record it, or for the team's memory quota.
-  const needsBody = (audit?.level ?? defaultAuditLevel) === 'request' || (free?.team.quota?.memory ?? null) !== null
+  const needsBody = recordsAtLeast(audit?.level ?? defaultAuditLevel, 'request') || (free?.team.quota?.memory ?? null) !== null
   if (free !== undefined && endpoint?.reads === 'body' && needsBody) return pending([free], null, endpoint)
   if (free !== undefined || endpoint === null) return final(allowed(identity, free ?? (path.allowing[0] as Allowing)))
   if (endpoint.reads === 'body') return pending(path.allowing, null, endpoint)

@@ -11,7 +11,7 @@ import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnos
 import type { ErrorCode } from '../shared/errors.js'
 import { parseYaml, type ValuePath, type YamlSource } from '../shared/yaml-source.js'
 import { deepFreeze, type CompiledIdentity, type CompiledTeam, type Policy, type PolicyDefaults } from './compiled.js'
-import { AUDIT_LEVELS, isAuditLevel, type TeamAuditLevel } from './audit-level.js'
+import { AUDIT_LEVEL_NAMES, isAuditLevel, type TeamAuditLevel } from './audit-level.js'
 import { compileContainerRules } from './containers.js'
 import { parseMemory, parsePositiveInteger, type Quota } from './images.js'
 import { findGroup, GROUPS, isGroupReference } from './groups.js'
@@ -189,7 +189,7 @@ class PolicyChecker {
     if (value === undefined || typeof value !== 'string') return null
     const path = ['teams', team, 'audit']
     if (!isAuditLevel(value)) {
-      this.report('DG_BAD_VALUE', path, `audit must be ${AUDIT_LEVELS.join(' or ')}, got ${JSON.stringify(value)}`)
+      this.report('DG_BAD_VALUE', path, `audit must be ${AUDIT_LEVEL_NAMES}, got ${JSON.stringify(value)}`)
       return null
     }
     return { level: value, file: this.source.file, line: this.source.valueAt(path).line }

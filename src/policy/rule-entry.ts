@@ -7,7 +7,7 @@
 import type { ErrorCode } from '../shared/errors.js'
 import { closeMatch, describeValue, displayPath } from '../shared/schema-check.js'
 import type { ValuePath } from '../shared/yaml-source.js'
-import { AUDIT_LEVELS, isAuditLevel, type AuditLevel } from './audit-level.js'
+import { AUDIT_LEVEL_NAMES, isAuditLevel, type AuditLevel } from './audit-level.js'
 
 /** An entry's rule text, where that text is written, and the audit level it sets. */
 export interface RuleEntry {
@@ -37,7 +37,7 @@ export function readRuleEntry (value: unknown, path: ValuePath, report: Report):
     ok = false
   }
   if (entry.audit !== undefined && !isAuditLevel(entry.audit)) {
-    report('DG_BAD_VALUE', [...path, 'audit'], `'${displayPath([...path, 'audit'])}' must be ${AUDIT_LEVELS.join(' or ')}, got ${JSON.stringify(entry.audit) ?? describeValue(entry.audit)}`)
+    report('DG_BAD_VALUE', [...path, 'audit'], `'${displayPath([...path, 'audit'])}' must be ${AUDIT_LEVEL_NAMES}, got ${JSON.stringify(entry.audit) ?? describeValue(entry.audit)}`)
     ok = false
   }
   if (entry.rule === undefined) {

@@ -44,7 +44,7 @@ export const TeamSchema = Type.Object({
   deny: Type.Optional(RuleList),
   mode: Mode,
   containers: Type.Optional(Type.Unknown()),
-  audit: Type.Optional(Type.String({ description: 'metadata or request' })),
+  audit: Type.Optional(Type.String({ description: 'metadata, request or session' })),
   ownership: Ownership,
   quota: Type.Optional(Type.Object({
     containers: Type.Optional(Type.Unknown()),

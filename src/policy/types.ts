@@ -58,7 +58,7 @@ export interface RuleRef {
   /** The `@group` entry this rule was expanded from, if any. */
   readonly group?: string
   /** The audit level this rule sets for the requests it decides (`{ rule, audit }` entries). */
-  readonly audit?: 'metadata' | 'request'
+  readonly audit?: 'metadata' | 'request' | 'session'
 }
 
 /** Dry-run or not: `audit` decides and records, but forwards what it would deny. */

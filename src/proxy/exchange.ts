@@ -4,7 +4,7 @@
  * request it asks `admit` for an {@link Exchange}, forwards only when the
  * exchange carries no refusal, and reports how it ended exactly once.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { Transform } from 'node:stream'
 import { refusal, type Refusal } from '../shared/errors.js'
 
@@ -41,6 +41,28 @@ export interface BodyJudge {
   judge: (body: Buffer) => BodyVerdict | Promise<BodyVerdict>
   /** The refusal (413) of a body larger than `limit`, already audited; the body is not read. */
   tooLarge: () => Refusal
+}
+
+/**
+ * A copy of a hijacked session's bytes for whoever records it. The proxy
+ * hands it each chunk as it passes, after the chunk is on its way: a tap
+ * must return at once and never throw, and nothing it does may delay or
+ * reorder the session's bytes (it is never in their backpressure).
+ */
+export interface SessionTap {
+  /** The daemon switched protocols, with these headers: the session opens now. */
+  begin: (headers: IncomingHttpHeaders) => void
+  /** Bytes the daemon sent the client. */
+  output: (chunk: Buffer) => void
+  /** Bytes the client sent the daemon. */
+  input: (chunk: Buffer) => void
+  /**
+   * Both sides closed. Resolves (never rejects) once the copy is complete
+   * and durable; the proxy calls `end` only after that, so the session's
+   * record can vouch for it. Undefined when there was nothing to finish
+   * (the session never opened): `end` may follow at once.
+   */
+  close: () => Promise<void> | undefined
 }
 
 /** The body phase's answer: refuse, or forward exactly these bytes. */
@@ -91,6 +113,13 @@ export interface Exchange {
    * wait, pull and build progress).
    */
   started: (status: number) => void
+  /**
+   * For an upgrade request, once its body is read and judged and before
+   * anything is forwarded: a tap for the session's bytes when they must be
+   * recorded, null when not, or a refusal (already recorded) when they
+   * must be and cannot be: then nothing is forwarded. Absent means null.
+   */
+  readonly openSession?: (body: Buffer) => SessionTap | Refusal | null
   end: (outcome: ExchangeOutcome) => void
 }
 

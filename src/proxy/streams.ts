@@ -9,11 +9,12 @@ import type { OutgoingHttpHeaders } from 'node:http'
  * listeners, which would switch a stream to flowing mode before its consumer
  * is attached and lose bytes.
  */
-export function byteCounter (onBytes: (n: number) => void): Transform {
+export function byteCounter (onBytes: (n: number, chunk: Buffer) => void): Transform {
   return new Transform({
     transform (chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
-      onBytes(chunk.length)
       callback(null, chunk)
+      // After the chunk is passed on: whoever counts (or copies) it comes second.
+      onBytes(chunk.length, chunk)
     }
   })
 }

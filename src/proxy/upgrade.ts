@@ -7,14 +7,16 @@
  * Invariants: no byte reaches the daemon before the exchange is admitted;
  * after a refused or non-101 answer the client gets that answer and the
  * connection closes, so no further byte is relayed either way; half-close is
- * passed through in both directions.
+ * passed through in both directions. A session that is recorded is
+ * copied to its tap as its bytes pass (never slowed by it), and its end is
+ * reported only once the tap has finished its copy.
  */
 import http, { type IncomingMessage } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { refusal, type Refusal } from '../shared/errors.js'
 import { byteCounter, endToEndHeaders, rawResponse, retryAfter } from './streams.js'
-import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type ExchangeOutcome, type Upstream } from './exchange.js'
+import { REQUEST_ID_HEADER, upstreamUnavailable, type Admit, type Exchange, type ExchangeOutcome, type SessionTap, type Upstream } from './exchange.js'
 import { readRequestBody, UPGRADE_BODY_LIMIT } from './upgrade-body.js'
 
 const MAX_ERROR_BODY = 64 * 1024
@@ -36,6 +38,7 @@ export function handleUpgrades (server: http.Server, upstream: Upstream, admit: 
 class HijackSession {
   private ended = false
   private readonly counts = { in: 0, out: 0 }
+  private tap: SessionTap | null = null
 
   constructor (
     private readonly upstream: Upstream,
@@ -62,6 +65,9 @@ class HijackSession {
     if (body === null) return this.end({ status: 0, upstreamStatus: null, aborted: true, error: null })
     const verdict = judge === null ? { forward: body } : await judge.judge(body)
     if ('refusal' in verdict) return this.refuse(verdict.refusal)
+    const tap = this.exchange.openSession?.(verdict.forward) ?? null
+    if (tap !== null && 'code' in tap) return this.refuse(tap)
+    this.tap = tap
     // Node's TLS sockets end their write side when the peer ends its own;
     // `docker run -i` ends stdin and must still read the container's output.
     ;(this.client as net.Socket).allowHalfOpen = true
@@ -94,14 +100,18 @@ class HijackSession {
 
   /** The daemon switched protocols: relay its 101, then raw bytes both ways. */
   private splice (res: IncomingMessage, upstream: Duplex, upHead: Buffer): void {
-    const { client, counts } = this
+    const { client, counts, tap } = this
     // Recorded before the client learns the session is open.
     this.exchange.started(101)
     client.write(statusLine(res) + headerLines(res.rawHeaders) + `${REQUEST_ID_HEADER}: ${this.exchange.requestId}\r\n\r\n`)
-    if (upHead.length > 0) client.write(upHead)
+    tap?.begin(res.headers)
+    if (upHead.length > 0) {
+      client.write(upHead)
+      tap?.output(upHead)
+    }
     counts.out += upHead.length
-    client.pipe(byteCounter((n) => { counts.in += n })).pipe(upstream)
-    upstream.pipe(byteCounter((n) => { counts.out += n })).pipe(client)
+    client.pipe(byteCounter(tap === null ? (n) => { counts.in += n } : (n, chunk) => { counts.in += n; tap.input(chunk) })).pipe(upstream)
+    upstream.pipe(byteCounter(tap === null ? (n) => { counts.out += n } : (n, chunk) => { counts.out += n; tap.output(chunk) })).pipe(client)
     upstream.on('error', () => { upstream.destroy(); client.destroy() })
     // A session ended normally when each side sent its end (FIN) before
     // closing; a side cut without one (dockgate at shutdown or revocation,
@@ -158,7 +168,11 @@ class HijackSession {
   private end (outcome: Omit<ExchangeOutcome, 'bytesIn' | 'bytesOut'>): void {
     if (this.ended) return
     this.ended = true
-    this.exchange.end({ ...outcome, bytesIn: this.counts.in, bytesOut: this.counts.out })
+    const ended = { ...outcome, bytesIn: this.counts.in, bytesOut: this.counts.out }
+    // A recording is complete and durable before the record vouching for it is written.
+    const closing = this.tap?.close()
+    if (closing === undefined) this.exchange.end(ended)
+    else void closing.then(() => { this.exchange.end(ended) })
   }
 }
 

@@ -250,7 +250,7 @@ class LiveReloader implements Reloader {
       ['listen', listenText(running), listenText(next)],
       ['sockets', JSON.stringify(running.sockets), JSON.stringify(next.sockets)],
       ['upstream', running.upstream.url, next.upstream.url],
-      ...(['file', 'level', 'fsync', 'onFailure', 'rotate', 'sinks'] as const).map((key): [string, string, string] =>
+      ...(['file', 'level', 'sessions', 'fsync', 'onFailure', 'rotate', 'sinks'] as const).map((key): [string, string, string] =>
         [`audit.${key}`, JSON.stringify(running.audit[key]), JSON.stringify(next.audit[key])]),
       ['limits.bodyBytes', String(running.limits.bodyBytes), String(next.limits.bodyBytes)],
       ['limits.headerBytes', String(running.limits.headerBytes), String(next.limits.headerBytes)],

@@ -44,6 +44,12 @@ export async function checkSettings (settings: Settings, listenFd: number | null
     const unsealed = continuationProblem(file)
     if (unsealed !== null) problems.push(`${config.source ?? '<dev>'}: DG_AUDIT_MALFORMED ${unsealed}`)
   }
+  // Sessions are recorded where the config or the policy sets level session: their folder must take files.
+  const sessions = config.audit.sessions
+  const recorded = config.audit.level === 'session' ||
+    policy.compiledTeams.some((team) => team.audit?.level === 'session' || [...team.allow, ...team.deny].some((rule) => rule.ref.audit === 'session'))
+  const sessionsProblem = recorded ? await unwritable(sessions.dir) : null
+  if (sessionsProblem !== null) problems.push(`${config.source ?? '<dev>'}: DG_SESSION_UNRECORDED audit.sessions ${sessions.dir} cannot take recordings: ${sessionsProblem}; sessions at level session would be refused`)
   const shortfall = descriptorShortfall(config.limits, openFilesLimit())
   if (shortfall !== null) warnings.push(`warning: ${shortfall}`)
   const daemon = await probeUpstream(config.upstream, 2000)
@@ -63,6 +69,7 @@ export async function checkSettings (settings: Settings, listenFd: number | null
     `  upstream  ${config.upstream.url}${daemon === null ? ' (answers /_ping)' : ' (not answering, see the warning)'}`,
     `  policy    ${config.policyFile}: ${policy.teams.length} team(s), ${policy.identities.length} identity entr${policy.identities.length === 1 ? 'y' : 'ies'}`,
     `  audit     ${auditFiles.join(', ')}`,
+    `  sessions  ${recorded ? `${sessions.dir} (level session: recordings up to ${sessions.maxBytes} bytes and ${sessions.maxSeconds} s, input ${sessions.input ? 'recorded' : 'not recorded'})` : 'not recorded (no level session in the config or policy)'}`,
     `  admin     ${config.admin === null ? 'off' : formatAdmin(config.admin)}`,
     `  limits    maxConnections ${limits.maxConnections}, connectionsPerIdentity ${limits.connectionsPerIdentity}, streamsPerIdentity ${limits.streamsPerIdentity}, ` +
       `requestsPerSecond ${limits.requestsPerSecond ?? 'unlimited'}${limits.requestsPerSecond === null ? '' : ` (burst ${limits.requestBurst})`}, ` +

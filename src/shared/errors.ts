@@ -55,6 +55,7 @@ export const ERRORS = {
   DG_LIMIT_STREAMS: { status: 429, summary: 'the caller\'s certificate already holds limits.streamsPerIdentity open streams and hijacked sessions' },
   DG_LIMIT_RATE: { status: 429, summary: 'the caller\'s certificate sent more than limits.requestsPerSecond (with limits.requestBurst)' },
   DG_SHUTTING_DOWN: { status: 503, summary: 'the gateway is shutting down and takes no new requests' },
+  DG_SESSION_UNRECORDED: { status: 503, summary: 'a session the policy records (audit level session) was refused because its recording file cannot be created in audit.sessions (permissions, disk full, not a folder)' },
 
   // Actions dockgate takes on its own (audit records).
   DG_CONNECTION_REVOKED: { status: 0, summary: 'an open connection was closed because a reloaded CRL revokes its client certificate' },
@@ -69,6 +70,8 @@ export const ERRORS = {
   DG_AUDIT_FILE_MISSING: { status: 0, summary: 'an audit file continues from a record in no file given (a rotated file is missing)' },
   DG_AUDIT_CHAIN_RESTARTED: { status: 0, summary: 'a writer\'s file starts a new chain while files of an earlier chain of the same name are given (its active file was deleted)' },
   DG_AUDIT_HEAD_MISSING: { status: 0, summary: 'a --head anchor from the off-host copy is in no file given (records were removed from the end)' },
+  DG_AUDIT_RECORDING_MISSING: { status: 0, summary: 'a session recording that an audit record names is not where the record says (deleted, moved, or not copied with the trail)' },
+  DG_AUDIT_RECORDING_EDITED: { status: 0, summary: 'a session recording\'s size or SHA-256 differs from what its audit record says (edited, cut short or replaced)' },
 
   // `dockgate audit report` and `dockgate scan` findings.
   DG_REPORT_RECORDING: { status: 0, summary: 'audit report: a session\'s recording is missing or its size or SHA-256 differs from what its audit record says; the report does not play it' },

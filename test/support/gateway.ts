@@ -79,6 +79,8 @@ export interface StartOptions {
   readonly bodyBytes?: number
   /** `audit.level`. */
   readonly auditLevel?: AuditLevel
+  /** `audit:` keys of the config file besides file and level (sessions, sessionInput, sessionMaxBytes, ...). */
+  readonly auditConfig?: Readonly<Record<string, unknown>>
   /** Other `audit:` settings (fsync, onFailure, rotate, sinks, clock). */
   readonly audit?: Omit<AuditLogOptions, 'file'>
   readonly rejectionLimits?: RejectionLimits
@@ -104,6 +106,7 @@ export async function startGateway (options: StartOptions): Promise<TestGateway>
     policy: options.policy ?? TEST_POLICY,
     tls: { ca: options.trustedCa ?? pki.ca.certPem, cert: pki.server.cert, key: pki.server.key },
     ...(options.auditLevel === undefined ? {} : { auditLevel: options.auditLevel }),
+    ...(options.auditConfig === undefined ? {} : { auditConfig: options.auditConfig }),
     limits: {
       ...options.limits,
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutSeconds: options.headersTimeoutMs / 1000 }),

@@ -19,6 +19,8 @@ export interface TestSettingsOptions {
   /** PEM strings of the trusted CA and the server's certificate and key. */
   readonly tls: { readonly ca: string; readonly cert: string; readonly key: string }
   readonly auditLevel?: AuditLevel
+  /** Other `audit:` keys as written in a config file (sessions, sessionInput, ...). */
+  readonly auditConfig?: Readonly<Record<string, unknown>>
   /**
    * Limits to set. `headersTimeoutSeconds` may be a fraction here (the
    * config takes whole seconds), so a slow-header test need not wait long.
@@ -44,7 +46,7 @@ export async function testSettings (options: TestSettingsOptions): Promise<Setti
     upstream: `unix://${options.socket}`,
     ...(options.sockets === undefined ? {} : { sockets: options.sockets }),
     policy: 'policy.yaml',
-    audit: { file: 'audit/audit.jsonl', ...(options.auditLevel === undefined ? {} : { level: options.auditLevel }) },
+    audit: { file: 'audit/audit.jsonl', ...(options.auditLevel === undefined ? {} : { level: options.auditLevel }), ...options.auditConfig },
     ...(Object.keys(wholeLimits).length === 0 ? {} : { limits: wholeLimits })
   }
   const loaded = await loadSettings({ object, baseDir: options.dir, overrides: {} })

@@ -31,12 +31,31 @@ async function config (audit: string): Promise<Awaited<ReturnType<typeof loadCon
 }
 
 describe('config audit:', () => {
-  it('fills in the defaults: metadata, no fsync, refuse, no rotation, no second sink', async () => {
+  it('fills in the defaults: metadata, no fsync, refuse, no rotation, no second sink, sessions/ beside the audit file', async () => {
     const loaded = await config('  file: audit/audit.jsonl\n')
     expect(loaded.ok && loaded.value.audit).toEqual({
       file: join(dir, 'audit/audit.jsonl'), level: 'metadata', fsync: false, onFailure: 'refuse',
+      sessions: { dir: join(dir, 'audit/sessions'), input: false, maxBytes: 64 * 1024 * 1024, maxSeconds: 86400 },
       rotate: { maxBytes: 0, daily: false }, sinks: { stdout: false, syslog: null }
     })
+  })
+
+  it('reads the session recording settings; audit.sessions resolves from the config file\'s folder', async () => {
+    const loaded = await config('  file: a.jsonl\n  level: session\n  sessions: /var/lib/dockgate/sessions\n  sessionInput: true\n  sessionMaxBytes: 1048576\n  sessionMaxSeconds: 3600\n')
+    expect(loaded.ok && loaded.value.audit).toMatchObject({ level: 'session', sessions: { dir: '/var/lib/dockgate/sessions', input: true, maxBytes: 1048576, maxSeconds: 3600 } })
+    const relative = await config('  file: a.jsonl\n  sessions: recordings\n')
+    expect(relative.ok && relative.value.audit.sessions.dir).toBe(join(dir, 'recordings'))
+  })
+
+  it('reports bad session settings at their line:col: a sessions path that is a file, caps out of range', async () => {
+    writeFileSync(join(dir, 'taken'), '')
+    const loaded = await config('  file: a.jsonl\n  sessions: taken\n  sessionInput: "yes"\n  sessionMaxBytes: 100\n  sessionMaxSeconds: 0\n')
+    expect(loaded.ok ? [] : loaded.diagnostics.map(formatDiagnostic).map((l) => l.replaceAll(dir, 'DIR'))).toEqual([
+      'DIR/config.yaml:10:13 DG_BAD_VALUE audit.sessions DIR/taken is a file, not a folder: recordings of sessions go there (set audit.sessions to a folder, or move the file away)',
+      "DIR/config.yaml:11:17 DG_WRONG_TYPE 'audit.sessionInput' must be true (recordings also hold what the client typed or piped in) or false, got a string",
+      "DIR/config.yaml:12:20 DG_BAD_VALUE 'audit.sessionMaxBytes' must be a whole number of bytes of at least 4096, like 67108864, got 100",
+      "DIR/config.yaml:13:22 DG_BAD_VALUE 'audit.sessionMaxSeconds' must be a whole number of seconds from 1 to 31536000, like 86400, got 0"
+    ])
   })
 
   it('reads every setting', async () => {
@@ -57,7 +76,7 @@ describe('config audit:', () => {
       '  sinks:', '    syslog: { address: "logs.example.com" }', '  fsync: yes please', ''
     ].join('\n'))
     expect(loaded.ok ? [] : loaded.diagnostics.map(formatDiagnostic).map((l) => l.replace(join(dir, 'config.yaml'), 'config.yaml'))).toEqual([
-      'config.yaml:10:10 DG_BAD_VALUE audit.level must be metadata or request, got "verbose"',
+      'config.yaml:10:10 DG_BAD_VALUE audit.level must be metadata, request or session, got "verbose"',
       'config.yaml:11:14 DG_BAD_VALUE audit.onFailure must be refuse or continue, got "ignore"',
       "config.yaml:12:23 DG_BAD_VALUE 'audit.rotate.maxBytes' must be a whole number of bytes of at least 4096, like 104857600, got 10",
       "config.yaml:12:27 DG_UNKNOWN_KEY unknown key 'dayly' in audit.rotate; valid keys: maxBytes, daily (did you mean 'daily'?)",
@@ -114,16 +133,23 @@ describe('policy audit levels', () => {
     expect(levelFor(policy, 'both', 'GET', '/containers/json')).toBe('request <- team contractors (p.yaml:11)')
   })
 
+  it('session is the most detailed level: a team at session wins over another team\'s rule at request', () => {
+    const loaded = loadPolicy({ file: 'p.yaml', text: `${POLICY}  ops:\n    audit: session\n    allow: ["GET /containers/json", "@exec"]\n`.replace('identities:\n', 'identities:\n  - match: { ou: oncall }\n    teams: [ci, ops]\n') })
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.diagnostics))
+    expect(levelFor(loaded.value, 'oncall', 'POST', '/exec/e1/start')).toBe('session <- team ops (p.yaml:21)')
+    expect(levelFor(loaded.value, 'ci', 'POST', '/containers/create')).toBe('request <- rule p.yaml:18 "POST /containers/create" of team ci')
+  })
+
   it('reports bad levels and bad rule entries at their line:col', () => {
     const bad = loadPolicy({
       file: 'p.yaml',
       text: 'version: 1\nidentities: []\nteams:\n  t:\n    audit: full\n    allow:\n      - { rule: "GET /info", adit: request }\n      - { audit: request }\n      - { rule: "GET /version", audit: everything }\n      - 42\n'
     })
     expect(bad.ok ? [] : bad.diagnostics.map(formatDiagnostic)).toEqual([
-      'p.yaml:5:12 DG_BAD_VALUE audit must be metadata or request, got "full"',
+      'p.yaml:5:12 DG_BAD_VALUE audit must be metadata, request or session, got "full"',
       "p.yaml:7:30 DG_UNKNOWN_KEY unknown key 'adit' in teams.t.allow[0]; valid keys: rule, audit (did you mean 'audit'?)",
       "p.yaml:8:9 DG_MISSING_KEY missing required key 'rule' in teams.t.allow[1]",
-      `p.yaml:9:40 DG_BAD_VALUE 'teams.t.allow[2].audit' must be metadata or request, got "everything"`,
+      `p.yaml:9:40 DG_BAD_VALUE 'teams.t.allow[2].audit' must be metadata, request or session, got "everything"`,
       `p.yaml:10:9 DG_WRONG_TYPE 'teams.t.allow[3]' must be a string like "GET /containers/json" or a mapping like { rule: "POST /containers/create", audit: request }, got a number`
     ])
   })
