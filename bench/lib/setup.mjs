@@ -118,9 +118,9 @@ export async function startDockgate (tls, socketPath, workers) {
     `workers: ${workers}`, ''].join('\n'))
   const child = spawn(process.execPath, [...(process.env.DOCKGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
     join(root, 'dist', 'main.js'), 'serve', '--config', join(sub, 'config.yaml')],
-  { stdio: ['ignore', 'ignore', 'pipe'], cwd: sub, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } })
+  { stdio: ['ignore', 'ignore', process.env.DOCKGATE_BENCH_STDERR === '1' ? 'inherit' : 'pipe'], cwd: sub, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } })
   let stderr = ''
-  child.stderr.on('data', (c) => { stderr += c })
+  child.stderr?.on('data', (c) => { stderr += c })
   children.push({ child, name: `dockgate-${workers}` })
   await until(`dockgate (workers: ${workers}): ${stderr}`, () => listening(port))
   return { port, pid: child.pid, auditDir: sub }
