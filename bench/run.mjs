@@ -52,7 +52,7 @@ async function interleaved (targets, measure, n = rounds) {
   return samples
 }
 
-async function small (targets, bare, gate) {
+async function small (targets, bare) {
   results.small = {}
   log('\n## Small requests, keep-alive (median of rounds; req/s as a ratio to the bare Node forwarder)')
   // A short warm-up per target so every JIT has run before the first round.
@@ -181,7 +181,7 @@ async function main () {
   }
   log(`# dockgate bench, ${results.startedAt}, ${results.cores} cores, load average ${results.loadavgStart.map((l) => l.toFixed(2)).join(' ')}${quick ? ', --quick' : ''}`)
   const lines = []
-  if (sections.has('small')) { await small([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], T.bare, T.gate); lines.push(...smallVerdicts(T.bare, T.gate)) }
+  if (sections.has('small')) { await small([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], T.bare); lines.push(...smallVerdicts(T.bare, T.gate)) }
   if (sections.has('connections')) lines.push(...await connections([T.dockerd, T.haproxy, T.bare, T.gate], T.dockerd, T.gate))
   if (sections.has('transfer')) lines.push(...await transfers([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], dockerd.socketPath, T.haproxy, T.dockerd, T.gate))
   if (sections.has('rss')) lines.push(...await rss([T.haproxy, T.bare, T.gate], T.gate, dockerd.socketPath))

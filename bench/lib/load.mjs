@@ -4,6 +4,7 @@
 // coarse for a goal of 0.05 ms added latency, and its per-request work
 // (histograms, events) costs more than this loop; the same generator serves
 // every target, on the same cores, so ratios compare like with like.
+import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
 

@@ -4,8 +4,10 @@
 // lives under one temporary folder and is stopped by `stopAll`.
 import { spawn, fork, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Buffer } from 'node:buffer'
 import http from 'node:http'
 import net from 'node:net'
+import { clearTimeout } from 'node:timers'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createCa, issueClientCertificate, issueServerCertificate } from '../../dist/certs/issue.js'

@@ -2,8 +2,10 @@
 // PUT /containers/{id}/archive and a file downloaded with GET of the same
 // endpoint. Throughput in MiB/s, measured by the client from the first
 // byte sent to the last byte received.
+import { Buffer } from 'node:buffer'
 import http from 'node:http'
 import https from 'node:https'
+import { clearInterval, setInterval } from 'node:timers'
 
 const MiB = 1048576
 
