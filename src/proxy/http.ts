@@ -73,10 +73,6 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
     frameworkErrors: (error, request, reply) => { refuseEarly(options.admit, request, reply, refusal('DG_BAD_REQUEST', `malformed request: ${error.message}`)) },
     clientErrorHandler: (error, socket) => { answerMalformed(options, error, socket) }
   })
-  // fastify makes a child logger per request (pino's child() copies and
-  // serialises bindings); requests are not logged (the audit trail has
-  // them), so the few lines logged about a request come from the one logger.
-  app.setChildLoggerFactory((logger) => logger)
   // Expect: 100-continue is answered only after the request is judged, so a
   // refused upload is never invited to send its body.
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
