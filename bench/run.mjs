@@ -1,184 +1,199 @@
 #!/usr/bin/env node
-// Side-by-side benchmark: the same load against the daemon socket directly,
-// HAProxy as a plain socket proxy (the Tecnativa/linuxserver design),
-// HAProxy terminating mutual TLS (the nearest peer to dockgate), and
-// dockgate (mTLS + identity + policy + audit). Rounds are interleaved and the
-// median of each is reported as a ratio: absolute numbers on a shared
-// machine are noise, ratios taken in one run are not.
+// `npm run bench`: dockgate side by side, in ONE run with interleaved rounds,
+// with a bare Node mTLS forwarder (the floor of this stack), dockerd's own
+// TLS listener (the reference), HAProxy with mTLS (the peer) and the bare
+// daemon socket, all in front of one private dockerd started for the run.
+// Absolute numbers on a shared machine are noise; the ratios are the result.
+// Every figure is printed beside its goal (issue 12, lib/goals.mjs) and all
+// of it is written as JSON.
 //
-// A third scenario downloads a large file (`docker cp`'s archive endpoint)
-// through each target and reports throughput: proxies that stall on
-// backpressure show up here, not in small requests.
+//   npm run bench -- [--quick] [--json FILE] [--seconds S] [--rounds N]
 //
-//   npm run build && node bench/run.mjs [--socket /var/run/docker.sock] [--seconds 5] [--rounds 3] [--connections 10] [--download-mib 256]
-import { spawn, execFileSync } from 'node:child_process'
-import http from 'node:http'
-import https from 'node:https'
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+// --quick: a few minutes (2 s x 2 rounds, 64 MiB transfers, 256 MiB upload
+// for the RSS figure); the default full run takes about 15 minutes.
+// Needs root (dockerd), dockerd and haproxy on PATH, and `npm run build`.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import net from 'node:net'
-import autocannon from 'autocannon'
-import { createCa, issueClientCertificate, issueServerCertificate } from '../dist/certs/issue.js'
+import { daemon, dir, pki, rssMb, startBare, startDockerd, startDockgate, startHaproxy, stopAll } from './lib/setup.mjs'
+import { keepAlive, newConnections, openStreams } from './lib/load.mjs'
+import { download, upload } from './lib/transfer.mjs'
+import { decisionCosts } from './lib/decision.mjs'
+import { verdict } from './lib/goals.mjs'
 
 const { values: args } = parseArgs({
   options: {
-    socket: { type: 'string', default: process.env.DOCKGATE_TEST_DOCKER_SOCK ?? '/var/run/docker.sock' },
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '10' },
-    'download-mib': { type: 'string', default: '256' }
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string', default: resolve(import.meta.dirname, 'results', 'latest.json') },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    only: { type: 'string' }
   }
 })
-const root = resolve(import.meta.dirname, '..')
-const dir = mkdtempSync(join(tmpdir(), 'dockgate-bench-'))
-const children = []
-
-function pki () {
-  const ca = createCa({ commonName: 'bench CA', days: 2 })
-  const server = issueServerCertificate(ca, { hosts: [], days: 2 })
-  const client = issueClientCertificate(ca, { cn: 'bench', ous: ['platform'], days: 2 })
-  mkdirSync(join(dir, 'tls'))
-  const file = (name, text) => { writeFileSync(join(dir, 'tls', name), text, { mode: 0o600 }); return join(dir, 'tls', name) }
-  return {
-    ca: file('ca.pem', ca.certPem),
-    cert: file('cert.pem', server.certPem),
-    key: file('key.pem', server.keyPem),
-    haproxyPem: file('haproxy.pem', server.certPem + server.keyPem),
-    client: { ca: ca.certPem, cert: client.certPem, key: client.keyPem }
-  }
-}
-
-async function freePort () {
-  return await new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
-}
-
-async function waitForPort (port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true) }).on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`nothing listens on ${port}`)
-}
-
-async function startHaproxy (tls, plainPort, mtlsPort) {
-  const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(cfg, [
-    'global', '  maxconn 4096', 'defaults', '  mode http', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s',
-    'frontend plain', `  bind 127.0.0.1:${plainPort}`, '  default_backend docker',
-    'frontend mtls', `  bind 127.0.0.1:${mtlsPort} ssl crt ${tls.haproxyPem} ca-file ${tls.ca} verify required`, '  default_backend docker',
-    'backend docker', `  server daemon ${args.socket}`, ''
-  ].join('\n'))
-  children.push(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' }))
-  await waitForPort(plainPort)
-  await waitForPort(mtlsPort)
-}
-
-async function startDockgate (tls, port) {
-  writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nidentities:\n  - match: { ou: platform }\n    teams: [platform]\nteams:\n  platform:\n    allow: ["* /**"]\n')
-  writeFileSync(join(dir, 'config.yaml'), `listen: 127.0.0.1:${port}\nupstream: unix://${args.socket}\ntls:\n  ca: ${tls.ca}\n  cert: ${tls.cert}\n  key: ${tls.key}\npolicy: policy.yaml\naudit:\n  file: audit.jsonl\n`)
-  children.push(spawn(process.execPath, [join(root, 'dist', 'main.js'), 'serve', '--config', join(dir, 'config.yaml')], { stdio: 'ignore', env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } }))
-  await waitForPort(port)
-}
-
-async function load (target, path) {
-  const result = await autocannon({
-    ...target,
-    url: target.url + path,
-    connections: Number(args.connections),
-    duration: Number(args.seconds),
-    pipelining: 1
-  })
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.name} ${path}: ${result.non2xx} non-2xx, ${result.errors} errors`)
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 }
-}
-
+const quick = args.quick
+const seconds = Number(args.seconds ?? (quick ? 2 : 5))
+const rounds = Number(args.rounds ?? (quick ? 2 : 3))
+const transferMib = quick ? 64 : 300
+const uploadRssMib = quick ? 256 : 1024
+const sections = new Set((args.only ?? 'small,connections,transfer,rss,decision,workers').split(','))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const verdicts = []
+const results = { startedAt: new Date().toISOString(), cores: availableParallelism(), loadavgStart: loadavg(), quick, seconds, rounds }
+const log = (line = '') => { console.log(line) }
+
+/** Runs `measure(target)` for every target, `rounds` times, rotating the order each round; medians by name. */
+async function interleaved (targets, measure, n = rounds) {
+  const samples = new Map(targets.map((t) => [t.name, []]))
+  for (let round = 0; round < n; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length])
+    for (const t of order) samples.get(t.name).push(await measure(t))
+  }
+  return samples
+}
+
+async function small (targets, bare) {
+  results.small = {}
+  log('\n## Small requests, keep-alive (median of rounds; req/s as a ratio to the bare Node forwarder)')
+  // A short warm-up per target so every JIT has run before the first round.
+  for (const t of targets) await keepAlive(t, '/_ping', 4, 0.5)
+  for (const path of ['/_ping', '/v1.41/containers/json']) {
+    for (const connections of [1, 16, 64]) {
+      const samples = await interleaved(targets, async (t) => await keepAlive(t, path, connections, seconds))
+      const row = {}
+      for (const t of targets) {
+        const runs = samples.get(t.name)
+        row[t.name] = { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) }
+      }
+      results.small[`${path} c${connections}`] = row
+      log(`\nGET ${path}, ${connections} connection(s)\n| target | req/s x bare | p50 ms | p99 ms |\n|---|---|---|---|`)
+      for (const t of targets) log(`| ${t.name} | ${(row[t.name].rps / row[bare.name].rps).toFixed(2)} | ${row[t.name].p50.toFixed(3)} | ${row[t.name].p99.toFixed(3)} |`)
+    }
+  }
+}
+
+function smallVerdicts (bare, gate) {
+  const lines = []
+  for (const path of ['/_ping', '/v1.41/containers/json']) {
+    const at = (c) => results.small[`${path} c${c}`]
+    lines.push(verdict(verdicts, 'small.16', `${path} req/s, 16 conn.`, at(16)[gate.name].rps / at(16)[bare.name].rps))
+    lines.push(verdict(verdicts, 'small.1', `${path} req/s, 1 conn.`, at(1)[gate.name].rps / at(1)[bare.name].rps))
+    lines.push(verdict(verdicts, 'p50.added', `${path} added p50, 1 conn.`, at(1)[gate.name].p50 - at(1)[bare.name].p50))
+  }
+  return lines
+}
+
+async function connections (targets, reference, gate) {
+  log('\n## New mutual-TLS connections per second (8 concurrent handshakes, one /_ping each)\n| target | conn/s x dockerd TLS |\n|---|---|')
+  const samples = await interleaved(targets, async (t) => await newConnections(t, 8, seconds))
+  results.connections = Object.fromEntries(targets.map((t) => [t.name, median(samples.get(t.name))]))
+  for (const t of targets) log(`| ${t.name} | ${(results.connections[t.name] / results.connections[reference.name]).toFixed(2)} |`)
+  return [verdict(verdicts, 'connections', 'new connections/s', results.connections[gate.name] / results.connections[reference.name])]
+}
+
+async function transfers (targets, socketPath, haproxy, reference, gate) {
+  const created = await daemon(socketPath, 'POST', '/containers/create', { Image: 'dockgate-bench/empty', Cmd: ['/none'], NetworkDisabled: true })
+  const id = JSON.parse(created.body).Id
+  log(`\n## ${transferMib} MiB upload (PUT archive) and download (GET archive), MiB/s as ratios`)
+  const samples = await interleaved(targets, async (t) => ({ up: await upload(t, id, transferMib), down: await download(t, id) }))
+  results.transfer = Object.fromEntries(targets.map((t) => [t.name, { up: median(samples.get(t.name).map((s) => s.up)), down: median(samples.get(t.name).map((s) => s.down)) }]))
+  log('| target | upload x HAProxy | upload x dockerd TLS | download x HAProxy | download x dockerd TLS |\n|---|---|---|---|---|')
+  const r = (t, k, of) => results.transfer[t.name][k] / results.transfer[of.name][k]
+  for (const t of targets) log(`| ${t.name} | ${r(t, 'up', haproxy).toFixed(2)} | ${r(t, 'up', reference).toFixed(2)} | ${r(t, 'down', haproxy).toFixed(2)} | ${r(t, 'down', reference).toFixed(2)} |`)
+  results.transferContainer = id
+  return [
+    verdict(verdicts, 'transfer.haproxy', 'download x HAProxy', r(gate, 'down', haproxy)),
+    verdict(verdicts, 'transfer.haproxy', 'upload x HAProxy', r(gate, 'up', haproxy)),
+    verdict(verdicts, 'transfer.dockerd', 'download x dockerd TLS', r(gate, 'down', reference)),
+    verdict(verdicts, 'transfer.dockerd', 'upload x dockerd TLS', r(gate, 'up', reference))
+  ]
+}
+
+async function rss (targets, gate, socketPath) {
+  log('\n## Resident memory (MB; the process and its children)\n| target | idle after load | 1,000 open /events |\n|---|---|---|')
+  results.rss = {}
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  for (const t of targets) {
+    const idle = rssMb(t.pid)
+    const close = await openStreams(t, 1000)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const streams = rssMb(t.pid)
+    close()
+    results.rss[t.name] = { idle, streams }
+    log(`| ${t.name} | ${idle.toFixed(0)} | ${streams.toFixed(0)} |`)
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const id = results.transferContainer ?? JSON.parse((await daemon(socketPath, 'POST', '/containers/create', { Image: 'dockgate-bench/empty', Cmd: ['/none'] })).body).Id
+  const before = rssMb(gate.pid)
+  let peak = before
+  await upload(gate, id, uploadRssMib, () => { peak = Math.max(peak, rssMb(gate.pid)) })
+  results.rss.upload = { mib: uploadRssMib, before, peak }
+  log(`\ndockgate during a ${uploadRssMib} MiB upload: ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB`)
+  return [
+    verdict(verdicts, 'rss.idle', 'dockgate RSS idle', results.rss[gate.name].idle),
+    verdict(verdicts, 'rss.streams', 'dockgate RSS, 1,000 streams', results.rss[gate.name].streams),
+    verdict(verdicts, 'rss.upload', `dockgate RSS growth, ${uploadRssMib} MiB upload`, peak - before)
+  ]
+}
+
+function decisions () {
+  results.decision = decisionCosts([10, 1000, 10000], quick ? 20000 : 100000)
+  log('\n## One policy decision (judgeRequest on the compiled policy), microseconds\n| rules | matching the last rule | matching none (default deny) |\n|---|---|---|')
+  for (const [rules, d] of Object.entries(results.decision)) log(`| ${rules} | ${d.last.toFixed(3)} | ${d.none.toFixed(3)} |`)
+  const worst = (n) => Math.max(results.decision[n].last, results.decision[n].none)
+  return [
+    verdict(verdicts, 'decision.1000', 'decision, 1,000 rules (worst)', worst(1000)),
+    verdict(verdicts, 'decision.flat', 'decision, 10,000 over 1,000 rules', worst(10000) / worst(1000))
+  ]
+}
+
+async function workers (w1, w2) {
+  log(`\n## workers (cores: ${results.cores}); GET /_ping, 64 connections`)
+  const samples = await interleaved([w1, w2], async (t) => (await keepAlive(t, '/_ping', 64, seconds)).rps)
+  results.workers = { cores: results.cores, 1: median(samples.get(w1.name)), 2: median(samples.get(w2.name)) }
+  log(`| workers | req/s x workers: 1 |\n|---|---|\n| 1 | 1.00 |\n| 2 | ${(results.workers[2] / results.workers[1]).toFixed(2)} |`)
+  return [verdict(verdicts, 'workers', `workers: 2 over 1 (${results.cores} cores)`, results.workers[2] / results.workers[1])]
+}
+
+/** An image with one empty file: containers of it are only created (never run), to hold transferred files. */
+async function emptyImage (socketPath) {
+  const { execFileSync } = await import('node:child_process')
+  mkdirSync(`${dir}/image`, { recursive: true })
+  writeFileSync(`${dir}/image/empty`, '')
+  const tar = execFileSync('tar', ['-C', `${dir}/image`, '-c', 'empty'])
+  const made = await daemon(socketPath, 'POST', '/images/create?fromSrc=-&repo=dockgate-bench/empty&tag=latest', tar)
+  if (made.status !== 200) throw new Error(`image import: ${made.status} ${made.body}`)
+}
 
 async function main () {
-  execFileSync('haproxy', ['-v'])
   const tls = pki()
-  const [plainPort, mtlsPort, gatePort] = [await freePort(), await freePort(), await freePort()]
-  await startHaproxy(tls, plainPort, mtlsPort)
-  await startDockgate(tls, gatePort)
-  const clientTls = { tlsOptions: tls.client, servername: 'localhost' }
-  const targets = [
-    { name: 'daemon socket (direct)', url: 'http://localhost', socketPath: args.socket },
-    { name: 'HAProxy, plain socket proxy', url: `http://127.0.0.1:${plainPort}` },
-    { name: 'HAProxy, mTLS', url: `https://127.0.0.1:${mtlsPort}`, ...clientTls },
-    { name: 'dockgate (mTLS+policy+audit)', url: `https://127.0.0.1:${gatePort}`, ...clientTls }
-  ]
-  for (const path of ['/_ping', '/v1.41/containers/json']) {
-    const samples = new Map(targets.map((t) => [t.name, []]))
-    for (let round = 0; round < Number(args.rounds); round++) {
-      for (const target of targets) samples.get(target.name).push(await load(target, path))
-    }
-    report(path, targets, samples)
+  const dockerd = await startDockerd(tls)
+  await emptyImage(dockerd.socketPath)
+  const [haproxy, bare, gate, gate2] = [await startHaproxy(tls, dockerd.socketPath), await startBare(tls, dockerd.socketPath),
+    await startDockgate(tls, dockerd.socketPath, 1), sections.has('workers') ? await startDockgate(tls, dockerd.socketPath, 2) : null]
+  const viaTls = (name, server) => ({ name, port: server.port, pid: server.pid, tls: tls.client })
+  const T = {
+    socket: { name: 'daemon socket', socketPath: dockerd.socketPath },
+    dockerd: viaTls('dockerd TLS', dockerd),
+    haproxy: viaTls('HAProxy mTLS', haproxy),
+    bare: viaTls('bare Node forwarder', bare),
+    gate: viaTls('dockgate', gate)
   }
-  await downloads(targets)
+  log(`# dockgate bench, ${results.startedAt}, ${results.cores} cores, load average ${results.loadavgStart.map((l) => l.toFixed(2)).join(' ')}${quick ? ', --quick' : ''}`)
+  const lines = []
+  if (sections.has('small')) { await small([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], T.bare); lines.push(...smallVerdicts(T.bare, T.gate)) }
+  if (sections.has('connections')) lines.push(...await connections([T.dockerd, T.haproxy, T.bare, T.gate], T.dockerd, T.gate))
+  if (sections.has('transfer')) lines.push(...await transfers([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], dockerd.socketPath, T.haproxy, T.dockerd, T.gate))
+  if (sections.has('rss')) lines.push(...await rss([T.haproxy, T.bare, T.gate], T.gate, dockerd.socketPath))
+  if (sections.has('decision')) lines.push(...decisions())
+  if (gate2 !== null) lines.push(...await workers(T.gate, viaTls('dockgate workers: 2', gate2)))
+  results.loadavgEnd = loadavg()
+  results.verdicts = verdicts
+  log(`\n## Goals (issue 12); load average at the end ${results.loadavgEnd.map((l) => l.toFixed(2)).join(' ')}\n| figure | dockgate | goal | |\n|---|---|---|---|`)
+  for (const line of lines) log(line)
+  mkdirSync(dirname(args.json), { recursive: true })
+  writeFileSync(args.json, JSON.stringify(results, null, 2) + '\n')
+  log(`\nJSON: ${args.json}`)
 }
 
-// The file lives in a stopped container made straight through the socket.
-async function downloads (targets) {
-  const name = `dockgate-bench-${process.pid}`
-  const mib = Number(args['download-mib'])
-  execFileSync('docker', ['-H', `unix://${args.socket}`, 'run', '--name', name, '--network', 'none', 'dockgate-test/busybox',
-    'dd', 'if=/dev/zero', 'of=/big.bin', 'bs=1048576', `count=${mib}`], { stdio: 'ignore' })
-  try {
-    const path = `/v1.41/containers/${name}/archive?path=/big.bin`
-    const samples = new Map(targets.map((t) => [t.name, []]))
-    for (let round = 0; round < Number(args.rounds); round++) {
-      for (const target of targets) samples.get(target.name).push(await downloadOnce(target, path))
-    }
-    const summary = targets.map((t) => ({ name: t.name, mbps: median(samples.get(t.name)) }))
-    console.log(`\nGET ${path.replace(name, '{id}')}  (${mib} MiB, ${args.rounds} interleaved rounds, medians)`)
-    console.log('| target | MiB/s vs direct | MiB/s vs HAProxy mTLS |')
-    console.log('|---|---|---|')
-    for (const s of summary) console.log(`| ${s.name} | ${(s.mbps / summary[0].mbps).toFixed(2)} | ${(s.mbps / summary[2].mbps).toFixed(2)} |`)
-  } finally {
-    execFileSync('docker', ['-H', `unix://${args.socket}`, 'rm', '-f', name], { stdio: 'ignore' })
-  }
-}
-
-async function downloadOnce (target, path) {
-  const url = new URL(target.url + path)
-  const started = performance.now()
-  const bytes = await new Promise((resolve, reject) => {
-    const options = target.socketPath !== undefined
-      ? { socketPath: target.socketPath, path }
-      : { host: url.hostname, port: url.port, path, ...(target.tlsOptions ?? {}), servername: target.servername, agent: false }
-    const get = url.protocol === 'https:' ? https.get : http.get
-    get(options, (res) => {
-      let n = 0
-      res.on('data', (c) => { n += c.length })
-      res.on('end', () => resolve(n))
-      res.on('error', reject)
-    }).on('error', reject)
-  })
-  return bytes / 1048576 / ((performance.now() - started) / 1000)
-}
-
-function report (path, targets, samples) {
-  const summary = targets.map((t) => {
-    const runs = samples.get(t.name)
-    return { name: t.name, rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) }
-  })
-  const direct = summary[0].rps
-  const mtls = summary[2].rps
-  console.log(`\nGET ${path}  (${args.connections} connections, ${args.seconds} s x ${args.rounds} interleaved rounds, medians)`)
-  console.log('| target | req/s vs direct | req/s vs HAProxy mTLS | p50 ms | p99 ms |')
-  console.log('|---|---|---|---|---|')
-  for (const s of summary) {
-    console.log(`| ${s.name} | ${(s.rps / direct).toFixed(2)} | ${(s.rps / mtls).toFixed(2)} | ${s.p50} | ${s.p99} |`)
-  }
-}
-
-main().catch((err) => { console.error(err); process.exitCode = 1 }).finally(() => {
-  for (const child of children) child.kill('SIGTERM')
-})
+main().catch((err) => { console.error(err); process.exitCode = 1 }).finally(async () => { await stopAll() })

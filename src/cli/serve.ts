@@ -21,7 +21,6 @@ import { buildRuntime, StartupError } from '../runtime/runtime.js'
 import { loadSettings, type Settings, type SettingsSource } from '../reload/settings.js'
 import { forgetActivation, inheritedListenFd } from '../runtime/systemd.js'
 import { runWorker } from '../runtime/worker.js'
-import { exportLine, prepareDevSetup } from './dev.js'
 import { serveLogger } from './log-output.js'
 
 const USAGE = 'usage: dockgate serve [--config FILE | --dev] [--listen HOST:PORT] [--upstream unix:///PATH] [--check]'
@@ -50,7 +49,9 @@ export async function runServeCommand (argv: string[]): Promise<number> {
   }
   const overrides: ConfigOverrides = { listen: args.listen, upstream: args.upstream }
   const worker = cluster.isWorker
-  const dev = args.dev === true ? await prepareDevSetup(process.cwd()) : null
+  // Loaded only for --dev: it issues certificates with node-forge (about
+  // 10 MB resident), which a serve process with a config never needs.
+  const dev = args.dev === true ? await (await import('./dev.js')).prepareDevSetup(process.cwd()) : null
   if (!worker) for (const path of dev?.created ?? []) process.stdout.write(`dockgate: created ${path}\n`)
   // The same loading runs again on every reload, with the same overrides.
   const source: SettingsSource = dev === null
@@ -100,7 +101,10 @@ async function serveAlone (settings: Settings, loadAll: () => Promise<Loaded<Set
     address: address === null ? null : `${address.address}:${address.port}`, sockets, upstream: config.upstream.url, policy: config.policyFile, audit: runtime.auditFile,
     admin, workers: 1, socketActivated: listenFd !== null
   }, 'dockgate listening')
-  if (devClientDir !== null && address !== null) process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
+  if (devClientDir !== null && address !== null) {
+    const { exportLine } = await import('./dev.js')
+    process.stdout.write(`\nPoint the docker CLI at dockgate with the admin bundle:\n\n  ${exportLine(address.address, address.port, devClientDir)}\n\n`)
+  }
   const onHangup = (): void => { void runtime.hangup() }
   process.on('SIGHUP', onHangup)
   let signals = 0

@@ -12,13 +12,24 @@
  * signed bytes are sliced from the original DER, never re-encoded.
  */
 import { X509Certificate, verify as verifySignature } from 'node:crypto'
-import forge from 'node-forge'
+import { createRequire } from 'node:module'
+import type forge from 'node-forge'
 import { normalizeSerial } from '../shared/serial.js'
 
-const { asn1 } = forge
+let loaded: typeof forge | null = null
+/**
+ * node-forge, loaded on the first CRL read rather than with this module:
+ * a serve process without CRLs never loads it (about 10 MB resident).
+ */
+function lib (): typeof forge {
+  loaded ??= createRequire(import.meta.url)('node-forge') as typeof forge
+  return loaded
+}
 // Both exist in node-forge but are missing from @types/node-forge.
-const fromDer = asn1.fromDer as unknown as (bytes: string, options: { strict: boolean; decodeBitStrings: boolean }) => forge.asn1.Asn1
-const rdnAttributes = (forge.pki as unknown as { RDNAttributesAsArray: (name: forge.asn1.Asn1) => Array<{ type: string; value: unknown }> }).RDNAttributesAsArray
+const fromDer = (bytes: string, options: { strict: boolean; decodeBitStrings: boolean }): forge.asn1.Asn1 =>
+  (lib().asn1.fromDer as unknown as (bytes: string, options: { strict: boolean; decodeBitStrings: boolean }) => forge.asn1.Asn1)(bytes, options)
+const rdnAttributes = (name: forge.asn1.Asn1): Array<{ type: string; value: unknown }> =>
+  (lib().pki as unknown as { RDNAttributesAsArray: (name: forge.asn1.Asn1) => Array<{ type: string; value: unknown }> }).RDNAttributesAsArray(name)
 
 /**
  * What one CRL says, checked. Invariants: the signature verified against
@@ -99,7 +110,7 @@ function readCrl (file: string, pem: string, cas: readonly X509Certificate[]): C
   let parsed: { tbsFields: forge.asn1.Asn1[]; algorithm: string; signature: Buffer }
   let layout: TbsLayout | string
   try {
-    der = Buffer.from(forge.pem.decode(pem)[0]?.body ?? '', 'binary')
+    der = Buffer.from(lib().pem.decode(pem)[0]?.body ?? '', 'binary')
     parsed = parseCertificateList(der)
     // Inside the try: a malformed revoked entry or cRLNumber throws too.
     layout = tbsLayout(parsed.tbsFields)
@@ -129,7 +140,7 @@ interface TbsLayout { issuer: forge.asn1.Asn1; thisUpdate: Date; nextUpdate: Dat
 // TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate,
 //   nextUpdate OPTIONAL, revokedCertificates OPTIONAL, [0] crlExtensions OPTIONAL }
 function tbsLayout (fields: forge.asn1.Asn1[]): TbsLayout | string {
-  let i = fields[0]?.type === asn1.Type.INTEGER && fields[0].tagClass === asn1.Class.UNIVERSAL ? 1 : 0
+  let i = fields[0]?.type === lib().asn1.Type.INTEGER && fields[0].tagClass === lib().asn1.Class.UNIVERSAL ? 1 : 0
   i += 1 // the inner signature algorithm, which must repeat the outer one
   const issuer = fields[i++]
   const thisUpdate = timeOf(fields[i++])
@@ -137,7 +148,7 @@ function tbsLayout (fields: forge.asn1.Asn1[]): TbsLayout | string {
   const nextUpdate = timeOf(fields[i])
   if (nextUpdate !== null) i += 1
   const list = fields[i]
-  const revoked = list?.tagClass === asn1.Class.UNIVERSAL && list.type === asn1.Type.SEQUENCE
+  const revoked = list?.tagClass === lib().asn1.Class.UNIVERSAL && list.type === lib().asn1.Type.SEQUENCE
     ? (list.value as forge.asn1.Asn1[]).map(serialOfEntry)
     : []
   return { issuer, thisUpdate, nextUpdate, revoked, crlNumber: crlNumberOf(fields.at(-1)) }
@@ -146,30 +157,30 @@ function tbsLayout (fields: forge.asn1.Asn1[]): TbsLayout | string {
 // crlExtensions [0] EXPLICIT Extensions; Extension ::= SEQUENCE { extnID,
 // critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING (holding the DER) }.
 function crlNumberOf (node: forge.asn1.Asn1 | undefined): bigint | null {
-  if (node?.tagClass !== asn1.Class.CONTEXT_SPECIFIC || (node.type as number) !== 0) return null
+  if (node?.tagClass !== lib().asn1.Class.CONTEXT_SPECIFIC || (node.type as number) !== 0) return null
   const extensions = ((node.value as forge.asn1.Asn1[])[0]?.value ?? []) as forge.asn1.Asn1[]
   for (const extension of extensions) {
     const parts = extension.value as forge.asn1.Asn1[]
     const oid = parts[0]?.value
     const octets = parts.at(-1)?.value
-    if (typeof oid !== 'string' || asn1.derToOid(oid) !== OID_CRL_NUMBER || typeof octets !== 'string') continue
+    if (typeof oid !== 'string' || lib().asn1.derToOid(oid) !== OID_CRL_NUMBER || typeof octets !== 'string') continue
     const integer = fromDer(octets, { strict: true, decodeBitStrings: false })
-    if (integer.type !== asn1.Type.INTEGER || typeof integer.value !== 'string') throw new Error('the cRLNumber is not an INTEGER')
-    return BigInt('0x' + (forge.util.bytesToHex(integer.value) || '0'))
+    if (integer.type !== lib().asn1.Type.INTEGER || typeof integer.value !== 'string') throw new Error('the cRLNumber is not an INTEGER')
+    return BigInt('0x' + (lib().util.bytesToHex(integer.value) || '0'))
   }
   return null
 }
 
 function serialOfEntry (entry: forge.asn1.Asn1): string {
   const serial = (entry.value as forge.asn1.Asn1[])[0]
-  if (serial?.type !== asn1.Type.INTEGER || typeof serial.value !== 'string') throw new Error('a revoked entry has no serial')
-  return normalizeSerial(forge.util.bytesToHex(serial.value))
+  if (serial?.type !== lib().asn1.Type.INTEGER || typeof serial.value !== 'string') throw new Error('a revoked entry has no serial')
+  return normalizeSerial(lib().util.bytesToHex(serial.value))
 }
 
 function timeOf (node: forge.asn1.Asn1 | undefined): Date | null {
-  if (node === undefined || node.tagClass !== asn1.Class.UNIVERSAL || typeof node.value !== 'string') return null
-  if (node.type === asn1.Type.UTCTIME) return asn1.utcTimeToDate(node.value)
-  if (node.type === asn1.Type.GENERALIZEDTIME) return asn1.generalizedTimeToDate(node.value)
+  if (node === undefined || node.tagClass !== lib().asn1.Class.UNIVERSAL || typeof node.value !== 'string') return null
+  if (node.type === lib().asn1.Type.UTCTIME) return lib().asn1.utcTimeToDate(node.value)
+  if (node.type === lib().asn1.Type.GENERALIZEDTIME) return lib().asn1.generalizedTimeToDate(node.value)
   return null
 }
 
@@ -183,7 +194,7 @@ function parseCertificateList (der: Buffer): { tbsFields: forge.asn1.Asn1[]; alg
     throw new Error('not a CertificateList')
   }
   // A BIT STRING's first byte counts unused bits; signatures use whole bytes.
-  return { tbsFields: tbs.value, algorithm: asn1.derToOid(oid.value), signature: Buffer.from(signature.value.slice(1), 'binary') }
+  return { tbsFields: tbs.value, algorithm: lib().asn1.derToOid(oid.value), signature: Buffer.from(signature.value.slice(1), 'binary') }
 }
 
 function signedBy (ca: X509Certificate, parsed: { algorithm: string; signature: Buffer }, der: Buffer): boolean {
@@ -224,7 +235,7 @@ function contentLength (der: Buffer, offset: number): number {
 function subjectNameOf (cert: X509Certificate): forge.asn1.Asn1 | null {
   const root = fromDer(cert.raw.toString('binary'), { strict: true, decodeBitStrings: false })
   const fields = ((root.value as forge.asn1.Asn1[])[0]?.value ?? []) as forge.asn1.Asn1[]
-  const offset = fields[0]?.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0
+  const offset = fields[0]?.tagClass === lib().asn1.Class.CONTEXT_SPECIFIC ? 1 : 0
   return fields[offset + 4] ?? null
 }
 

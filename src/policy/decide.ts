@@ -18,7 +18,8 @@ import { refusal } from '../shared/errors.js'
 import type { CompiledIdentity, CompiledTeam, Policy } from './compiled.js'
 import { escapeForDisplay } from './display.js'
 import { principalMatches } from './identity.js'
-import { methodBit, ruleMatches, type CompiledRule } from './rules.js'
+import { methodBit } from './rules.js'
+import { firstMatch, indexOf } from './rule-index.js'
 import type { CanonicalTarget, Decision, IdentityMatch, Principal, RuleRef } from './types.js'
 
 /**
@@ -72,12 +73,12 @@ export function evaluatePath (policy: Policy, principal: Principal, method: stri
   const denying: Allowing[] = []
   const allowing: Allowing[] = []
   for (const team of identity.teams) {
-    const deny = firstMatch(team.deny, bit, target.segments)
+    const deny = firstMatch(indexOf(team.deny), bit, target.segments)
     if (deny !== null) {
       denying.push({ team, rule: deny.ref })
       continue
     }
-    const allow = firstMatch(team.allow, bit, target.segments)
+    const allow = firstMatch(indexOf(team.allow), bit, target.segments)
     if (allow !== null) allowing.push({ team, rule: allow.ref })
   }
   return { identity, allowing, denyingRule: denying[0]?.rule ?? null, denying }
@@ -114,9 +115,3 @@ function findIdentity (policy: Policy, principal: Principal): CompiledIdentity |
   return undefined
 }
 
-function firstMatch (rules: readonly CompiledRule[], bit: number, segments: readonly string[]): CompiledRule | null {
-  for (const rule of rules) {
-    if (ruleMatches(rule, bit, segments)) return rule
-  }
-  return null
-}

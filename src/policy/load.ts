@@ -6,6 +6,7 @@
  * anything the schema check already reported as the wrong type), so one
  * mistake produces one diagnostic, not a cascade.
  */
+import { indexOf } from './rule-index.js'
 import { closeMatch, checkSchema } from '../shared/schema-check.js'
 import { sortDiagnostics, type Diagnostic, type Loaded } from '../shared/diagnostics.js'
 import type { ErrorCode } from '../shared/errors.js'
@@ -90,6 +91,8 @@ class PolicyChecker {
     const teams = this.compileTeams(mode, defaults)
     const identities = this.compileIdentities(teams)
     const compiledTeams = [...teams.values()]
+    // Built now so no request pays for it (rule-index.ts).
+    for (const team of compiledTeams) { indexOf(team.allow); indexOf(team.deny) }
     return {
       file: this.source.file,
       teams: compiledTeams.map((t) => t.name),

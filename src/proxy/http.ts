@@ -77,7 +77,7 @@ export async function createHttpForwarder (options: HttpForwarderOptions): Promi
   // refused upload is never invited to send its body.
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => { app.server.emit('request', req, res) })
   app.addHook('onRequest', (request, reply, done) => { judge(options.admit, request, reply, done) })
-  app.addHook('preHandler', async (request, reply) => await bodyPhase(request, reply))
+  app.addHook('preHandler', (request, reply, done) => { bodyPhase(request, reply, done) })
   // Unreachable through a valid policy (rules only name the methods Docker
   // uses), kept so an unknown method can never fall through to a default.
   app.setNotFoundHandler((request, reply) => {
@@ -160,13 +160,24 @@ function proceed (admitted: Exchange, request: FastifyRequest, reply: FastifyRep
   done()
 }
 
-/** The body phase of a judged request, before the forwarder runs; see http-body.ts. */
-async function bodyPhase (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+/**
+ * The body phase of a judged request, before the forwarder runs; see
+ * http-body.ts. Callback style: most requests have no body phase, and an
+ * async hook would cost them a promise each. When the body is refused the
+ * refusal was sent, and `done` is not called (fastify's rule for a hook
+ * that answered).
+ */
+function bodyPhase (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
   const state = tracked.get(request.raw)
   const bodyJudge = state?.exchange.bodyJudge ?? null
-  if (state === undefined || bodyJudge === null) return undefined
-  state.judgedBody = await judgeWholeBody(request, reply, bodyJudge)
-  return state.judgedBody === null ? reply : undefined
+  if (state === undefined || bodyJudge === null) {
+    done()
+    return
+  }
+  judgeWholeBody(request, reply, bodyJudge).then((judged) => {
+    state.judgedBody = judged
+    if (judged !== null) done()
+  }, done)
 }
 
 // A framework error (an unparsable URL, say) before or after judging. The
