@@ -85,52 +85,45 @@ describe.skipIf(socket === '')('fault: a client killed halfway through a 200 MiB
     if (dir !== '') rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a docker load cut halfway: dockgate serves on, gives its descriptors back, records the request once as aborted, and no image appears', async () => {
-    expect(statSync(tarball).size).toBeGreaterThan(SIZE)
+  /**
+   * Kills the docker CLI halfway through `args` (fed `feed`), then checks
+   * what both cases promise: dockgate serves on, gives its descriptors
+   * back, and records the one request (matching `path`) once, aborted.
+   * Returns that request's records.
+   */
+  const cutHalfway = async (what: string, moved: string, args: readonly string[], feed: string | null, path: RegExp): Promise<AuditRecord[]> => {
     const baseline = await quietFds(served)
-    const sent = await killHalfway(served, ['load'], tarball)
-    const recorded = await timeUntil(() => byRequest(served.records(), /^\/images\/load$/).size > 0 &&
-      [...byRequest(served.records(), /^\/images\/load$/).values()][0]?.some((r) => r.stage === 'ResponseComplete') === true, 15_000)
+    const bytes = await killHalfway(served, args, feed)
+    const recorded = await timeUntil(() => [...byRequest(served.records(), path).values()][0]?.some((r) => r.stage === 'ResponseComplete') === true, 15_000)
     const after = await settledFds(served, baseline + FD_MARGIN)
     const ping = await rawRequest(served.port, served.bundle, 'GET', '/_ping')
-    const requests = byRequest(served.records(), /^\/images\/load$/)
+    const requests = byRequest(served.records(), path)
     const records = [...requests.values()][0] ?? []
-    const imagesAfter = (await direct(socket, ['images', '-a', '--no-trunc', '-q'])).split('\n').filter((l) => l !== '').sort()
 
-    figure(NAME, 'docker load: MiB sent before the kill', sent / MIB, 'MiB', null)
-    figure(NAME, 'docker load: recorded after the kill', (recorded ?? NaN) / 1000, 's', '15 s')
-    figure(NAME, `docker load: descriptors after (baseline ${baseline})`, after, '', `baseline + ${FD_MARGIN}`)
-    expect(sent).toBeGreaterThanOrEqual(SIZE / 2)
+    figure(NAME, `${what}: MiB ${moved} before the kill`, bytes / MIB, 'MiB', null)
+    figure(NAME, `${what}: recorded after the kill`, (recorded ?? NaN) / 1000, 's', '15 s')
+    figure(NAME, `${what}: descriptors after (baseline ${baseline})`, after, '', `baseline + ${FD_MARGIN}`)
+    expect(bytes).toBeGreaterThanOrEqual(SIZE / 2)
     expect(recorded).not.toBeNull()
     expect(ping.status).toBe(200)
     expect(after).toBeLessThanOrEqual(baseline + FD_MARGIN)
     expect(requests.size).toBe(1)
     expect(records.filter((r) => r.aborted === true)).toHaveLength(1)
     expect(records.filter((r) => r.stage === 'ResponseComplete')).toHaveLength(1)
+    return records
+  }
+
+  it('a docker load cut halfway: dockgate serves on, gives its descriptors back, records the request once as aborted, and no image appears', async () => {
+    expect(statSync(tarball).size).toBeGreaterThan(SIZE)
+    const records = await cutHalfway('docker load', 'sent', ['load'], tarball, /^\/images\/load$/)
+    const imagesAfter = (await direct(socket, ['images', '-a', '--no-trunc', '-q'])).split('\n').filter((l) => l !== '').sort()
     expect(records.find((r) => r.stage === 'ResponseComplete')?.bytesIn ?? 0).toBeGreaterThan(0)
     expect(imagesAfter).toEqual(imagesBefore)
     await expect(direct(socket, ['image', 'inspect', tag])).rejects.toThrow(/No such image/)
   })
 
   it('a docker export cut halfway: dockgate serves on, gives its descriptors back and records the request once as aborted', async () => {
-    const baseline = await quietFds(served)
-    const received = await killHalfway(served, ['export', exported], null)
-    const recorded = await timeUntil(() => [...byRequest(served.records(), /\/export$/).values()][0]?.some((r) => r.stage === 'ResponseComplete') === true, 15_000)
-    const after = await settledFds(served, baseline + FD_MARGIN)
-    const ping = await rawRequest(served.port, served.bundle, 'GET', '/_ping')
-    const requests = byRequest(served.records(), /\/export$/)
-    const records = [...requests.values()][0] ?? []
-
-    figure(NAME, 'docker export: MiB received before the kill', received / MIB, 'MiB', null)
-    figure(NAME, 'docker export: recorded after the kill', (recorded ?? NaN) / 1000, 's', '15 s')
-    figure(NAME, `docker export: descriptors after (baseline ${baseline})`, after, '', `baseline + ${FD_MARGIN}`)
-    expect(received).toBeGreaterThanOrEqual(SIZE / 2)
-    expect(recorded).not.toBeNull()
-    expect(ping.status).toBe(200)
-    expect(after).toBeLessThanOrEqual(baseline + FD_MARGIN)
-    expect(requests.size).toBe(1)
-    expect(records.filter((r) => r.aborted === true)).toHaveLength(1)
-    expect(records.filter((r) => r.stage === 'ResponseComplete')).toHaveLength(1)
+    await cutHalfway('docker export', 'received', ['export', exported], null, /\/export$/)
     expect(served.child.exitCode).toBeNull()
   })
 })
