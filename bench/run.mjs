@@ -20,6 +20,7 @@ import { daemon, dir, pki, rssMb, startBare, startDockerd, startDockgate, startH
 import { keepAlive, newConnections, openStreams } from './lib/load.mjs'
 import { download, upload } from './lib/transfer.mjs'
 import { decisionCosts } from './lib/decision.mjs'
+import { ownWork } from './lib/own-work.mjs'
 import { verdict } from './lib/goals.mjs'
 
 const { values: args } = parseArgs({
@@ -36,7 +37,7 @@ const seconds = Number(args.seconds ?? (quick ? 2 : 5))
 const rounds = Number(args.rounds ?? (quick ? 2 : 3))
 const transferMib = quick ? 64 : 300
 const uploadRssMib = quick ? 256 : 1024
-const sections = new Set((args.only ?? 'small,connections,transfer,rss,decision,workers').split(','))
+const sections = new Set((args.only ?? 'small,connections,transfer,rss,decision,own,workers').split(','))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const verdicts = []
 const results = { startedAt: new Date().toISOString(), cores: availableParallelism(), loadavgStart: loadavg(), quick, seconds, rounds }
@@ -147,6 +148,12 @@ function decisions () {
   ]
 }
 
+function own () {
+  results.ownWork = ownWork(quick ? 2000 : 5000)
+  log(`\n## dockgate's own work per request (GET /_ping: identity, policy, exchange, a hash-chained audit record, metrics; in-process, no sockets)\n${results.ownWork.toFixed(1)} us`)
+  return [verdict(verdicts, 'own.work', 'own work per request (in-process)', results.ownWork)]
+}
+
 async function workers (w1, w2) {
   log(`\n## workers (cores: ${results.cores}); GET /_ping, 64 connections`)
   const samples = await interleaved([w1, w2], async (t) => (await keepAlive(t, '/_ping', 64, seconds)).rps)
@@ -186,6 +193,7 @@ async function main () {
   if (sections.has('transfer')) lines.push(...await transfers([T.socket, T.dockerd, T.haproxy, T.bare, T.gate], dockerd.socketPath, T.haproxy, T.dockerd, T.gate))
   if (sections.has('rss')) lines.push(...await rss([T.haproxy, T.bare, T.gate], T.gate, dockerd.socketPath))
   if (sections.has('decision')) lines.push(...decisions())
+  if (sections.has('own')) lines.push(...own())
   if (gate2 !== null) lines.push(...await workers(T.gate, viaTls('dockgate workers: 2', gate2)))
   results.loadavgEnd = loadavg()
   results.verdicts = verdicts

@@ -105,25 +105,25 @@ export async function startBare (tls, socketPath) {
   return { port, pid: child.pid }
 }
 
-/** dockgate serve with a one-team allow-all policy and limits out of the way; `workers` processes. */
-export async function startDockgate (tls, socketPath, workers) {
+/** dockgate serve with a one-team allow-all policy and limits out of the way; `workers` processes; `label` names its folder (two of the same workers). */
+export async function startDockgate (tls, socketPath, workers, label = `dockgate-${workers}`) {
   const port = await freePort()
-  const sub = join(dir, `dockgate-${workers}`)
+  const sub = join(dir, label)
   mkdirSync(sub)
   writeFileSync(join(sub, 'policy.yaml'), 'version: 1\nidentities:\n  - match: { ou: platform }\n    teams: [platform]\nteams:\n  platform:\n    allow: ["* /**"]\n')
   writeFileSync(join(sub, 'config.yaml'), [
     `listen: 127.0.0.1:${port}`, `upstream: unix://${socketPath}`,
     'tls:', `  ca: ${tls.ca}`, `  cert: ${tls.cert}`, `  key: ${tls.key}`,
-    'policy: policy.yaml', 'audit:', '  file: audit.jsonl',
+    'policy: policy.yaml', 'audit:', `  file: ${process.env.DOCKGATE_BENCH_AUDIT_DIR === undefined ? '' : process.env.DOCKGATE_BENCH_AUDIT_DIR + '/' + label + '-'}audit.jsonl`,
     'limits:', '  maxConnections: 100000', '  connectionsPerIdentity: 100000', '  streamsPerIdentity: 100000',
     '  requestsPerSecond: 1000000', '  requestBurst: 1000000', '  unverifiedConnections: 100000', '  unverifiedPerAddress: 100000',
     `workers: ${workers}`, ''].join('\n'))
   const child = spawn(process.execPath, [...(process.env.DOCKGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-    join(root, 'dist', 'main.js'), 'serve', '--config', join(sub, 'config.yaml')],
-  { stdio: ['ignore', 'ignore', process.env.DOCKGATE_BENCH_STDERR === '1' ? 'inherit' : 'pipe'], cwd: sub, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } })
+    process.env.DOCKGATE_BENCH_MAIN ?? join(root, 'dist', 'main.js'), 'serve', '--config', join(sub, 'config.yaml')],
+  { stdio: ['ignore', process.env.DOCKGATE_BENCH_STDERR === '1' ? 'inherit' : 'ignore', process.env.DOCKGATE_BENCH_STDERR === '1' ? 'inherit' : 'pipe'], cwd: sub, env: { ...process.env, DOCKGATE_LOG_LEVEL: 'warn' } })
   let stderr = ''
   child.stderr?.on('data', (c) => { stderr += c })
-  children.push({ child, name: `dockgate-${workers}` })
+  children.push({ child, name: label })
   await until(`dockgate (workers: ${workers}): ${stderr}`, () => listening(port))
   return { port, pid: child.pid, auditDir: sub }
 }

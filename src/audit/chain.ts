@@ -54,10 +54,10 @@ export function seal (json: string, head: ChainHead | null): SealedLine {
   const seq = head === null ? 0 : head.seq + 1
   const prev = head === null ? GENESIS : head.hash
   const open = body.slice(0, -1)
-  const unsealed = Buffer.from(`${open}${open === '{' ? '' : ','}"seq":${seq},"prev":"${prev}"}`, 'utf8')
-  const hash = sha256(unsealed)
-  const bytes = Buffer.concat([unsealed.subarray(0, unsealed.length - 1), Buffer.from(`,"hash":"${hash}"}\n`, 'latin1')])
-  return { bytes, head: { seq, hash } }
+  const chained = `${open}${open === '{' ? '' : ','}"seq":${seq},"prev":"${prev}"`
+  // Hashing the text hashes its UTF-8 bytes, exactly those written: one buffer per line, not three.
+  const hash = sha256(`${chained}}`)
+  return { bytes: Buffer.from(`${chained},"hash":"${hash}"}\n`, 'utf8'), head: { seq, hash } }
 }
 
 /** What one line of an audit file is, as far as the chain is concerned. */

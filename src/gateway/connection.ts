@@ -93,3 +93,38 @@ export function certificateFacts (identity: CertificateIdentity): Pick<Extract<A
     fingerprint256: identity.fingerprint256
   }
 }
+
+/** The blocks made so far for each open connection: per policy entry, and the one for no entry. */
+const blocksByConnection = new WeakMap<ConnectionInfo, { byMatch: WeakMap<IdentityMatch, AuditIdentity>; unmatched: AuditIdentity | null }>()
+
+/**
+ * {@link auditIdentity}, made once per connection and policy entry instead
+ * of once per record: a connection's certificate never changes, and an
+ * entry belongs to one loaded policy, whose file is `policyFile` (a reload
+ * makes new entries, so a new policy gets new blocks). The block is frozen, since records share it.
+ */
+export function sharedAuditIdentity (connection: ConnectionInfo, match: IdentityMatch | null, policyFile: string | null): AuditIdentity {
+  let blocks = blocksByConnection.get(connection)
+  if (blocks === undefined) {
+    blocks = { byMatch: new WeakMap(), unmatched: null }
+    blocksByConnection.set(connection, blocks)
+  }
+  if (match === null) {
+    blocks.unmatched ??= deepFreeze(auditIdentity(connection, null, null))
+    return blocks.unmatched
+  }
+  let block = blocks.byMatch.get(match)
+  if (block === undefined) {
+    block = deepFreeze(auditIdentity(connection, match, policyFile))
+    blocks.byMatch.set(match, block)
+  }
+  return block
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
+}

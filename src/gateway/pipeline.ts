@@ -43,7 +43,7 @@ import { isolate, type IsolationPlan } from './isolation.js'
 import type { QuotaGate } from './quota.js'
 import type { InFlight } from './in-flight.js'
 import { refusedRecord, requestBase } from './records.js'
-import { auditIdentity, type ConnectionInfo } from './connection.js'
+import { sharedAuditIdentity, type ConnectionInfo } from './connection.js'
 import type { RefusalAudit } from './refusal-audit.js'
 import type { SessionSettings } from './session-recording.js'
 
@@ -255,7 +255,7 @@ export class Pipeline {
       requestId,
       started,
       base: requestBase(requestId, connection, req, canonical),
-      identity: (match) => auditIdentity(connection, match, policy.file),
+      identity: (match) => sharedAuditIdentity(connection, match, policy.file),
       defaultLevel: this.deps.auditLevel
     }
     return { req, connection, policy, canonical, admitted }

@@ -44,11 +44,19 @@ export function requestBase (auditID: string, connection: ConnectionInfo, req: I
   }
 }
 
-/** The deciding rule as `file:line` plus its text and team, or null for default deny. */
+/** Each compiled rule's recorded form, made once: a rule belongs to one loaded policy and never changes. */
+const recordedRules = new WeakMap<RuleRef, AuditRule>()
+
+/** The deciding rule as `file:line` plus its text and team, or null for default deny. Frozen: records share it. */
 export function ruleOf (rule: RuleRef | null): AuditRule | null {
   if (rule === null) return null
-  const base = { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
-  return rule.group === undefined ? base : { ...base, group: rule.group }
+  let recorded = recordedRules.get(rule)
+  if (recorded === undefined) {
+    const base = { ref: `${rule.file}:${rule.line}`, text: rule.text, team: rule.team }
+    recorded = Object.freeze(rule.group === undefined ? base : { ...base, group: rule.group })
+    recordedRules.set(rule, recorded)
+  }
+  return recorded
 }
 
 /** What a request's records say about who asked and how it was decided. */
