@@ -1,6 +1,6 @@
 /**
  * Large downloads flow at the speed of the slower side, with backpressure
- * and flat memory. The reader here is slow on purpose (every 16 KiB waits a
+ * and flat memory; uploads are counted to the byte as they stream. The reader here is slow on purpose (every 16 KiB waits a
  * turn of the event loop), as a TLS client across a network is: the daemon
  * socket is faster than the client, so the gateway must pause and resume
  * the daemon's answer many times. An HTTP client library that resumes
@@ -20,6 +20,19 @@ const IMAGE = 'dockgate-test/busybox:latest'
 const name = `dg-throughput-${Math.random().toString(36).slice(2, 8)}`
 const MIB = 1024 * 1024
 const SIZE_MIB = 96
+
+/** A tar of one file `name` holding `size` zero bytes (ustar header, data padded to 512, two end blocks). */
+function tarOf (name: string, size: number): Buffer {
+  const header = Buffer.alloc(512)
+  const put = (text: string, at: number): void => { header.write(text, at, 'latin1') }
+  put(name, 0); put('0000644\0', 100); put('0000000\0', 108); put('0000000\0', 116)
+  put(size.toString(8).padStart(11, '0') + '\0', 124); put('00000000000\0', 136)
+  put('        ', 148); put('0', 156); put('ustar\0', 257); put('00', 263)
+  let sum = 0
+  for (const byte of header) sum += byte
+  put(sum.toString(8).padStart(6, '0') + '\0 ', 148)
+  return Buffer.concat([header, Buffer.alloc(Math.ceil(size / 512) * 512), Buffer.alloc(1024)])
+}
 
 /** A reader that takes 16 KiB per event-loop turn, counting what it got. */
 function slowReader (): Writable & { received: number } {
@@ -74,5 +87,35 @@ describe.skipIf(socket === '')('large downloads through the gateway', () => {
     expect(through.seconds).toBeLessThan(direct.seconds * 8 + 3)
     // The gateway runs in this process: it buffers a few chunks, not the download.
     expect(rssGrowth).toBeLessThan(SIZE_MIB * MIB)
+  })
+
+  // The body streams to the daemon with nothing in between (no counting
+  // stream): the bytes are counted as they pass, and the record says
+  // exactly how many went, with and without a Content-Length.
+  it.each([['with a Content-Length', true], ['chunked', false]])('records the exact bytes of an upload streamed %s, and the daemon gets them all', async (_how, sized) => {
+    const size = 5 * MIB + 123
+    const tar = tarOf(`up-${sized ? 'sized' : 'chunked'}.bin`, size)
+    const answer = await new Promise<{ status: number; id: string }>((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1', port: gw.port, method: 'PUT', path: `/v1.41/containers/${name}/archive?path=/`, agent: false, ...tlsOptions(gw.pki.bundle('alice')),
+        headers: { 'content-type': 'application/x-tar', ...(sized ? { 'content-length': String(tar.length) } : {}) }
+      }, (res) => {
+        res.resume()
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, id: String(res.headers['x-dockgate-request-id']) }) })
+      }).on('error', reject)
+      // Written in pieces, as a client streaming a build context or `docker cp` does.
+      for (let at = 0; at < tar.length; at += 256 * 1024) req.write(tar.subarray(at, at + 256 * 1024))
+      req.end()
+    })
+    expect(answer.status).toBe(200)
+    const record = gw.records().find((r) => r.auditID === answer.id && r.stage === 'ResponseComplete')
+    expect(record).toMatchObject({ decision: 'allow', status: 200, bytesIn: tar.length, aborted: false })
+    const stat = await new Promise<string>((resolve, reject) => {
+      http.request({ socketPath: socket, method: 'HEAD', path: `/v1.41/containers/${name}/archive?path=/up-${sized ? 'sized' : 'chunked'}.bin` }, (res) => {
+        res.resume()
+        resolve(String(res.headers['x-docker-container-path-stat']))
+      }).on('error', reject).end()
+    })
+    expect((JSON.parse(Buffer.from(stat, 'base64').toString()) as { size: number }).size).toBe(size)
   })
 })
