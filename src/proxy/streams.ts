@@ -1,7 +1,7 @@
 /**
  * Small stream and header helpers shared by the HTTP and hijack paths.
  */
-import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import { Transform, type TransformCallback } from 'node:stream'
 import type { OutgoingHttpHeaders } from 'node:http'
 
 /**
@@ -17,19 +17,6 @@ export function byteCounter (onBytes: (n: number, chunk: Buffer) => void): Trans
       onBytes(chunk.length, chunk)
     }
   })
-}
-
-/**
- * The request body as the upstream client should read it, counted on the way. The
- * client's stream errors or early close destroy the counted stream, so the upstream client
- * aborts the upstream request instead of waiting for bytes that never come.
- */
-export function countedBody (source: Readable, onBytes: (n: number) => void): Readable {
-  const counted = byteCounter(onBytes)
-  source.pipe(counted)
-  source.once('error', (err) => { counted.destroy(err) })
-  source.once('close', () => { if (!source.readableEnded) counted.destroy(new Error('client closed the request body')) })
-  return counted
 }
 
 /**
