@@ -12,7 +12,7 @@
 // --quick: a few minutes (2 s x 2 rounds, 64 MiB transfers, 256 MiB upload
 // for the RSS figure); the default full run takes about 15 minutes.
 // Needs root (dockerd), dockerd and haproxy on PATH, and `npm run build`.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -172,7 +172,18 @@ async function emptyImage (socketPath) {
   if (made.status !== 200) throw new Error(`image import: ${made.status} ${made.body}`)
 }
 
+/** What the bench needs before it starts anything: root, and dockerd and haproxy on the PATH; the fix when one is missing. */
+function preflight () {
+  const missing = ['dockerd', 'haproxy'].filter((tool) => !process.env.PATH.split(':').some((dir) => existsSync(`${dir}/${tool}`)))
+  const problems = [
+    ...(process.getuid?.() === 0 ? [] : ['the bench starts its own dockerd, so it must run as root']),
+    ...(missing.length === 0 ? [] : [`${missing.join(' and ')} not found on the PATH (on Debian: apt-get install ${missing.map((m) => m === 'dockerd' ? 'docker.io' : m).join(' ')})`])
+  ]
+  if (problems.length > 0) throw new Error(`npm run bench: ${problems.join('; ')}`)
+}
+
 async function main () {
+  preflight()
   const tls = pki()
   const dockerd = await startDockerd(tls)
   await emptyImage(dockerd.socketPath)

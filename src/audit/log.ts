@@ -5,9 +5,9 @@
  *
  * Why not a pino instance for the lines: a record is a plain object that
  * records.ts builds, and one JSON.stringify of it writes the same line as
- * pino did (time first, then the record's fields in order) at about half
- * the cost; pino's per-field loop was a tenth of the per-request cost
- * measured by `npm run bench` (docs/performance.md).
+ * pino did (time first, then the record's fields in order); pino's
+ * per-field serialisation was about a tenth of dockgate's own work per
+ * request (bench/lib/own-work.mjs, docs/performance.md).
  *
  * Invariants: `write` is the single entry point and returns only once the
  * record is in the file (and on disk with `fsync`), so a record written

@@ -101,7 +101,8 @@ const blocksByConnection = new WeakMap<ConnectionInfo, { byMatch: WeakMap<Identi
  * {@link auditIdentity}, made once per connection and policy entry instead
  * of once per record: a connection's certificate never changes, and an
  * entry belongs to one loaded policy, whose file is `policyFile` (a reload
- * makes new entries, so a new policy gets new blocks). The block is frozen, since records share it.
+ * makes new entries, so a new policy gets new blocks). The block is
+ * frozen, since records share it.
  */
 export function sharedAuditIdentity (connection: ConnectionInfo, match: IdentityMatch | null, policyFile: string | null): AuditIdentity {
   let blocks = blocksByConnection.get(connection)
