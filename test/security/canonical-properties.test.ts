@@ -158,10 +158,17 @@ describe.skipIf(socket === '')('the model and the canonical form against the rea
       const canonical = canonicalize(target, 'GET')
       if (!canonical.ok) return
       const answer = await daemonRawGet(socket, target)
+      // dockerd declines an API version newer than its own once a route
+      // matches (400, "client version 99.0 is too new") and answers 404 when
+      // none does: either way nothing is served and no object is named.
+      if (canonical.target.apiVersion === '99.0') {
+        expect(answer.status === 400 ? answer.body : String(answer.status), target).toMatch(/too new|^404$/)
+        return
+      }
       if (canonical.target.path === '/containers/json') expect(answer.body.startsWith('['), target).toBe(true)
       // The names as dockerd decodes them (an escaped space is one).
       const named = routeOf('GET', `/${canonical.target.segments.join('/')}`)?.vars[0]
-      if (named === undefined || answer.status !== 404 || canonical.target.apiVersion === '99.0') return
+      if (named === undefined || answer.status !== 404) return
       // dockerd's "No such container: NAME", "network NAME not found", ...: the name the rules saw, and no more of the path.
       checked += 1
       expect(named).toBe(canonical.target.segments[1])
