@@ -8,8 +8,12 @@
  * five minutes; this test measures the gateway against the daemon socket in
  * the same run, so a slow machine slows both.
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startGateway, TEST_POLICY, type TestGateway } from '../support/gateway.js'
@@ -21,17 +25,15 @@ const name = `dg-throughput-${Math.random().toString(36).slice(2, 8)}`
 const MIB = 1024 * 1024
 const SIZE_MIB = 96
 
-/** A tar of one file `name` holding `size` zero bytes (ustar header, data padded to 512, two end blocks). */
+/** A tar of one file `name` holding `size` zero bytes, made by tar(1) as a client's would be. */
 function tarOf (name: string, size: number): Buffer {
-  const header = Buffer.alloc(512)
-  const put = (text: string, at: number): void => { header.write(text, at, 'latin1') }
-  put(name, 0); put('0000644\0', 100); put('0000000\0', 108); put('0000000\0', 116)
-  put(size.toString(8).padStart(11, '0') + '\0', 124); put('00000000000\0', 136)
-  put('        ', 148); put('0', 156); put('ustar\0', 257); put('00', 263)
-  let sum = 0
-  for (const byte of header) sum += byte
-  put(sum.toString(8).padStart(6, '0') + '\0 ', 148)
-  return Buffer.concat([header, Buffer.alloc(Math.ceil(size / 512) * 512), Buffer.alloc(1024)])
+  const dir = mkdtempSync(join(tmpdir(), 'dg-upload-'))
+  try {
+    writeFileSync(join(dir, name), Buffer.alloc(size))
+    return execFileSync('tar', ['-C', dir, '-c', name], { maxBuffer: 2 * size + 1024 * 1024 })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** A reader that takes 16 KiB per event-loop turn, counting what it got. */
