@@ -105,6 +105,7 @@ describe.skipIf(socket === '')('fault: an attached docker-compose up of 100 serv
     const up = compose(served, folder, name, ['up'])
     const printed = (): number => new Set(up.output().match(/ready-s\d{3}/g) ?? []).size
     await waitFor(() => printed() === SERVICES || up.output().includes('dockgate:'), 300_000, `all ${SERVICES} services to print their line`)
+      .catch((err: unknown) => { throw new Error(`${(err as Error).message}: ${printed()} printed; compose's last output:\n${up.output().slice(-2000)}`) })
     const allPrinted = since(started)
     const streams = await served.metric('dockgate_open_streams')
     const sessions = await served.metric('dockgate_open_sessions')
